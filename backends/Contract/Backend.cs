@@ -1,0 +1,460 @@
+namespace KernelLab.Backends;
+
+/// <summary>
+/// The backend contract: device memory, synchronize, a timer, device info, and the op set that the four
+/// network families need, forward and backward. All tensors are row-major and contiguous.
+///
+/// Each public op checks its arguments once, here, and calls the backend's <c>...Core</c> method, so a
+/// backend implements only the arithmetic. Ops are asynchronous with respect to the host on devices that
+/// queue work; <see cref="CopyOut(DeviceView, Span{float})"/> and <see cref="Synchronize"/> wait for it.
+///
+/// Unless an op says otherwise, outputs are overwritten (never read) and must not overlap inputs.
+/// </summary>
+public abstract class Backend : IDisposable
+{
+    /// <summary>The registry name (<c>reference</c>, <c>cpu-simd</c>, ...).</summary>
+    public abstract string Name { get; }
+
+    public abstract DeviceInfo Info { get; }
+
+    public Precision Precision => Info.Precision;
+
+    // ---------------------------------------------------------------- memory
+
+    /// <summary>Allocates <paramref name="length"/> real numbers; contents are unspecified.</summary>
+    public DeviceBuffer Allocate(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return AllocateCore(length);
+    }
+
+    /// <summary>Allocates <paramref name="length"/> int32 indices; contents are unspecified.</summary>
+    public DeviceIndexBuffer AllocateIndices(long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return AllocateIndicesCore(length);
+    }
+
+    public void CopyIn(DeviceView destination, ReadOnlySpan<float> source)
+    {
+        RequireLength(destination, source.Length, nameof(destination));
+        CopyInCore(destination, source);
+    }
+
+    public void CopyIn(DeviceView destination, ReadOnlySpan<double> source)
+    {
+        RequireLength(destination, source.Length, nameof(destination));
+        CopyInCore(destination, source);
+    }
+
+    public void CopyIn(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
+    {
+        RequireOwned(destination.Owner, nameof(destination));
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"{nameof(destination)} holds {destination.Length} indices, source has {source.Length}");
+        CopyInCore(destination, source);
+    }
+
+    /// <summary>Copies device data to the host, waiting for queued work that writes it.</summary>
+    public void CopyOut(DeviceView source, Span<float> destination)
+    {
+        RequireLength(source, destination.Length, nameof(source));
+        CopyOutCore(source, destination);
+    }
+
+    public void CopyOut(DeviceView source, Span<double> destination)
+    {
+        RequireLength(source, destination.Length, nameof(source));
+        CopyOutCore(source, destination);
+    }
+
+    /// <summary>Waits until all queued work has finished.</summary>
+    public abstract void Synchronize();
+
+    /// <summary>A timer that reads the device's own clock where it has one.</summary>
+    public abstract IDeviceTimer CreateTimer();
+
+    // ---------------------------------------------------------------- element-wise
+
+    /// <summary>y = value everywhere in <paramref name="y"/>.</summary>
+    public void Fill(DeviceView y, float value)
+    {
+        RequireOwned(y.Buffer.Owner, nameof(y));
+        FillCore(y, value);
+    }
+
+    /// <summary>y = a + b over n elements. y may be a or b (residual connections, gradient sums).</summary>
+    public void Add(DeviceView a, DeviceView b, DeviceView y, long n)
+    {
+        Require(a, n, nameof(a));
+        Require(b, n, nameof(b));
+        Require(y, n, nameof(y));
+        AddCore(a, b, y, n);
+    }
+
+    /// <summary>y = f(x) over n elements. y may be x.</summary>
+    public void ActivationForward(Activation f, DeviceView x, DeviceView y, long n)
+    {
+        Require(x, n, nameof(x));
+        Require(y, n, nameof(y));
+        ActivationForwardCore(f, x, y, n);
+    }
+
+    /// <summary>dx = f'(x) * dy over n elements, given the forward's input x and output y. dx may be dy.</summary>
+    public void ActivationBackward(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n)
+    {
+        Require(x, n, nameof(x));
+        Require(y, n, nameof(y));
+        Require(dy, n, nameof(dy));
+        Require(dx, n, nameof(dx));
+        ActivationBackwardCore(f, x, y, dy, dx, n);
+    }
+
+    // ---------------------------------------------------------------- GEMM and bias
+
+    /// <summary>
+    /// c[m, n] = alpha * op(a) op(b) (+ c when <paramref name="accumulate"/>), where op(a) is [m, k]
+    /// (a is stored [m, k], or [k, m] when <paramref name="transposeA"/>) and op(b) is [k, n]
+    /// (b is stored [k, n], or [n, k] when <paramref name="transposeB"/>).
+    /// </summary>
+    public void Gemm(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha = 1f, bool accumulate = false)
+    {
+        RequireNonNegative(m, n, k);
+        Require(a, (long)m * k, nameof(a));
+        Require(b, (long)k * n, nameof(b));
+        Require(c, (long)m * n, nameof(c));
+        GemmCore(transposeA, transposeB, m, n, k, a, b, c, alpha, accumulate);
+    }
+
+    /// <summary>y[o, c, i] += bias[c] for y [outer, channels, inner] (inner = 1 for a linear layer, H*W for a convolution).</summary>
+    public void AddBias(DeviceView y, DeviceView bias, int outer, int channels, int inner)
+    {
+        RequireNonNegative(outer, channels, inner);
+        Require(y, (long)outer * channels * inner, nameof(y));
+        Require(bias, channels, nameof(bias));
+        AddBiasCore(y, bias, outer, channels, inner);
+    }
+
+    /// <summary>dBias[c] = sum over o, i of dy[o, c, i] (+ dBias when <paramref name="accumulate"/>).</summary>
+    public void BiasBackward(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate = false)
+    {
+        RequireNonNegative(outer, channels, inner);
+        Require(dy, (long)outer * channels * inner, nameof(dy));
+        Require(dBias, channels, nameof(dBias));
+        BiasBackwardCore(dy, dBias, outer, channels, inner, accumulate);
+    }
+
+    // ---------------------------------------------------------------- convolution and pooling
+
+    /// <summary>y = conv2d(x, w), stride 1, zero padding k/2, no bias (see <see cref="AddBias"/>).</summary>
+    public void Conv2dForward(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s)
+    {
+        RequireConv(s);
+        Require(x, s.InputLength, nameof(x));
+        Require(w, s.WeightLength, nameof(w));
+        Require(y, s.OutputLength, nameof(y));
+        Conv2dForwardCore(x, w, y, s);
+    }
+
+    /// <summary>dx = gradient of conv2d with respect to its input.</summary>
+    public void Conv2dBackwardData(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s)
+    {
+        RequireConv(s);
+        Require(dy, s.OutputLength, nameof(dy));
+        Require(w, s.WeightLength, nameof(w));
+        Require(dx, s.InputLength, nameof(dx));
+        Conv2dBackwardDataCore(dy, w, dx, s);
+    }
+
+    /// <summary>dw = gradient of conv2d with respect to its weight.</summary>
+    public void Conv2dBackwardWeight(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s)
+    {
+        RequireConv(s);
+        Require(x, s.InputLength, nameof(x));
+        Require(dy, s.OutputLength, nameof(dy));
+        Require(dw, s.WeightLength, nameof(dw));
+        Conv2dBackwardWeightCore(x, dy, dw, s);
+    }
+
+    /// <summary>
+    /// y = 2x2 max pool of x; argMax[j] is the position (h * Width + w, within its plane) of the input that
+    /// y[j] took: the first maximum in row-major order, as PyTorch picks it.
+    /// </summary>
+    public void MaxPool2dForward(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s)
+    {
+        RequireNonNegative(s.Planes, s.Height, s.Width);
+        Require(x, s.InputLength, nameof(x));
+        Require(y, s.OutputLength, nameof(y));
+        Require(argMax, s.OutputLength, nameof(argMax));
+        MaxPool2dForwardCore(x, y, argMax, s);
+    }
+
+    /// <summary>dx = dy routed to each window's arg-max; every other element of dx (rows and columns the floor drops included) is 0.</summary>
+    public void MaxPool2dBackward(DeviceView dy, DeviceIndexBuffer argMax, DeviceView dx, Pool2dShape s)
+    {
+        RequireNonNegative(s.Planes, s.Height, s.Width);
+        Require(dy, s.OutputLength, nameof(dy));
+        Require(argMax, s.OutputLength, nameof(argMax));
+        Require(dx, s.InputLength, nameof(dx));
+        MaxPool2dBackwardCore(dy, argMax, dx, s);
+    }
+
+    // ---------------------------------------------------------------- embedding
+
+    /// <summary>y[i, :] = table[ids[i], :] for i &lt; count; table [vocab, dim], y [count, dim]. Ids are in [0, vocab) (checked on the host when a batch is loaded).</summary>
+    public void EmbeddingForward(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim)
+    {
+        RequireNonNegative(count, vocab, dim);
+        Require(ids, count, nameof(ids));
+        Require(table, (long)vocab * dim, nameof(table));
+        Require(y, (long)count * dim, nameof(y));
+        EmbeddingForwardCore(ids, table, y, count, vocab, dim);
+    }
+
+    /// <summary>dTable[ids[i], :] += dy[i, :] (scatter-add: dTable is read, so clear it first).</summary>
+    public void EmbeddingBackward(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim)
+    {
+        RequireNonNegative(count, vocab, dim);
+        Require(ids, count, nameof(ids));
+        Require(dy, (long)count * dim, nameof(dy));
+        Require(dTable, (long)vocab * dim, nameof(dTable));
+        EmbeddingBackwardCore(ids, dy, dTable, count, vocab, dim);
+    }
+
+    // ---------------------------------------------------------------- LSTM cell
+
+    /// <summary>
+    /// One LSTM time step after the gate pre-activations are summed. preact [batch, 4*hidden] in PyTorch's
+    /// gate order i, f, g, o; cPrev, c, h [batch, hidden]; gates [batch, 4*hidden] receives the activated
+    /// gates (sigmoid, sigmoid, tanh, sigmoid) for the backward pass. c = f*cPrev + i*g, h = o*tanh(c).
+    /// </summary>
+    public void LstmCellForward(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden)
+    {
+        RequireNonNegative(batch, hidden);
+        long bh = (long)batch * hidden;
+        Require(preact, 4 * bh, nameof(preact));
+        Require(cPrev, bh, nameof(cPrev));
+        Require(gates, 4 * bh, nameof(gates));
+        Require(c, bh, nameof(c));
+        Require(h, bh, nameof(h));
+        LstmCellForwardCore(preact, cPrev, gates, c, h, batch, hidden);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="LstmCellForward"/>. dh is the full gradient of h (from the output and from the
+    /// next step), dc the gradient of c from the next step. Writes dPreact [batch, 4*hidden] and
+    /// dcPrev [batch, hidden]; dcPrev may be dc.
+    /// </summary>
+    public void LstmCellBackward(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden)
+    {
+        RequireNonNegative(batch, hidden);
+        long bh = (long)batch * hidden;
+        Require(gates, 4 * bh, nameof(gates));
+        Require(cPrev, bh, nameof(cPrev));
+        Require(c, bh, nameof(c));
+        Require(dh, bh, nameof(dh));
+        Require(dc, bh, nameof(dc));
+        Require(dPreact, 4 * bh, nameof(dPreact));
+        Require(dcPrev, bh, nameof(dcPrev));
+        LstmCellBackwardCore(gates, cPrev, c, dh, dc, dPreact, dcPrev, batch, hidden);
+    }
+
+    // ---------------------------------------------------------------- LayerNorm
+
+    /// <summary>y = (x - mean) * rstd * weight + bias per row of x [rows, cols]; saves mean and rstd [rows] (rstd = 1/sqrt(var + eps), biased var).</summary>
+    public void LayerNormForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps)
+    {
+        RequireNonNegative(rows, cols);
+        long n = (long)rows * cols;
+        Require(x, n, nameof(x));
+        Require(weight, cols, nameof(weight));
+        Require(bias, cols, nameof(bias));
+        Require(y, n, nameof(y));
+        Require(mean, rows, nameof(mean));
+        Require(rstd, rows, nameof(rstd));
+        LayerNormForwardCore(x, weight, bias, y, mean, rstd, rows, cols, eps);
+    }
+
+    /// <summary>Writes dx [rows, cols], dWeight and dBias [cols] from dy and the forward's saved mean and rstd.</summary>
+    public void LayerNormBackward(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols)
+    {
+        RequireNonNegative(rows, cols);
+        long n = (long)rows * cols;
+        Require(dy, n, nameof(dy));
+        Require(x, n, nameof(x));
+        Require(weight, cols, nameof(weight));
+        Require(mean, rows, nameof(mean));
+        Require(rstd, rows, nameof(rstd));
+        Require(dx, n, nameof(dx));
+        Require(dWeight, cols, nameof(dWeight));
+        Require(dBias, cols, nameof(dBias));
+        LayerNormBackwardCore(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols);
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    /// <summary>
+    /// Causal multi-head self-attention. For head h, q, k and v are features [h*hd, (h+1)*hd) of the q, k
+    /// and v thirds of qkv; scores q.k / sqrt(hd), masked to key &lt;= query, softmaxed into probabilities
+    /// (masked entries 0); y = probabilities . v, heads side by side.
+    /// </summary>
+    public void AttentionForward(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s)
+    {
+        RequireAttention(s);
+        Require(qkv, s.QkvLength, nameof(qkv));
+        Require(y, s.OutputLength, nameof(y));
+        Require(probabilities, s.ProbabilitiesLength, nameof(probabilities));
+        AttentionForwardCore(qkv, y, probabilities, s);
+    }
+
+    /// <summary>Writes dQkv from dy and the forward's qkv and probabilities.</summary>
+    public void AttentionBackward(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s)
+    {
+        RequireAttention(s);
+        Require(dy, s.OutputLength, nameof(dy));
+        Require(qkv, s.QkvLength, nameof(qkv));
+        Require(probabilities, s.ProbabilitiesLength, nameof(probabilities));
+        Require(dQkv, s.QkvLength, nameof(dQkv));
+        AttentionBackwardCore(dy, qkv, probabilities, dQkv, s);
+    }
+
+    // ---------------------------------------------------------------- loss
+
+    /// <summary>
+    /// probabilities = softmax(logits) per row of logits [rows, classes]; loss [1] = mean over rows of
+    /// -log probabilities[r, targets[r]]. Targets are in [0, classes).
+    /// </summary>
+    public void SoftmaxCrossEntropyForward(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    {
+        RequireNonNegative(rows, classes);
+        Require(logits, (long)rows * classes, nameof(logits));
+        Require(targets, rows, nameof(targets));
+        Require(probabilities, (long)rows * classes, nameof(probabilities));
+        Require(loss, 1, nameof(loss));
+        SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
+    }
+
+    /// <summary>dLogits = (probabilities - onehot(targets)) / rows: the gradient of the mean loss.</summary>
+    public void SoftmaxCrossEntropyBackward(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
+    {
+        RequireNonNegative(rows, classes);
+        Require(probabilities, (long)rows * classes, nameof(probabilities));
+        Require(targets, rows, nameof(targets));
+        Require(dLogits, (long)rows * classes, nameof(dLogits));
+        SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+    }
+
+    // ---------------------------------------------------------------- optimizers
+
+    /// <summary>
+    /// One torch.optim update of param from grad, in place, for optimizer step <paramref name="step"/>
+    /// (1 for the first). <paramref name="state"/> holds <see cref="OptimizerSettings.StateCount"/> views
+    /// of param's length (in the order listed there), zeroed before the first step; grad is not changed.
+    /// </summary>
+    public void OptimizerStep(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        long n = param.Length;
+        Require(grad, n, nameof(grad));
+        if (state.Length != settings.StateCount)
+            throw new ArgumentException($"{settings.Kind} keeps {settings.StateCount} state tensors, {state.Length} given");
+        foreach (var s in state)
+            Require(s, n, nameof(state));
+        switch (settings.Kind)
+        {
+            case OptimizerKind.Sgd: SgdStepCore(settings, step, param, grad, state[0]); break;
+            case OptimizerKind.Adam:
+            case OptimizerKind.AdamW: AdamStepCore(settings, step, param, grad, state[0], state[1]); break;
+            case OptimizerKind.RmsProp: RmsPropStepCore(settings, param, grad, state[0], state[1], state[2]); break;
+            case OptimizerKind.Adagrad: AdagradStepCore(settings, step, param, grad, state[0]); break;
+            default: throw new ArgumentOutOfRangeException(nameof(settings));
+        }
+    }
+
+    public abstract void Dispose();
+
+    // ---------------------------------------------------------------- what a backend implements
+
+    protected abstract DeviceBuffer AllocateCore(long length);
+    protected abstract DeviceIndexBuffer AllocateIndicesCore(long length);
+    protected abstract void CopyInCore(DeviceView destination, ReadOnlySpan<float> source);
+    protected abstract void CopyInCore(DeviceView destination, ReadOnlySpan<double> source);
+    protected abstract void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source);
+    protected abstract void CopyOutCore(DeviceView source, Span<float> destination);
+    protected abstract void CopyOutCore(DeviceView source, Span<double> destination);
+    protected abstract void FillCore(DeviceView y, float value);
+    protected abstract void AddCore(DeviceView a, DeviceView b, DeviceView y, long n);
+    protected abstract void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n);
+    protected abstract void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n);
+    protected abstract void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha, bool accumulate);
+    protected abstract void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner);
+    protected abstract void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate);
+    protected abstract void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s);
+    protected abstract void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s);
+    protected abstract void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s);
+    protected abstract void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s);
+    protected abstract void MaxPool2dBackwardCore(DeviceView dy, DeviceIndexBuffer argMax, DeviceView dx, Pool2dShape s);
+    protected abstract void EmbeddingForwardCore(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim);
+    protected abstract void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim);
+    protected abstract void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden);
+    protected abstract void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden);
+    protected abstract void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps);
+    protected abstract void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols);
+    protected abstract void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s);
+    protected abstract void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s);
+    protected abstract void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes);
+    protected abstract void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes);
+    protected abstract void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer);
+    protected abstract void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq);
+    protected abstract void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg);
+    protected abstract void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum);
+
+    // ---------------------------------------------------------------- argument checks, written once
+
+    private void RequireOwned(Backend owner, string name)
+    {
+        if (!ReferenceEquals(owner, this))
+            throw new ArgumentException($"{name} belongs to backend '{owner.Name}', not '{Name}'", name);
+    }
+
+    private void RequireLength(DeviceView view, long length, string name)
+    {
+        RequireOwned(view.Buffer.Owner, name);
+        if (view.Length != length)
+            throw new ArgumentException($"{name} has {view.Length} elements, the host span {length}", name);
+    }
+
+    private void Require(DeviceView view, long needed, string name)
+    {
+        RequireOwned(view.Buffer.Owner, name);
+        if (view.Length < needed)
+            throw new ArgumentException($"{name} has {view.Length} elements, the op needs {needed}", name);
+    }
+
+    private void Require(DeviceIndexBuffer buffer, long needed, string name)
+    {
+        RequireOwned(buffer.Owner, name);
+        if (buffer.Length < needed)
+            throw new ArgumentException($"{name} has {buffer.Length} indices, the op needs {needed}", name);
+    }
+
+    private static void RequireNonNegative(params ReadOnlySpan<int> sizes)
+    {
+        foreach (int size in sizes)
+            ArgumentOutOfRangeException.ThrowIfNegative(size);
+    }
+
+    private static void RequireConv(Conv2dShape s)
+    {
+        RequireNonNegative(s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width);
+        if (s.KernelSize < 1 || s.KernelSize % 2 == 0)
+            throw new ArgumentException($"kernel size {s.KernelSize} is not a positive odd number");
+    }
+
+    private static void RequireAttention(AttentionShape s)
+    {
+        RequireNonNegative(s.Batch, s.T, s.Channels);
+        if (s.Heads < 1 || s.Channels % s.Heads != 0)
+            throw new ArgumentException($"{s.Heads} heads do not divide {s.Channels} channels");
+    }
+}

@@ -1,0 +1,125 @@
+namespace KernelLab.Backends;
+
+public enum Activation
+{
+    Relu,
+
+    /// <summary>GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    GeluTanh,
+    Sigmoid,
+    Tanh,
+}
+
+/// <summary>A stride-1 convolution with padding k/2 over NCHW tensors: x [Batch, InChannels, Height, Width], w [OutChannels, InChannels, K, K], y [Batch, OutChannels, Height, Width].</summary>
+public readonly record struct Conv2dShape(int Batch, int InChannels, int OutChannels, int Height, int Width, int KernelSize)
+{
+    public long InputLength => (long)Batch * InChannels * Height * Width;
+
+    public long OutputLength => (long)Batch * OutChannels * Height * Width;
+
+    public long WeightLength => (long)OutChannels * InChannels * KernelSize * KernelSize;
+}
+
+/// <summary>2x2 max pooling, stride 2, floor: x [Planes, Height, Width] to y [Planes, Height/2, Width/2].</summary>
+public readonly record struct Pool2dShape(int Planes, int Height, int Width)
+{
+    public int OutHeight => Height / 2;
+
+    public int OutWidth => Width / 2;
+
+    public long InputLength => (long)Planes * Height * Width;
+
+    public long OutputLength => (long)Planes * OutHeight * OutWidth;
+}
+
+/// <summary>Causal multi-head self-attention: qkv [Batch, T, 3*Channels] (q, k, v along features), y [Batch, T, Channels], probabilities [Batch, Heads, T, T].</summary>
+public readonly record struct AttentionShape(int Batch, int T, int Channels, int Heads)
+{
+    public int HeadSize => Channels / Heads;
+
+    public long QkvLength => (long)Batch * T * 3 * Channels;
+
+    public long OutputLength => (long)Batch * T * Channels;
+
+    public long ProbabilitiesLength => (long)Batch * Heads * T * T;
+}
+
+public enum OptimizerKind
+{
+    Sgd,
+    Adam,
+    AdamW,
+    RmsProp,
+    Adagrad,
+}
+
+/// <summary>
+/// The hyper-parameters of torch.optim's optimizers, with PyTorch's defaults (see <see cref="Defaults"/>).
+/// Fields that an optimizer does not use are ignored by it.
+/// </summary>
+public sealed record OptimizerSettings
+{
+    public required OptimizerKind Kind { get; init; }
+
+    public required double LearningRate { get; init; }
+
+    public double WeightDecay { get; init; }
+
+    /// <summary>SGD and RMSprop.</summary>
+    public double Momentum { get; init; }
+
+    /// <summary>SGD.</summary>
+    public double Dampening { get; init; }
+
+    /// <summary>SGD.</summary>
+    public bool Nesterov { get; init; }
+
+    /// <summary>Adam and AdamW.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>Adam and AdamW.</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>Adam, AdamW, RMSprop (1e-8) and Adagrad (1e-10).</summary>
+    public double Eps { get; init; } = 1e-8;
+
+    /// <summary>RMSprop's smoothing constant.</summary>
+    public double Alpha { get; init; } = 0.99;
+
+    /// <summary>RMSprop.</summary>
+    public bool Centered { get; init; }
+
+    /// <summary>Adagrad.</summary>
+    public double LearningRateDecay { get; init; }
+
+    /// <summary>Adagrad.</summary>
+    public double InitialAccumulatorValue { get; init; }
+
+    /// <summary>How many state tensors of the parameter's size the optimizer keeps.</summary>
+    public int StateCount => Kind switch
+    {
+        OptimizerKind.Sgd => 1,        // momentum_buffer
+        OptimizerKind.Adam or OptimizerKind.AdamW => 2, // exp_avg, exp_avg_sq
+        OptimizerKind.RmsProp => 3,    // square_avg, momentum_buffer, grad_avg
+        OptimizerKind.Adagrad => 1,    // sum
+        _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+    };
+
+    /// <summary>torch.optim's defaults for <paramref name="kind"/> (lr as given).</summary>
+    public static OptimizerSettings Defaults(OptimizerKind kind, double learningRate) => kind switch
+    {
+        OptimizerKind.AdamW => new OptimizerSettings { Kind = kind, LearningRate = learningRate, WeightDecay = 0.01 },
+        OptimizerKind.Adagrad => new OptimizerSettings { Kind = kind, LearningRate = learningRate, Eps = 1e-10 },
+        _ => new OptimizerSettings { Kind = kind, LearningRate = learningRate },
+    };
+
+    public static OptimizerKind ParseKind(string name) => name.ToLowerInvariant() switch
+    {
+        "sgd" => OptimizerKind.Sgd,
+        "adam" => OptimizerKind.Adam,
+        "adamw" => OptimizerKind.AdamW,
+        "rmsprop" => OptimizerKind.RmsProp,
+        "adagrad" => OptimizerKind.Adagrad,
+        _ => throw new KernelLabException($"unknown optimizer '{name}': expected one of sgd, adam, adamw, rmsprop, adagrad"),
+    };
+}

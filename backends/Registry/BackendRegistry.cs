@@ -1,0 +1,52 @@
+using KernelLab.Backends.Reference;
+
+namespace KernelLab.Backends;
+
+/// <summary>Whether a backend can run on this machine, and if not, why.</summary>
+public readonly record struct Availability(bool IsAvailable, string? Reason)
+{
+    public static Availability Yes => new(true, null);
+
+    public static Availability No(string reason) => new(false, reason);
+}
+
+/// <summary>One backend: its name, how to tell whether it can run here (never throws), and how to create it.</summary>
+public sealed record BackendEntry(string Name, string Description, Func<Availability> Probe, Func<Backend> Create);
+
+/// <summary>
+/// The one list of backends. The CLI, the tests and the benchmarks all read it; a new backend is one entry here.
+/// </summary>
+public static class BackendRegistry
+{
+    public static IReadOnlyList<BackendEntry> All { get; } =
+    [
+        new("reference", "plain scalar C#, float64: the specification", () => Availability.Yes, () => new ReferenceBackend()),
+        Unavailable("cpu-simd", "Vector256/Vector128 with FMA, multi-threaded", NotBuilt),
+        Unavailable("opencl", "OpenCL C kernels through libOpenCL.so.1", NotBuilt),
+        Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
+        Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
+    ];
+
+    // A backend whose implementation has not landed yet: listed, so that the registry shows the whole plan, but never created.
+    private const string NotBuilt = "not implemented in this build yet";
+
+    public static IEnumerable<string> Names => All.Select(e => e.Name);
+
+    /// <summary>The entry named <paramref name="name"/>, or a one-line error listing the known names.</summary>
+    public static BackendEntry Find(string name) =>
+        All.FirstOrDefault(e => e.Name == name)
+        ?? throw new KernelLabException($"unknown backend '{name}': expected one of {string.Join(", ", Names)}");
+
+    /// <summary>Creates the backend, or throws <see cref="BackendUnavailableException"/> with the reason it cannot run here.</summary>
+    public static Backend Create(string name)
+    {
+        var entry = Find(name);
+        var availability = entry.Probe();
+        if (!availability.IsAvailable)
+            throw new BackendUnavailableException(name, availability.Reason!);
+        return entry.Create();
+    }
+
+    private static BackendEntry Unavailable(string name, string description, string reason) =>
+        new(name, description, () => Availability.No(reason), () => throw new BackendUnavailableException(name, reason));
+}
