@@ -349,7 +349,8 @@ public abstract class Backend : IDisposable
     /// <summary>
     /// One torch.optim update of param from grad, in place, for optimizer step <paramref name="step"/>
     /// (1 for the first). <paramref name="state"/> holds <see cref="OptimizerSettings.StateCount"/> views
-    /// of param's length (in the order listed there), zeroed before the first step; grad is not changed.
+    /// of param's length (in the order listed there), zeroed before the first step (Adagrad's sum is filled with
+    /// <see cref="OptimizerSettings.InitialAccumulatorValue"/> instead); grad is not changed.
     /// </summary>
     public void OptimizerStep(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
     {

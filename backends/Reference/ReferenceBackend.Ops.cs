@@ -1,56 +1,126 @@
 namespace KernelLab.Backends.Reference;
 
+// Element-wise ops, activations, GEMM, bias and embedding.
 public sealed partial class ReferenceBackend
 {
-    protected override void FillCore(DeviceView y, float value) => throw new NotImplementedException();
+    private static readonly double SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI);
 
-    protected override void AddCore(DeviceView a, DeviceView b, DeviceView y, long n) => throw new NotImplementedException();
+    private const double GeluCubic = 0.044715;
 
-    protected override void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n) => throw new NotImplementedException();
+    protected override void FillCore(DeviceView y, float value) => Span(y).Fill(value);
 
-    protected override void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n) => throw new NotImplementedException();
+    protected override void AddCore(DeviceView a, DeviceView b, DeviceView y, long n)
+    {
+        Span<double> sa = Span(a), sb = Span(b), sy = Span(y);
+        for (int i = 0; i < n; i++)
+            sy[i] = sa[i] + sb[i];
+    }
 
-    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha, bool accumulate) => throw new NotImplementedException();
+    protected override void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n)
+    {
+        Span<double> sx = Span(x), sy = Span(y);
+        for (int i = 0; i < n; i++)
+            sy[i] = Activate(f, sx[i]);
+    }
 
-    protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner) => throw new NotImplementedException();
+    protected override void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n)
+    {
+        Span<double> sx = Span(x), sy = Span(y), sdy = Span(dy), sdx = Span(dx);
+        for (int i = 0; i < n; i++)
+            sdx[i] = Derivative(f, sx[i], sy[i]) * sdy[i];
+    }
 
-    protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate) => throw new NotImplementedException();
+    private static double Activate(Activation f, double x) => f switch
+    {
+        Activation.Relu => x > 0 ? x : 0,
+        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x))),
+        Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
+        Activation.Tanh => Math.Tanh(x),
+        _ => throw new ArgumentOutOfRangeException(nameof(f)),
+    };
 
-    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) => throw new NotImplementedException();
+    /// <summary>f'(x), given the input x and the output y = f(x): sigmoid and tanh are cheapest from y.</summary>
+    private static double Derivative(Activation f, double x, double y)
+    {
+        switch (f)
+        {
+            case Activation.Relu:
+                return x > 0 ? 1 : 0;
+            case Activation.GeluTanh:
+                // d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the exact derivative, as PyTorch's gelu_backward.
+                double t = Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x));
+                double du = SqrtTwoOverPi * (1 + 3 * GeluCubic * x * x);
+                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
+            case Activation.Sigmoid:
+                return SigmoidDerivative(y);
+            case Activation.Tanh:
+                return TanhDerivative(y);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(f));
+        }
+    }
 
-    protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s) => throw new NotImplementedException();
+    private static double SigmoidDerivative(double y) => y * (1 - y);
 
-    protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s) => throw new NotImplementedException();
+    private static double TanhDerivative(double y) => 1 - y * y;
 
-    protected override void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s) => throw new NotImplementedException();
+    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha, bool accumulate)
+    {
+        Span<double> sa = Span(a), sb = Span(b), sc = Span(c); // a [m, k] or [k, m]; b [k, n] or [n, k]; c [m, n]
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double aip = transposeA ? sa[p * m + i] : sa[i * k + p];
+                    double bpj = transposeB ? sb[j * k + p] : sb[p * n + j];
+                    sum += aip * bpj;
+                }
+                // With k = 0 the product is empty: c becomes 0, or keeps its value when accumulating.
+                sc[i * n + j] = alpha * sum + (accumulate ? sc[i * n + j] : 0);
+            }
+        }
+    }
 
-    protected override void MaxPool2dBackwardCore(DeviceView dy, DeviceIndexBuffer argMax, DeviceView dx, Pool2dShape s) => throw new NotImplementedException();
+    protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
+    {
+        Span<double> sy = Span(y), sb = Span(bias); // y [outer, channels, inner]; bias [channels]
+        for (int o = 0; o < outer; o++)
+            for (int ch = 0; ch < channels; ch++)
+                for (int i = 0; i < inner; i++)
+                    sy[(o * channels + ch) * inner + i] += sb[ch];
+    }
 
-    protected override void EmbeddingForwardCore(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim) => throw new NotImplementedException();
+    protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate)
+    {
+        Span<double> sdy = Span(dy), sdb = Span(dBias); // dy [outer, channels, inner]; dBias [channels]
+        for (int ch = 0; ch < channels; ch++)
+        {
+            double sum = 0;
+            for (int o = 0; o < outer; o++)
+                for (int i = 0; i < inner; i++)
+                    sum += sdy[(o * channels + ch) * inner + i];
+            sdb[ch] = sum + (accumulate ? sdb[ch] : 0);
+        }
+    }
 
-    protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim) => throw new NotImplementedException();
+    protected override void EmbeddingForwardCore(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim)
+    {
+        Span<int> sid = Indices(ids);
+        Span<double> st = Span(table), sy = Span(y); // table [vocab, dim]; y [count, dim]
+        for (int i = 0; i < count; i++)
+            st.Slice(sid[i] * dim, dim).CopyTo(sy.Slice(i * dim, dim));
+    }
 
-    protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden) => throw new NotImplementedException();
-
-    protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden) => throw new NotImplementedException();
-
-    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps) => throw new NotImplementedException();
-
-    protected override void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols) => throw new NotImplementedException();
-
-    protected override void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s) => throw new NotImplementedException();
-
-    protected override void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s) => throw new NotImplementedException();
-
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes) => throw new NotImplementedException();
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes) => throw new NotImplementedException();
-
-    protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) => throw new NotImplementedException();
-
-    protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq) => throw new NotImplementedException();
-
-    protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) => throw new NotImplementedException();
-
-    protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum) => throw new NotImplementedException();
+    protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim)
+    {
+        Span<int> sid = Indices(ids);
+        Span<double> sdy = Span(dy), sdt = Span(dTable); // dy [count, dim]; dTable [vocab, dim]
+        // An id that occurs several times collects the sum of its rows' gradients.
+        for (int i = 0; i < count; i++)
+            for (int d = 0; d < dim; d++)
+                sdt[sid[i] * dim + d] += sdy[i * dim + d];
+    }
 }

@@ -3,7 +3,7 @@ namespace KernelLab.Backends.Reference;
 /// <summary>
 /// The specification: plain scalar loops over float64 buffers, written to be read, not to be fast.
 /// Every other backend is compared with this one, and this one with finite differences and PyTorch.
-/// The ops are in ReferenceBackend.Ops.cs.
+/// The ops are in the other ReferenceBackend.*.cs files, one per group of ops.
 /// </summary>
 public sealed partial class ReferenceBackend : Backend
 {
