@@ -44,44 +44,16 @@ public sealed class SafetensorsWriter
     /// </summary>
     public void Write(string path)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] header = Header();
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
-            throw SafetensorsFile.Fail(path, "cannot write: it is a directory, expected a file path");
-
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        bool renamed = false;
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach ((_, byte[] data) in _tensors)
-                    stream.Write(data);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-            renamed = true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            string reason = ex switch
-            {
-                DirectoryNotFoundException => "the directory does not exist",
-                UnauthorizedAccessException => "permission denied",
-                _ => ex.Message,
-            };
-            throw SafetensorsFile.Fail(path, $"cannot write: {reason}", ex);
-        }
-        finally
-        {
-            if (!renamed)
-                DeleteQuietly(temp);
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach ((_, byte[] data) in _tensors)
+                stream.Write(data);
+        });
     }
 
     private SafetensorsWriter Add<T>(string name, DType dtype, ReadOnlySpan<long> shape, ReadOnlySpan<T> data)
@@ -145,17 +117,5 @@ public sealed class SafetensorsWriter
         buffer.WrittenSpan.CopyTo(header);
         header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
         return header;
-    }
-
-    private static void DeleteQuietly(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The original failure is the one worth reporting; a stray temporary file is only clutter.
-        }
     }
 }

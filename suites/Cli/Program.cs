@@ -1,1 +1,3 @@
-class P { static int Main() => 0; }
+using KernelLab.Cli;
+
+return KernelLabCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,100 @@
+using KernelLab.Backends;
+using KernelLab.Models.Safetensors;
+
+namespace KernelLab.Models;
+
+/// <summary>The batch dimensions a network is built for: B, and T for sequence models (1 otherwise).</summary>
+public readonly record struct BatchShape(int Batch, int Steps = 1);
+
+/// <summary>
+/// A batch on the host, checked against its config: x real [B, ...] (mlp, cnn) or token ids [B, T]
+/// (lstm, transformer); y class ids [B] or next-token ids [B, T], every id in range.
+/// </summary>
+public sealed class Batch
+{
+    private Batch(BatchShape shape, double[]? features, int[]? tokens, int[] targets)
+    {
+        Shape = shape;
+        Features = features;
+        Tokens = tokens;
+        Targets = targets;
+    }
+
+    public BatchShape Shape { get; }
+
+    /// <summary>x of mlp [B, sizes[0]] and cnn [B, C, H, W]; null for sequence models.</summary>
+    public double[]? Features { get; }
+
+    /// <summary>x of lstm and transformer [B, T]; null otherwise.</summary>
+    public int[]? Tokens { get; }
+
+    /// <summary>y: [B] or [B, T].</summary>
+    public int[] Targets { get; }
+
+    public static Batch Load(string path, ModelConfig config) => FromFile(SafetensorsFile.Read(path), config);
+
+    public static Batch FromFile(SafetensorsFile file, ModelConfig config)
+    {
+        var x = file.Info("x");
+        long b = x.Shape.Count > 0 ? x.Shape[0] : -1;
+        long[] expected = config switch
+        {
+            MlpConfig m => [b, m.Sizes[0]],
+            CnnConfig c => [b, c.InChannels, c.Height, c.Width],
+            _ => [b, x.Shape.Count > 1 ? x.Shape[1] : -1],
+        };
+        string pattern = config switch
+        {
+            MlpConfig m => $"[B, {m.Sizes[0]}]",
+            CnnConfig c => $"[B, {c.InChannels}, {c.Height}, {c.Width}]",
+            _ => "[B, T]",
+        };
+        if (b < 1 || b > int.MaxValue || !x.Shape.SequenceEqual(expected) || (config.IsSequence && expected[1] < 1))
+            throw new KernelLabException($"{file.Path}: tensor 'x' has shape {TensorInfo.FormatShape(x.Shape.ToArray())}, expected {pattern} for a {config.Family} model");
+
+        int steps = config.IsSequence ? (int)expected[1] : 1;
+        if (config is TransformerConfig t && steps > t.Context)
+            throw new KernelLabException($"{file.Path}: tensor 'x' has T = {steps}, more than the model's context {t.Context}");
+
+        var shape = new BatchShape((int)b, steps);
+        long[] targetShape = config.IsSequence ? [b, steps] : [b];
+        int[] targets = file.ReadIndices("y", targetShape);
+        CheckRange(file.Path, "y", targets, config.Classes, config.IsSequence ? "vocab" : "classes");
+        if (!config.IsSequence)
+            return new Batch(shape, file.ReadReal("x", expected), null, targets);
+
+        int[] tokens = file.ReadIndices("x", expected);
+        CheckRange(file.Path, "x", tokens, config.Classes, "vocab");
+        return new Batch(shape, null, tokens, targets);
+    }
+
+    /// <summary>A seeded synthetic batch: x ~ N(0, 1) or uniform token ids, y uniform ids.</summary>
+    public static Batch Synthetic(ModelConfig config, BatchShape shape, ulong seed)
+    {
+        var random = new SeededRandom(seed);
+        int rows = shape.Batch * shape.Steps;
+        int[] Ids(int count) => Enumerable.Range(0, count).Select(_ => random.NextInt(config.Classes)).ToArray();
+        if (config.IsSequence)
+        {
+            int[] tokens = Ids(rows);
+            return new Batch(shape, null, tokens, Ids(rows));
+        }
+        long features = config switch
+        {
+            MlpConfig m => m.Sizes[0],
+            CnnConfig c => (long)c.InChannels * c.Height * c.Width,
+            _ => throw new InvalidOperationException(config.Family),
+        };
+        double[] x = new double[shape.Batch * features];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = (float)random.NextGaussian();
+        return new Batch(shape, x, null, Ids(shape.Batch));
+    }
+
+    private static void CheckRange(string path, string tensor, int[] ids, int count, string what)
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)count)
+                throw new KernelLabException($"{path}: tensor '{tensor}' holds id {ids[i]} at flat index {i}, outside [0, {count}) ({what})");
+    }
+}

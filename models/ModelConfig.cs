@@ -1,0 +1,198 @@
+using System.Text.Json;
+using KernelLab.Backends;
+
+namespace KernelLab.Models;
+
+/// <summary>
+/// A model of one of the four families, as a JSON config of MODELS.md describes it. <see cref="Parse"/>
+/// checks every field, so that a network built from a config never meets an impossible size.
+/// </summary>
+public abstract record ModelConfig
+{
+    public abstract string Family { get; }
+
+    /// <summary>True for lstm and transformer: x holds token ids [B, T] and y next-token ids [B, T].</summary>
+    public abstract bool IsSequence { get; }
+
+    /// <summary>Number of classes of the loss (the vocabulary for sequence models).</summary>
+    public abstract int Classes { get; }
+
+    public static ModelConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KernelLabException($"{path}: {Describe(e)}");
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return Parse(doc.RootElement, path);
+        }
+        catch (JsonException e)
+        {
+            throw new KernelLabException($"{path}: invalid JSON: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>Reads a config object; <paramref name="source"/> names where it came from in error messages.</summary>
+    public static ModelConfig Parse(JsonElement json, string source)
+    {
+        var r = new JsonFields(json, source);
+        string family = r.String("family");
+        ModelConfig config = family switch
+        {
+            "mlp" => new MlpConfig(r.IntArray("sizes", minLength: 2)),
+            "cnn" => new CnnConfig(r.Int("in_channels"), r.Int("height"), r.Int("width"), r.IntArray("channels", minLength: 1),
+                r.Int("kernel_size"), r.Int("hidden"), r.Int("classes")),
+            "lstm" => new LstmConfig(r.Int("vocab"), r.Int("embed"), r.Int("hidden"), r.Int("layers")),
+            "transformer" => new TransformerConfig(r.Int("vocab"), r.Int("context"), r.Int("d_model"), r.Int("heads"),
+                r.Int("layers"), r.Int("ffn")),
+            _ => throw new KernelLabException($"{source}: unknown family '{family}': expected one of mlp, cnn, lstm, transformer"),
+        };
+        string? problem = config.Problem();
+        if (problem is not null)
+            throw new KernelLabException($"{source}: {problem}");
+        return config;
+    }
+
+    /// <summary>Why this config cannot be built, or null. Sizes are already known to be positive.</summary>
+    protected virtual string? Problem() => null;
+
+    internal static string Describe(Exception e) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "file not found",
+        UnauthorizedAccessException => "permission denied",
+        _ => e.Message,
+    };
+}
+
+public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
+{
+    public override string Family => "mlp";
+
+    public override bool IsSequence => false;
+
+    public override int Classes => Sizes[^1];
+
+}
+
+public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount) : ModelConfig
+{
+    public override string Family => "cnn";
+
+    public override bool IsSequence => false;
+
+    public override int Classes => ClassCount;
+
+    /// <summary>Height and width after block <paramref name="blocks"/> blocks of conv + 2x2 pool (floor).</summary>
+    public (int Height, int Width) SpatialAfter(int blocks) => (Height >> blocks, Width >> blocks);
+
+    protected override string? Problem()
+    {
+        if (KernelSize % 2 == 0)
+            return $"kernel_size {KernelSize} is not odd";
+        var (h, w) = SpatialAfter(Channels.Count);
+        return h < 1 || w < 1
+            ? $"a {Height}x{Width} image pooled {Channels.Count} times is empty: use fewer channels entries or a larger image"
+            : null;
+    }
+
+}
+
+public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : ModelConfig
+{
+    public override string Family => "lstm";
+
+    public override bool IsSequence => true;
+
+    public override int Classes => Vocab;
+
+}
+
+public sealed record TransformerConfig(int Vocab, int Context, int DModel, int Heads, int Layers, int Ffn) : ModelConfig
+{
+    public override string Family => "transformer";
+
+    public override bool IsSequence => true;
+
+    public override int Classes => Vocab;
+
+    protected override string? Problem() =>
+        DModel % Heads != 0 ? $"heads {Heads} does not divide d_model {DModel}" : null;
+
+}
+
+/// <summary>Reads typed fields of a JSON object with one-line errors that name the source and the field.</summary>
+public sealed class JsonFields
+{
+    private readonly JsonElement _json;
+    private readonly string _source;
+
+    public JsonFields(JsonElement json, string source)
+    {
+        if (json.ValueKind != JsonValueKind.Object)
+            throw new KernelLabException($"{source}: expected a JSON object, found {Kind(json)}");
+        _json = json;
+        _source = source;
+    }
+
+    public bool Has(string name) => _json.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    public JsonElement Element(string name) =>
+        _json.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null
+            ? v
+            : throw new KernelLabException($"{_source}: '{name}' is missing");
+
+    public string String(string name)
+    {
+        var v = Element(name);
+        return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Wrong(name, "a string", v);
+    }
+
+    /// <summary>A positive integer.</summary>
+    public int Int(string name) => Positive(name, Element(name));
+
+    public double Number(string name)
+    {
+        var v = Element(name);
+        return v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Wrong(name, "a number", v);
+    }
+
+    public bool Bool(string name)
+    {
+        var v = Element(name);
+        return v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Wrong(name, "true or false", v);
+    }
+
+    /// <summary>An array of positive integers with at least <paramref name="minLength"/> entries.</summary>
+    public int[] IntArray(string name, int minLength)
+    {
+        var v = Element(name);
+        if (v.ValueKind != JsonValueKind.Array)
+            throw Wrong(name, "an array of positive integers", v);
+        int[] values = v.EnumerateArray().Select((e, i) => Positive($"{name}[{i}]", e)).ToArray();
+        if (values.Length < minLength)
+            throw new KernelLabException($"{_source}: '{name}' has {values.Length} entries, expected at least {minLength}");
+        return values;
+    }
+
+    private int Positive(string name, JsonElement v) =>
+        v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i > 0 ? i : throw Wrong(name, "a positive integer", v);
+
+    private KernelLabException Wrong(string name, string expected, JsonElement v) =>
+        new($"{_source}: '{name}' is {Kind(v)}, expected {expected}");
+
+    private static string Kind(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => $"\"{v.GetString()}\"",
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => v.GetRawText(),
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
+}

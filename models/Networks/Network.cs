@@ -1,0 +1,114 @@
+using KernelLab.Backends;
+using KernelLab.Models.Layers;
+using KernelLab.Models.Safetensors;
+
+namespace KernelLab.Models.Networks;
+
+/// <summary>
+/// A network of one family, built for one batch shape: parameters in PyTorch's state_dict order, and every
+/// activation and gradient buffer allocated once, so a training step allocates nothing.
+/// </summary>
+public abstract class Network : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    protected Network(Backend backend, ModelConfig config, BatchShape shape)
+    {
+        Backend = backend;
+        Config = config;
+        Shape = shape;
+        Parameters = new ParameterSet(backend);
+        Targets = backend.AllocateIndices(Rows);
+        Loss = Own(new SoftmaxCrossEntropy(backend, Rows, config.Classes));
+    }
+
+    public Backend Backend { get; }
+
+    public ModelConfig Config { get; }
+
+    public BatchShape Shape { get; }
+
+    public ParameterSet Parameters { get; }
+
+    /// <summary>Rows of the loss: B, or B*T for sequence models.</summary>
+    protected int Rows => Shape.Batch * Shape.Steps;
+
+    protected DeviceIndexBuffer Targets { get; }
+
+    protected SoftmaxCrossEntropy Loss { get; }
+
+    public static Network Create(Backend backend, ModelConfig config, BatchShape shape) => config switch
+    {
+        MlpConfig c => new Mlp(backend, c, shape),
+        CnnConfig c => new Cnn(backend, c, shape),
+        LstmConfig c => new LstmLanguageModel(backend, c, shape),
+        TransformerConfig c => new Transformer(backend, c, shape),
+        _ => throw new ArgumentOutOfRangeException(nameof(config)),
+    };
+
+    /// <summary>Uploads a batch of this network's shape.</summary>
+    public void LoadBatch(Batch batch)
+    {
+        if (batch.Shape != Shape)
+            throw new ArgumentException($"batch of shape {batch.Shape} given to a network built for {Shape}");
+        LoadInputs(batch);
+        Backend.CopyIn(Targets, ArrangeTargets(batch.Targets));
+    }
+
+    /// <summary>Copies every parameter from a file; every tensor must be there with its exact shape, and nothing else.</summary>
+    public void LoadParameters(SafetensorsFile file)
+    {
+        foreach (var p in Parameters.All)
+            Backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
+        var unexpected = file.Tensors.Select(t => t.Name).Except(Parameters.All.Select(p => p.Name)).FirstOrDefault();
+        if (unexpected is not null)
+            throw new KernelLabException($"{file.Path}: tensor '{unexpected}' is not a parameter of this {Config.Family} model");
+    }
+
+    /// <summary>The mean loss of the loaded batch.</summary>
+    public double ComputeLoss()
+    {
+        Forward();
+        return Loss.ReadLoss();
+    }
+
+    /// <summary>Forward and backward: every parameter's gradient is overwritten. Returns the mean loss.</summary>
+    public double ComputeGradients()
+    {
+        Forward();
+        Loss.Backward(Targets);
+        Backward(Loss.LogitsGrad);
+        return Loss.ReadLoss();
+    }
+
+    /// <summary>Runs the network on the loaded batch up to the loss.</summary>
+    protected abstract void Forward();
+
+    /// <summary>From the gradient of the logits, writes every parameter's gradient.</summary>
+    protected abstract void Backward(DeviceView dLogits);
+
+    protected abstract void LoadInputs(Batch batch);
+
+    /// <summary>The targets in the order of the logits' rows.</summary>
+    protected virtual ReadOnlySpan<int> ArrangeTargets(int[] targets) => targets;
+
+    protected T Own<T>(T resource)
+        where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    protected DeviceBuffer Allocate(long length) => Own(Backend.Allocate(length));
+
+    protected DeviceIndexBuffer AllocateIndices(long length) => Own(Backend.AllocateIndices(length));
+
+    public void Dispose()
+    {
+        foreach (var resource in _owned)
+            resource.Dispose();
+        Targets.Dispose();
+        Parameters.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

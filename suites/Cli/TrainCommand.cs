@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Text.Json;
+using KernelLab.Backends;
+using KernelLab.Models;
+using KernelLab.Models.Training;
+
+namespace KernelLab.Cli;
+
+/// <summary><c>kernellab train</c>: repeated steps on one batch; the loss before every step, and optionally the final parameters.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var config = Options.Config();
+        var parameters = Options.Params();
+        var batch = Options.Batch();
+        var backend = Options.Backend();
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd, adam, adamw, rmsprop or adagrad", DefaultValueFactory = _ => "adamw" };
+        var lr = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 0.001 };
+        var weightDecay = new Option<double?>("--weight-decay") { Description = "weight decay (default: the optimizer's PyTorch default)" };
+        var momentum = new Option<double>("--momentum") { Description = "momentum of sgd and rmsprop", DefaultValueFactory = _ => 0 };
+        var nesterov = new Option<bool>("--nesterov") { Description = "nesterov momentum (sgd)" };
+        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 5 };
+        var losses = Options.Required("--losses", "JSON file to write: {\"losses\": [loss before step 1, ...]}");
+        var output = new Option<string?>("--out") { Description = "final parameters to write (safetensors, F32)" };
+        var command = new Command("train", "train on one batch, repeated, and record the loss before every step")
+        {
+            config, parameters, batch, backend, optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
+        };
+        command.SetAction(r =>
+        {
+            int stepCount = r.GetValue(steps);
+            if (stepCount < 1)
+                throw new KernelLabException($"--steps {stepCount}: expected at least 1");
+            var settings = OptimizerSettings.Defaults(OptimizerSettings.ParseKind(r.GetValue(optimizer)!), r.GetValue(lr));
+            settings = settings with
+            {
+                WeightDecay = r.GetValue(weightDecay) ?? settings.WeightDecay,
+                Momentum = r.GetValue(momentum),
+                Nesterov = r.GetValue(nesterov),
+            };
+
+            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!);
+            using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);
+            var history = new double[stepCount];
+            for (int s = 0; s < stepCount; s++)
+            {
+                history[s] = session.Network.ComputeGradients();
+                ModelSession.RequireFinite($"loss before step {s + 1}", [history[s]]);
+                trainer.Step();
+            }
+
+            string? outPath = r.GetValue(output);
+            if (outPath is not null)
+                ParameterFiles.Write(session.Network.Parameters, session.Backend, outPath);
+            AtomicFile.Write(r.GetValue(losses)!, stream =>
+            {
+                using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+                w.WriteStartObject();
+                w.WriteStartArray("losses");
+                foreach (double l in history)
+                    w.WriteNumberValue(l);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+            stdout.WriteLine($"{settings.Kind} on {session.Backend.Name}: loss {history[0]:G6} -> {history[^1]:G6} over {stepCount} steps");
+            return 0;
+        });
+        return command;
+    }
+}

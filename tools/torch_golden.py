@@ -1,0 +1,353 @@
+"""Write PyTorch golden test cases for the KernelLab model contract (shared/spec/MODELS.md).
+
+For every case below this writes, into --out (default: tests/fixtures/golden under the repo root):
+  <case>.config.json          the model config, as MODELS.md describes it
+  <case>.params.safetensors   every parameter (F32) under its state_dict name (PyTorch default init)
+  <case>.batch.safetensors    x (F32 for mlp/cnn, I64 token ids for lstm/transformer) and y (I64)
+  <case>.grads.safetensors    float64 gradient (F64) of the mean cross-entropy for every parameter,
+                              computed from exactly the saved float32 values, plus `loss` (0-dim F64)
+  <case>.train.json           {"trajectories": [{"optimizer": {...}, "steps": 5, "losses": [...]}]}:
+                              float64 loss before each of 5 (zero_grad, forward, backward, step)
+                              repeats on the same batch; optimizer keys other than name/lr appear
+                              only where they differ from torch.optim's defaults.
+Before writing, it checks each module's state_dict names/shapes against MODELS.md, checks a few
+gradient elements per case with float64 central differences, and checks the transformer's
+hand-written attention against nn.MultiheadAttention. The output is byte-for-byte deterministic.
+
+Run (Debian's PyTorch, torch 1.13 CPU):  /usr/bin/python3 tools/torch_golden.py [--out DIR]
+"""
+import argparse
+import inspect
+import json
+import math
+import struct
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ---------------------------------------------------------------- models (MODELS.md)
+class MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n = len(c["sizes"]) - 1
+        for i in range(1, self.n + 1):
+            self.add_module(f"fc{i}", nn.Linear(c["sizes"][i - 1], c["sizes"][i]))
+
+    def forward(self, x):
+        for i in range(1, self.n + 1):
+            x = getattr(self, f"fc{i}")(x)
+            if i < self.n:
+                x = F.relu(x)
+        return x
+
+
+class CNN(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        k, prev, h, w = c["kernel_size"], c["in_channels"], c["height"], c["width"]
+        self.n = len(c["channels"])
+        for i, ch in enumerate(c["channels"], 1):
+            self.add_module(f"conv{i}", nn.Conv2d(prev, ch, k, stride=1, padding=k // 2))
+            prev, h, w = ch, h // 2, w // 2
+            assert h >= 1 and w >= 1, "spatial size vanished after pooling"
+        self.fc1 = nn.Linear(prev * h * w, c["hidden"])
+        self.fc2 = nn.Linear(c["hidden"], c["classes"])
+
+    def forward(self, x):
+        for i in range(1, self.n + 1):
+            x = F.max_pool2d(F.relu(getattr(self, f"conv{i}")(x)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class LSTM(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embed = nn.Embedding(c["vocab"], c["embed"])
+        self.lstm = nn.LSTM(c["embed"], c["hidden"], num_layers=c["layers"], batch_first=True)
+        self.head = nn.Linear(c["hidden"], c["vocab"])
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embed(x))  # zero initial state
+        return self.head(out)
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["d_model"]
+        self.heads = c["heads"]
+        self.ln1 = nn.LayerNorm(d, eps=1e-5)
+        self.attn_qkv = nn.Linear(d, 3 * d)
+        self.attn_proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d, eps=1e-5)
+        self.mlp_fc = nn.Linear(d, c["ffn"])
+        self.mlp_proj = nn.Linear(c["ffn"], d)
+
+    def attention(self, x):  # x: [B, T, d] -> [B, T, d], before attn_proj
+        B, T, d = x.shape
+        hd = d // self.heads
+        q, k, v = self.attn_qkv(x).split(d, dim=-1)
+        q, k, v = (t.view(B, T, self.heads, hd).transpose(1, 2) for t in (q, k, v))
+        s = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)  # True = future position
+        s = s.masked_fill(mask, float("-inf"))
+        return (s.softmax(-1) @ v).transpose(1, 2).reshape(B, T, d)
+
+    def forward(self, x):
+        x = x + self.attn_proj(self.attention(self.ln1(x)))
+        return x + self.mlp_proj(F.gelu(self.mlp_fc(self.ln2(x)), approximate="tanh"))
+
+
+class Transformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        assert c["d_model"] % c["heads"] == 0
+        self.wte = nn.Embedding(c["vocab"], c["d_model"])
+        self.wpe = nn.Embedding(c["context"], c["d_model"])
+        self.h = nn.ModuleList(Block(c) for _ in range(c["layers"]))
+        self.ln_f = nn.LayerNorm(c["d_model"], eps=1e-5)
+        self.lm_head = nn.Linear(c["d_model"], c["vocab"], bias=False)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.h:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+FAMILIES = {"mlp": MLP, "cnn": CNN, "lstm": LSTM, "transformer": Transformer}
+
+
+def expected_shapes(c):
+    """The parameter names and shapes exactly as MODELS.md lists them."""
+    f = c["family"]
+    if f == "mlp":
+        s = c["sizes"]
+        return {n: sh for i in range(1, len(s))
+                for n, sh in ((f"fc{i}.weight", [s[i], s[i - 1]]), (f"fc{i}.bias", [s[i]]))}
+    if f == "cnn":
+        k, prev, h, w, out = c["kernel_size"], c["in_channels"], c["height"], c["width"], {}
+        for i, ch in enumerate(c["channels"], 1):
+            out[f"conv{i}.weight"], out[f"conv{i}.bias"] = [ch, prev, k, k], [ch]
+            prev, h, w = ch, h // 2, w // 2
+        out.update({"fc1.weight": [c["hidden"], prev * h * w], "fc1.bias": [c["hidden"]],
+                    "fc2.weight": [c["classes"], c["hidden"]], "fc2.bias": [c["classes"]]})
+        return out
+    if f == "lstm":
+        V, E, H = c["vocab"], c["embed"], c["hidden"]
+        out = {"embed.weight": [V, E]}
+        for k in range(c["layers"]):
+            out.update({f"lstm.weight_ih_l{k}": [4 * H, E if k == 0 else H],
+                        f"lstm.weight_hh_l{k}": [4 * H, H],
+                        f"lstm.bias_ih_l{k}": [4 * H], f"lstm.bias_hh_l{k}": [4 * H]})
+        return {**out, "head.weight": [V, H], "head.bias": [V]}
+    V, d, ffn = c["vocab"], c["d_model"], c["ffn"]
+    out = {"wte.weight": [V, d], "wpe.weight": [c["context"], d]}
+    for i in range(c["layers"]):
+        p = f"h.{i}."
+        out.update({p + "ln1.weight": [d], p + "ln1.bias": [d],
+                    p + "attn_qkv.weight": [3 * d, d], p + "attn_qkv.bias": [3 * d],
+                    p + "attn_proj.weight": [d, d], p + "attn_proj.bias": [d],
+                    p + "ln2.weight": [d], p + "ln2.bias": [d],
+                    p + "mlp_fc.weight": [ffn, d], p + "mlp_fc.bias": [ffn],
+                    p + "mlp_proj.weight": [d, ffn], p + "mlp_proj.bias": [d]})
+    return {**out, "ln_f.weight": [d], "ln_f.bias": [d], "lm_head.weight": [V, d]}
+
+
+def loss_fn(model, x, y):
+    logits = model(x)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+# ---------------------------------------------------------------- safetensors by hand
+DTYPES = {torch.float32: ("F32", "<f4"), torch.float64: ("F64", "<f8"), torch.int64: ("I64", "<i8")}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, t in tensors.items():
+        code, np_dtype = DTYPES[t.dtype]
+        data = t.detach().contiguous().numpy().astype(np_dtype).tobytes()
+        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_safetensors(path):
+    raw = Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    rev = {code: (dt, np_dt) for dt, (code, np_dt) in DTYPES.items()}
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        dt, _ = rev[e["dtype"]]
+        out[name] = torch.frombuffer(bytearray(raw[8 + n + b:8 + n + end]), dtype=dt).reshape(e["shape"])
+    return out
+
+
+# ---------------------------------------------------------------- cases
+CASES = [  # (name, seed, config, batch, time steps)
+    ("mlp_a", 101, {"family": "mlp", "sizes": [13, 7, 5]}, 3, None),
+    ("mlp_b", 102, {"family": "mlp", "sizes": [9, 11, 6, 4, 3]}, 5, None),
+    ("mlp_c", 103, {"family": "mlp", "sizes": [6, 4]}, 2, None),
+    ("cnn_a", 201, {"family": "cnn", "in_channels": 2, "height": 7, "width": 10, "channels": [3, 4],
+                    "kernel_size": 3, "hidden": 6, "classes": 5}, 2, None),
+    ("cnn_b", 202, {"family": "cnn", "in_channels": 1, "height": 9, "width": 6, "channels": [3],
+                    "kernel_size": 5, "hidden": 7, "classes": 3}, 3, None),
+    ("cnn_c", 203, {"family": "cnn", "in_channels": 3, "height": 5, "width": 4, "channels": [2, 3],
+                    "kernel_size": 1, "hidden": 4, "classes": 4}, 2, None),
+    ("lstm_a", 301, {"family": "lstm", "vocab": 11, "embed": 5, "hidden": 7, "layers": 1}, 3, 4),
+    ("lstm_b", 302, {"family": "lstm", "vocab": 13, "embed": 6, "hidden": 5, "layers": 2}, 2, 5),
+    ("transformer_a", 401, {"family": "transformer", "vocab": 17, "context": 8, "d_model": 12,
+                            "heads": 3, "layers": 1, "ffn": 20}, 2, 5),
+    ("transformer_b", 402, {"family": "transformer", "vocab": 11, "context": 6, "d_model": 8,
+                            "heads": 2, "layers": 2, "ffn": 16}, 3, 6),
+    ("transformer_c", 403, {"family": "transformer", "vocab": 7, "context": 4, "d_model": 6,
+                            "heads": 1, "layers": 1, "ffn": 5}, 1, 3),
+]
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+              "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}
+ALL_CASES_OPT = [("adamw", dict(lr=0.01, weight_decay=0.01))]
+EXTRA_OPT = [  # mlp_a and lstm_a only
+    ("sgd", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("sgd", dict(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.01)),
+    ("adam", dict(lr=0.01, weight_decay=0.02, betas=(0.8, 0.95))),
+    ("rmsprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)),
+    ("rmsprop", dict(lr=0.01)),
+    ("adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)),
+    ("adam", dict(lr=0.01)),
+]
+STEPS = 5
+
+
+def optimizer_json(name, kw):
+    """name, lr, and only the hyper-parameters that differ from torch.optim's defaults."""
+    defaults = inspect.signature(OPTIMIZERS[name].__init__).parameters
+    out = {"name": name, "lr": kw["lr"]}
+    for key, v in kw.items():
+        if key != "lr" and v != defaults[key].default:
+            out[key] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def make_batch(c, B, T):
+    f = c["family"]
+    if f == "mlp":
+        return torch.randn(B, c["sizes"][0]), torch.randint(0, c["sizes"][-1], (B,))
+    if f == "cnn":
+        return (torch.randn(B, c["in_channels"], c["height"], c["width"]),
+                torch.randint(0, c["classes"], (B,)))
+    assert T <= c.get("context", T)
+    return torch.randint(0, c["vocab"], (B, T)), torch.randint(0, c["vocab"], (B, T))
+
+
+def model64(c, params32):
+    m = FAMILIES[c["family"]](c)
+    m.load_state_dict(params32)
+    return m.double()
+
+
+def check_finite_differences(c, params32, x, y, grads, seed, eps=1e-6):
+    """Central differences in float64 at two elements of every parameter (largest |grad| and a random one)."""
+    m = model64(c, params32)
+    g = torch.Generator().manual_seed(seed)
+    for name, p in m.named_parameters():
+        flat = p.data.view(-1)
+        for i in {int(grads[name].abs().argmax()), int(torch.randint(flat.numel(), (1,), generator=g))}:
+            with torch.no_grad():
+                old = flat[i].item()
+                flat[i] = old + eps
+                lp = loss_fn(m, x, y).item()
+                flat[i] = old - eps
+                lm = loss_fn(m, x, y).item()
+                flat[i] = old
+            fd, an = (lp - lm) / (2 * eps), grads[name].view(-1)[i].item()
+            assert abs(fd - an) <= 1e-8 + 1e-6 * abs(an), f"FD check failed: {name}[{i}] fd={fd} autograd={an}"
+
+
+def check_attention(c, params32, x):
+    """The hand-written causal attention must agree with nn.MultiheadAttention on the same weights."""
+    m = model64(c, params32)
+    d, T = c["d_model"], x.shape[1]
+    h = m.wte(x) + m.wpe(torch.arange(T))
+    for blk in m.h:
+        mha = nn.MultiheadAttention(d, c["heads"], batch_first=True).double()
+        with torch.no_grad():
+            mha.in_proj_weight.copy_(blk.attn_qkv.weight)
+            mha.in_proj_bias.copy_(blk.attn_qkv.bias)
+            mha.out_proj.weight.copy_(blk.attn_proj.weight)
+            mha.out_proj.bias.copy_(blk.attn_proj.bias)
+        a = blk.ln1(h)
+        ref, _ = mha(a, a, a, attn_mask=torch.ones(T, T, dtype=torch.bool).triu(1), need_weights=False)
+        assert torch.allclose(blk.attn_proj(blk.attention(a)), ref, rtol=1e-10, atol=1e-12), "attention mismatch"
+        h = blk(h)
+
+
+def run_case(out, name, seed, c, B, T):
+    torch.manual_seed(seed)
+    model = FAMILIES[c["family"]](c)
+    got = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert got == expected_shapes(c), f"{name}: state_dict differs from MODELS.md:\n{got}"
+    params32 = {k: v.detach().to(torch.float32).clone() for k, v in model.state_dict().items()}
+    x, y = make_batch(c, B, T)
+    x64 = x.double() if x.is_floating_point() else x
+
+    m = model64(c, params32)
+    loss = loss_fn(m, x64, y)
+    loss.backward()
+    grads = {k: p.grad.detach().clone() for k, p in m.named_parameters()}
+    assert list(grads) == list(params32)
+    check_finite_differences(c, params32, x64, y, grads, seed)
+    if c["family"] == "transformer":
+        check_attention(c, params32, x64)
+
+    trajectories = []
+    for opt_name, kw in ALL_CASES_OPT + (EXTRA_OPT if name in ("mlp_a", "lstm_a") else []):
+        m = model64(c, params32)
+        opt = OPTIMIZERS[opt_name](m.parameters(), foreach=False, **kw)
+        losses = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            l = loss_fn(m, x64, y)
+            losses.append(l.item())
+            l.backward()
+            opt.step()
+        assert all(math.isfinite(v) for v in losses)
+        trajectories.append({"optimizer": optimizer_json(opt_name, kw), "steps": STEPS, "losses": losses})
+    assert trajectories[0]["losses"][0] == loss.item()
+
+    (out / f"{name}.config.json").write_text(json.dumps(c) + "\n")
+    write_safetensors(out / f"{name}.params.safetensors", params32, {"format": "pt"})
+    write_safetensors(out / f"{name}.batch.safetensors", {"x": x, "y": y})
+    write_safetensors(out / f"{name}.grads.safetensors", {**grads, "loss": loss.detach().reshape(())})
+    (out / f"{name}.train.json").write_text(json.dumps({"trajectories": trajectories}, indent=1) + "\n")
+    back = read_safetensors(out / f"{name}.grads.safetensors")
+    assert back["loss"].shape == () and all(torch.equal(back[k], v) for k, v in grads.items())
+    print(f"{name:14s} loss={loss.item():.17g}  params={sum(v.numel() for v in params32.values())}"
+          f"  trajectories={len(trajectories)}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "golden")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    for case in CASES:
+        run_case(args.out, *case)
+
+
+if __name__ == "__main__":
+    main()
