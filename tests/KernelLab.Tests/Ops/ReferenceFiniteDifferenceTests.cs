@@ -1,6 +1,5 @@
 using KernelLab.Backends;
 using KernelLab.Backends.Reference;
-using Xunit;
 
 namespace KernelLab.Tests;
 

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Models.Safetensors;
-using Xunit;
 
 namespace KernelLab.Tests;
 
