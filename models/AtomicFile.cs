@@ -6,38 +6,61 @@ namespace KernelLab.Models;
 public static class AtomicFile
 {
     /// <summary>IO failures throw a one-line <see cref="KernelLabException"/> naming <paramref name="path"/>.</summary>
-    public static void Write(string path, Action<Stream> write)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
-            throw new KernelLabException($"{path}: cannot write: it is a directory, expected a file path");
+    public static void Write(string path, Action<Stream> write) => WriteAll([(path, write)]);
 
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        bool renamed = false;
+    /// <summary>
+    /// Writes several files all or none: every one into its temporary file first, and only when all of them are
+    /// written are they renamed over their targets, in order. A failure before the renames leaves every target as it was.
+    /// </summary>
+    public static void WriteAll(IReadOnlyList<(string Path, Action<Stream> Write)> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var targets = new string[files.Count];
+        for (int i = 0; i < files.Count; i++)
+        {
+            string path = files[i].Path;
+            ArgumentNullException.ThrowIfNull(path);
+            if (path.Length == 0)
+                throw new KernelLabException("the output file path is empty");
+            targets[i] = Path.GetFullPath(path);
+            if (Directory.Exists(targets[i]))
+                throw new KernelLabException($"{path}: cannot write: it is a directory, expected a file path");
+        }
+
+        var temps = new List<string>();
+        int renamed = 0;
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            for (int i = 0; i < files.Count; i++)
             {
-                write(stream);
-                stream.Flush(flushToDisk: true);
+                string temp = Path.Combine(Path.GetDirectoryName(targets[i])!, $".{Path.GetFileName(targets[i])}.{Guid.NewGuid():N}.tmp");
+                try
+                {
+                    using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                    temps.Add(temp);
+                    files[i].Write(stream);
+                    stream.Flush(flushToDisk: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw CannotWrite(files[i].Path, e);
+                }
             }
-            File.Move(temp, full, overwrite: true);
-            renamed = true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            string reason = e switch
+            for (; renamed < files.Count; renamed++)
             {
-                DirectoryNotFoundException => "the directory does not exist",
-                UnauthorizedAccessException => "permission denied",
-                _ => e.Message,
-            };
-            throw new KernelLabException($"{path}: cannot write: {reason}", e);
+                try
+                {
+                    File.Move(temps[renamed], targets[renamed], overwrite: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw CannotWrite(files[renamed].Path, e);
+                }
+            }
         }
         finally
         {
-            if (!renamed)
+            foreach (string temp in temps.Skip(renamed))
             {
                 try
                 {
@@ -49,5 +72,16 @@ public static class AtomicFile
                 }
             }
         }
+    }
+
+    private static KernelLabException CannotWrite(string path, Exception e)
+    {
+        string reason = e switch
+        {
+            DirectoryNotFoundException => "the directory does not exist",
+            UnauthorizedAccessException => "permission denied",
+            _ => e.Message,
+        };
+        return new KernelLabException($"{path}: cannot write: {reason}", e);
     }
 }

@@ -35,6 +35,8 @@ public sealed class Batch
 
     public static Batch FromFile(SafetensorsFile file, ModelConfig config)
     {
+        if (!file.Contains("x"))
+            throw new KernelLabException($"{file.Path}: tensor 'x' is missing, expected the inputs of a {config.Family} model (a batch holds x and y)");
         var x = file.Info("x");
         long b = x.Shape.Count > 0 ? x.Shape[0] : -1;
         long[] expected = config switch

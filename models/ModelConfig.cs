@@ -19,12 +19,17 @@ public abstract record ModelConfig
 
     public static ModelConfig Load(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Length == 0)
+            throw new KernelLabException("the config file path is empty");
+        if (Directory.Exists(path))
+            throw new KernelLabException($"{path}: is a directory, expected a config file");
         string text;
         try
         {
             text = File.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new KernelLabException($"{path}: {Describe(e)}");
         }

@@ -64,13 +64,15 @@ public sealed partial class ReferenceBackend
         for (int oh = 0; oh < s.OutHeight; oh++)
         for (int ow = 0; ow < s.OutWidth; ow++)
         {
-            // Row-major scan with a strict '>' from the window's first element: ties go to the first maximum, as PyTorch's CPU kernel.
+            // Row-major scan with a strict '>' from the window's first element: ties go to the first maximum, and a NaN
+            // is taken (the last one), as PyTorch's CPU kernel does, so that a NaN is never hidden.
             int best = 2 * oh * s.Width + 2 * ow;
             for (int dh = 0; dh < 2; dh++)
             for (int dw = 0; dw < 2; dw++)
             {
                 int at = (2 * oh + dh) * s.Width + 2 * ow + dw;
-                if (sx[p * planeSize + at] > sx[p * planeSize + best])
+                double v = sx[p * planeSize + at];
+                if (v > sx[p * planeSize + best] || double.IsNaN(v))
                     best = at;
             }
             int yi = (p * s.OutHeight + oh) * s.OutWidth + ow;

@@ -32,7 +32,8 @@ public sealed partial class ReferenceBackend
 
     private static double Activate(Activation f, double x) => f switch
     {
-        Activation.Relu => x > 0 ? x : 0,
+        // Written as PyTorch's threshold (x <= 0 ? 0 : x) so that a NaN passes through, as in torch.relu, and is never hidden.
+        Activation.Relu => x <= 0 ? 0 : x,
         Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x))),
         Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
         Activation.Tanh => Math.Tanh(x),
@@ -45,7 +46,7 @@ public sealed partial class ReferenceBackend
         switch (f)
         {
             case Activation.Relu:
-                return x > 0 ? 1 : 0;
+                return x <= 0 ? 0 : 1; // PyTorch's threshold_backward: the gradient passes where x is not <= 0, NaN included
             case Activation.GeluTanh:
                 // d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the exact derivative, as PyTorch's gelu_backward.
                 double t = Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x));

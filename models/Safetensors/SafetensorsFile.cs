@@ -58,7 +58,7 @@ public sealed class SafetensorsFile
     /// <summary>An F32 or F64 tensor of exactly <paramref name="expectedShape"/>, widened to double.</summary>
     public double[] ReadReal(string name, ReadOnlySpan<long> expectedShape)
     {
-        Entry e = Find(name);
+        Entry e = Find(name, $"F32 or F64 of shape {TensorInfo.FormatShape(expectedShape)}");
         if (e.Info.DType is not (DType.F32 or DType.F64))
             throw Error($"tensor {Quote(name)} is {e.Info.DType}, expected F32 or F64");
         CheckShape(e.Info, expectedShape);
@@ -77,7 +77,7 @@ public sealed class SafetensorsFile
     /// <summary>An I32 or I64 tensor (token ids, class targets) of exactly <paramref name="expectedShape"/>.</summary>
     public int[] ReadIndices(string name, ReadOnlySpan<long> expectedShape)
     {
-        Entry e = Find(name);
+        Entry e = Find(name, $"I64 or I32 of shape {TensorInfo.FormatShape(expectedShape)}");
         if (e.Info.DType is not (DType.I32 or DType.I64))
             throw Error($"tensor {Quote(name)} is {e.Info.DType}, expected I64 or I32");
         CheckShape(e.Info, expectedShape);
@@ -98,10 +98,13 @@ public sealed class SafetensorsFile
         return values;
     }
 
-    private Entry Find(string name)
+    /// <summary>The entry, or a one-line error that says what was <paramref name="expected"/> when it is missing.</summary>
+    private Entry Find(string name, string? expected = null)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return _entries.TryGetValue(name, out Entry? e) ? e : throw Error($"tensor {Quote(name)} is missing");
+        return _entries.TryGetValue(name, out Entry? e)
+            ? e
+            : throw Error(expected is null ? $"tensor {Quote(name)} is missing" : $"tensor {Quote(name)} is missing, expected {expected}");
     }
 
     private void CheckShape(TensorInfo info, ReadOnlySpan<long> expected)

@@ -42,18 +42,19 @@ public sealed class SafetensorsWriter
     /// Writes to a temporary file in the target's directory and renames it over <paramref name="path"/>,
     /// so a failure never leaves a partial file. IO failures throw a one-line <see cref="KernelLabException"/>.
     /// </summary>
-    public void Write(string path)
+    public void Write(string path) => AtomicFile.Write(path, WriteTo);
+
+    /// <summary>The whole file into <paramref name="stream"/> (for <see cref="AtomicFile.WriteAll"/> with other files).</summary>
+    public void WriteTo(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         byte[] header = Header();
-        AtomicFile.Write(path, stream =>
-        {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-            stream.Write(length);
-            stream.Write(header);
-            foreach ((_, byte[] data) in _tensors)
-                stream.Write(data);
-        });
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+        foreach ((_, byte[] data) in _tensors)
+            stream.Write(data);
     }
 
     private SafetensorsWriter Add<T>(string name, DType dtype, ReadOnlySpan<long> shape, ReadOnlySpan<T> data)

@@ -22,7 +22,9 @@ public static class KernelLabCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"error: {parsed.Errors[0].Message} (see kernellab {string.Join(' ', args.Take(1))} --help)");
+            string verb = parsed.CommandResult.Command is RootCommand ? "" : parsed.CommandResult.Command.Name + " ";
+            string messages = string.Join(' ', parsed.Errors.Select(e => OneLine(e.Message)).Distinct());
+            stderr.WriteLine($"error: {messages} (see kernellab {verb}--help)");
             return 2;
         }
         try

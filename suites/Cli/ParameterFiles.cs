@@ -7,7 +7,10 @@ namespace KernelLab.Cli;
 internal static class ParameterFiles
 {
     /// <summary>Writes every parameter as F32 under its PyTorch name, so PyTorch's load_state_dict takes the file as it is.</summary>
-    public static void Write(ParameterSet parameters, Backend backend, string path)
+    public static void Write(ParameterSet parameters, Backend backend, string path) => Writer(parameters, backend).Write(path);
+
+    /// <summary>The parameter file, ready to write, as <see cref="Write"/> writes it.</summary>
+    public static SafetensorsWriter Writer(ParameterSet parameters, Backend backend)
     {
         var writer = new SafetensorsWriter();
         foreach (var p in parameters.All)
@@ -16,6 +19,6 @@ internal static class ParameterFiles
             backend.CopyOut(p.Value, values);
             writer.Add(p.Name, p.Shape.ToArray(), values);
         }
-        writer.Write(path);
+        return writer;
     }
 }

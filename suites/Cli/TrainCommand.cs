@@ -50,19 +50,23 @@ internal static class TrainCommand
                 trainer.Step();
             }
 
-            string? outPath = r.GetValue(output);
-            if (outPath is not null)
-                ParameterFiles.Write(session.Network.Parameters, session.Backend, outPath);
-            AtomicFile.Write(r.GetValue(losses)!, stream =>
+            // Both files or neither: the losses and the final parameters are written side by side, then renamed.
+            var files = new List<(string, Action<Stream>)>
             {
-                using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-                w.WriteStartObject();
-                w.WriteStartArray("losses");
-                foreach (double l in history)
-                    w.WriteNumberValue(l);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            });
+                (r.GetValue(losses)!, stream =>
+                {
+                    using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+                    w.WriteStartObject();
+                    w.WriteStartArray("losses");
+                    foreach (double l in history)
+                        w.WriteNumberValue(l);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }),
+            };
+            if (r.GetValue(output) is { } outPath)
+                files.Add((outPath, ParameterFiles.Writer(session.Network.Parameters, session.Backend).WriteTo));
+            AtomicFile.WriteAll(files);
             stdout.WriteLine($"{settings.Kind} on {session.Backend.Name}: loss {history[0]:G6} -> {history[^1]:G6} over {stepCount} steps");
             return 0;
         });
