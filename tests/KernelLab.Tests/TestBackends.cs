@@ -93,3 +93,13 @@ public sealed class RandomData(int seed)
         return values;
     }
 }
+
+public static class TensorAssert
+{
+    /// <summary>Passes when <paramref name="actual"/> matches <paramref name="expected"/> by the one comparison rule of MODELS.md.</summary>
+    public static void Close(string name, ReadOnlySpan<double> expected, ReadOnlySpan<double> actual, double tolerance = 1e-12)
+    {
+        var result = TensorComparison.Compare(name, actual, expected, tolerance);
+        Assert.True(result.Passed, result.ToString());
+    }
+}
