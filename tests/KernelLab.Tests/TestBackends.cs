@@ -84,6 +84,15 @@ public sealed class RandomData(int seed)
         return values;
     }
 
+    /// <summary>Whole numbers in [0, levels): few distinct values, so that max-pool windows hold ties.</summary>
+    public double[] Levels(long length, int levels)
+    {
+        var values = new double[length];
+        for (long i = 0; i < length; i++)
+            values[i] = _random.Next(levels);
+        return values;
+    }
+
     /// <summary>Uniform in [0, bound).</summary>
     public int[] Indices(long length, int bound)
     {
