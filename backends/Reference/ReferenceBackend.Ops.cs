@@ -34,7 +34,7 @@ public sealed partial class ReferenceBackend
     {
         // Written as PyTorch's threshold (x <= 0 ? 0 : x) so that a NaN passes through, as in torch.relu, and is never hidden.
         Activation.Relu => x <= 0 ? 0 : x,
-        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x))),
+        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(GeluInner(x))),
         Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
         Activation.Tanh => Math.Tanh(x),
         _ => throw new ArgumentOutOfRangeException(nameof(f)),
@@ -48,8 +48,8 @@ public sealed partial class ReferenceBackend
             case Activation.Relu:
                 return x <= 0 ? 0 : 1; // PyTorch's threshold_backward: the gradient passes where x is not <= 0, NaN included
             case Activation.GeluTanh:
-                // d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the exact derivative, as PyTorch's gelu_backward.
-                double t = Math.Tanh(SqrtTwoOverPi * (x + GeluCubic * x * x * x));
+                // The exact derivative of 0.5 x (1 + tanh(u)), as PyTorch's gelu_backward, not that of exact GELU.
+                double t = Math.Tanh(GeluInner(x));
                 double du = SqrtTwoOverPi * (1 + 3 * GeluCubic * x * x);
                 return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
             case Activation.Sigmoid:
@@ -60,6 +60,9 @@ public sealed partial class ReferenceBackend
                 throw new ArgumentOutOfRangeException(nameof(f));
         }
     }
+
+    /// <summary>u = sqrt(2/pi) (x + 0.044715 x^3): GELU's tanh approximation is 0.5 x (1 + tanh(u)).</summary>
+    private static double GeluInner(double x) => SqrtTwoOverPi * (x + GeluCubic * x * x * x);
 
     private static double SigmoidDerivative(double y) => y * (1 - y);
 

@@ -84,6 +84,15 @@ public sealed class RandomData(int seed)
         return values;
     }
 
+    /// <summary>Whole numbers in [0, levels): few distinct values, so that max-pool windows hold ties.</summary>
+    public double[] Levels(long length, int levels)
+    {
+        var values = new double[length];
+        for (long i = 0; i < length; i++)
+            values[i] = _random.Next(levels);
+        return values;
+    }
+
     /// <summary>Uniform in [0, bound).</summary>
     public int[] Indices(long length, int bound)
     {
@@ -91,5 +100,15 @@ public sealed class RandomData(int seed)
         for (long i = 0; i < length; i++)
             values[i] = _random.Next(bound);
         return values;
+    }
+}
+
+public static class TensorAssert
+{
+    /// <summary>Passes when <paramref name="actual"/> matches <paramref name="expected"/> by the one comparison rule of MODELS.md.</summary>
+    public static void Close(string name, ReadOnlySpan<double> expected, ReadOnlySpan<double> actual, double tolerance = 1e-12)
+    {
+        var result = TensorComparison.Compare(name, actual, expected, tolerance);
+        Assert.True(result.Passed, result.ToString());
     }
 }

@@ -4,7 +4,6 @@ using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Cli;
 using KernelLab.Models.Safetensors;
-using Xunit;
 using static KernelLab.Tests.CliFiles;
 
 namespace KernelLab.Tests;

@@ -1,0 +1,124 @@
+using KernelLab.Backends;
+using KernelLab.Backends.Reference;
+
+namespace KernelLab.Tests;
+
+/// <summary>
+/// One op, or a forward and its backward, run on a backend under test and on the reference from the same random
+/// inputs. Outputs start as NaN on both, so an element that the op does not write cannot pass. Afterwards every
+/// tensor is compared with the reference's at the backend's tolerance: the outputs, the tensors updated in place,
+/// and the inputs, which must come back as they went in.
+/// </summary>
+public sealed class OpCheck
+{
+    private readonly string _name;
+    private readonly RandomData _data;
+    private readonly List<(string Name, double[]? Values, long Length)> _tensors = []; // Values null: an output, poisoned
+    private readonly List<(string Name, int[] Values)> _indices = [];
+    private readonly List<(string Name, long Length)> _indexScratch = [];
+
+    /// <summary>The name appears in every failure; it also seeds the random inputs, so a failing check reproduces.</summary>
+    public OpCheck(string name)
+    {
+        _name = name;
+        _data = new RandomData(StableHash(name));
+    }
+
+    /// <summary>An input, uniform in [min, max).</summary>
+    public OpCheck In(string name, long length, double min = -1, double max = 1) => In(name, _data.Uniform(length, min, max));
+
+    /// <summary>An input drawn by <paramref name="draw"/> from this check's random data.</summary>
+    public OpCheck In(string name, Func<RandomData, double[]> draw) => In(name, draw(_data));
+
+    public OpCheck In(string name, double[] values)
+    {
+        _tensors.Add((name, values, values.Length));
+        return this;
+    }
+
+    /// <summary>
+    /// An output: NaN before the op runs, or random values when <paramref name="accumulated"/> (the op adds to it).
+    /// </summary>
+    public OpCheck Out(string name, long length, bool accumulated = false)
+    {
+        _tensors.Add((name, accumulated ? _data.Uniform(length) : null, length));
+        return this;
+    }
+
+    /// <summary>int32 indices uniform in [0, bound): token ids, class targets.</summary>
+    public OpCheck Indices(string name, long length, int bound)
+    {
+        _indices.Add((name, _data.Indices(length, bound)));
+        return this;
+    }
+
+    /// <summary>
+    /// int32 indices that one op writes and the next reads (max-pool arg-max). The contract has no way to read
+    /// indices back, so they are checked through the op that reads them.
+    /// </summary>
+    public OpCheck IndexScratch(string name, long length)
+    {
+        _indexScratch.Add((name, length));
+        return this;
+    }
+
+    public void Run(Backend backend, Action<Backend, OpBuffers> op)
+    {
+        using var reference = new ReferenceBackend();
+        var expected = Execute(reference, op);
+        var actual = Execute(backend, op);
+        double tolerance = TensorComparison.ToleranceFor(backend.Precision);
+        var failures = _tensors
+            .Select(t => TensorComparison.Compare($"{_name}: {t.Name}", actual[t.Name], expected[t.Name], tolerance))
+            .Where(result => !result.Passed)
+            .Select(result => result.ToString())
+            .ToList();
+        Assert.True(failures.Count == 0, $"{backend.Name} against the reference:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+    }
+
+    private Dictionary<string, double[]> Execute(Backend backend, Action<Backend, OpBuffers> op)
+    {
+        using var buffers = new OpBuffers();
+        foreach (var (name, values, length) in _tensors)
+            buffers.Add(name, values is null ? backend.AllocatePoisoned(length) : backend.Upload(values));
+        foreach (var (name, values) in _indices)
+            buffers.Add(name, backend.Upload(values));
+        foreach (var (name, length) in _indexScratch)
+            buffers.Add(name, backend.AllocateIndices(length));
+
+        op(backend, buffers);
+        return _tensors.ToDictionary(t => t.Name, t => backend.Download(buffers[t.Name]));
+    }
+
+    // FNV-1a: string.GetHashCode changes from run to run.
+    private static int StableHash(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text)
+            hash = (hash ^ c) * 16777619;
+        return (int)hash;
+    }
+}
+
+/// <summary>An <see cref="OpCheck"/>'s buffers on one backend, by name.</summary>
+public sealed class OpBuffers : IDisposable
+{
+    private readonly Dictionary<string, DeviceBuffer> _buffers = [];
+    private readonly Dictionary<string, DeviceIndexBuffer> _indices = [];
+
+    public DeviceBuffer this[string name] => _buffers[name];
+
+    public DeviceIndexBuffer Indices(string name) => _indices[name];
+
+    internal void Add(string name, DeviceBuffer buffer) => _buffers.Add(name, buffer);
+
+    internal void Add(string name, DeviceIndexBuffer buffer) => _indices.Add(name, buffer);
+
+    public void Dispose()
+    {
+        foreach (var buffer in _buffers.Values)
+            buffer.Dispose();
+        foreach (var buffer in _indices.Values)
+            buffer.Dispose();
+    }
+}
