@@ -9,6 +9,8 @@ namespace KernelLab.Backends;
 /// queue work; <see cref="CopyOut(DeviceView, Span{float})"/> and <see cref="Synchronize"/> wait for it.
 ///
 /// Unless an op says otherwise, outputs are overwritten (never read) and must not overlap inputs.
+/// Host scalars (fill values, alpha, eps) are double so that a float64 backend uses them exactly; a
+/// float32 backend rounds them once.
 /// </summary>
 public abstract class Backend : IDisposable
 {
@@ -77,7 +79,7 @@ public abstract class Backend : IDisposable
     // ---------------------------------------------------------------- element-wise
 
     /// <summary>y = value everywhere in <paramref name="y"/>.</summary>
-    public void Fill(DeviceView y, float value)
+    public void Fill(DeviceView y, double value)
     {
         RequireOwned(y.Buffer.Owner, nameof(y));
         FillCore(y, value);
@@ -117,7 +119,7 @@ public abstract class Backend : IDisposable
     /// (a is stored [m, k], or [k, m] when <paramref name="transposeA"/>) and op(b) is [k, n]
     /// (b is stored [k, n], or [n, k] when <paramref name="transposeB"/>).
     /// </summary>
-    public void Gemm(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha = 1f, bool accumulate = false)
+    public void Gemm(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha = 1, bool accumulate = false)
     {
         RequireNonNegative(m, n, k);
         Require(a, (long)m * k, nameof(a));
@@ -262,7 +264,7 @@ public abstract class Backend : IDisposable
     // ---------------------------------------------------------------- LayerNorm
 
     /// <summary>y = (x - mean) * rstd * weight + bias per row of x [rows, cols]; saves mean and rstd [rows] (rstd = 1/sqrt(var + eps), biased var).</summary>
-    public void LayerNormForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps)
+    public void LayerNormForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
     {
         RequireNonNegative(rows, cols);
         long n = (long)rows * cols;
@@ -383,11 +385,11 @@ public abstract class Backend : IDisposable
     protected abstract void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source);
     protected abstract void CopyOutCore(DeviceView source, Span<float> destination);
     protected abstract void CopyOutCore(DeviceView source, Span<double> destination);
-    protected abstract void FillCore(DeviceView y, float value);
+    protected abstract void FillCore(DeviceView y, double value);
     protected abstract void AddCore(DeviceView a, DeviceView b, DeviceView y, long n);
     protected abstract void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n);
     protected abstract void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n);
-    protected abstract void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha, bool accumulate);
+    protected abstract void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate);
     protected abstract void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner);
     protected abstract void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate);
     protected abstract void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s);
@@ -399,7 +401,7 @@ public abstract class Backend : IDisposable
     protected abstract void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim);
     protected abstract void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden);
     protected abstract void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden);
-    protected abstract void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps);
+    protected abstract void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps);
     protected abstract void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols);
     protected abstract void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s);
     protected abstract void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s);

@@ -7,7 +7,7 @@ public sealed partial class ReferenceBackend
 
     private const double GeluCubic = 0.044715;
 
-    protected override void FillCore(DeviceView y, float value) => Span(y).Fill(value);
+    protected override void FillCore(DeviceView y, double value) => Span(y).Fill(value);
 
     protected override void AddCore(DeviceView a, DeviceView b, DeviceView y, long n)
     {
@@ -68,7 +68,7 @@ public sealed partial class ReferenceBackend
 
     private static double TanhDerivative(double y) => 1 - y * y;
 
-    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, float alpha, bool accumulate)
+    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate)
     {
         Span<double> sa = Span(a), sb = Span(b), sc = Span(c); // a [m, k] or [k, m]; b [k, n] or [n, k]; c [m, n]
         for (int i = 0; i < m; i++)

@@ -55,7 +55,7 @@ public sealed partial class ReferenceBackend
 
     private static int GateIndex(int b, int gate, int j, int hidden) => (b * 4 + gate) * hidden + j;
 
-    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, float eps)
+    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
     {
         Span<double> sx = Span(x), sy = Span(y); // [rows, cols]
         Span<double> sw = Span(weight), sb = Span(bias); // [cols]

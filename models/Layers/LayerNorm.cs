@@ -5,7 +5,7 @@ namespace KernelLab.Models.Layers;
 /// <summary>nn.LayerNorm(cols, eps=1e-5) over rows of x [rows, cols].</summary>
 public sealed class LayerNorm : IDisposable
 {
-    private const float Eps = 1e-5f;
+    private const double Eps = 1e-5;
     private readonly Backend _backend;
     private readonly int _rows, _cols;
     private readonly DeviceBuffer _mean, _rstd; // [rows] each

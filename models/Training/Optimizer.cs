@@ -24,7 +24,7 @@ public sealed class Optimizer : IDisposable
         foreach (var buffers in _state)
             for (int i = 0; i < buffers.Length; i++)
                 // Adagrad's sum starts at initial_accumulator_value; every other state starts at 0.
-                backend.Fill(buffers[i], settings.Kind == OptimizerKind.Adagrad ? (float)settings.InitialAccumulatorValue : 0f);
+                backend.Fill(buffers[i], settings.Kind == OptimizerKind.Adagrad ? settings.InitialAccumulatorValue : 0);
     }
 
     public OptimizerSettings Settings { get; }

@@ -27,7 +27,7 @@ public sealed class ReferenceFiniteDifferenceTests
     {
         var data = new RandomData(1);
         const int m = 3, n = 4, k = 5;
-        const float alpha = 0.75f;
+        const double alpha = 0.75;
         double[] a = data.Uniform(m * k), b = data.Uniform(k * n), c0 = data.Uniform(m * n);
         double[][] Forward()
         {

@@ -16,7 +16,7 @@ public sealed class ReferenceForwardTests
     {
         var data = new RandomData(21);
         const int m = 4, n = 3, k = 5;
-        const float alpha = 1.5f;
+        const double alpha = 1.5;
         foreach (bool transposeA in new[] { false, true })
         foreach (bool transposeB in new[] { false, true })
         foreach (bool accumulate in new[] { false, true })
@@ -185,7 +185,7 @@ public sealed class ReferenceForwardTests
     [Fact]
     public void LayerNormUsesTheBiasedVariance()
     {
-        const float eps = 1e-5f;
+        const double eps = 1e-5;
         double[] x = [1, 2, 3, 4, 4, 4]; // [2, 3]; the second row has no spread
         DeviceBuffer y = _r.AllocatePoisoned(6), mean = _r.AllocatePoisoned(2), rstd = _r.AllocatePoisoned(2);
         _r.LayerNormForward(_r.Upload(x), _r.Upload([1.0, 2, 0.5]), _r.Upload([0.0, 0.25, -1]), y, mean, rstd, 2, 3, eps);
