@@ -1,44 +1,26 @@
 namespace KernelLab.Backends;
 
-/// <summary>
-/// A block of device memory holding real numbers in the backend's <see cref="Precision"/>.
-/// Created by <see cref="Backend.Allocate"/>; freed by <see cref="Dispose"/>.
-/// </summary>
-public abstract class DeviceBuffer : IDisposable
+/// <summary>A block of memory on one backend's device; freed by <see cref="Dispose"/>.</summary>
+public abstract class DeviceMemory(Backend owner, long length) : IDisposable
 {
-    protected DeviceBuffer(Backend owner, long length)
-    {
-        Owner = owner;
-        Length = length;
-    }
-
-    public Backend Owner { get; }
+    public Backend Owner { get; } = owner;
 
     /// <summary>Number of elements.</summary>
-    public long Length { get; }
-
-    public DeviceView Slice(long offset, long length) => new DeviceView(this, 0, Length).Slice(offset, length);
+    public long Length { get; } = length;
 
     public abstract void Dispose();
+}
+
+/// <summary>Real numbers in the backend's <see cref="Precision"/>, from <see cref="Backend.Allocate"/>.</summary>
+public abstract class DeviceBuffer(Backend owner, long length) : DeviceMemory(owner, length)
+{
+    public DeviceView Slice(long offset, long length) => new DeviceView(this, 0, Length).Slice(offset, length);
 
     public static implicit operator DeviceView(DeviceBuffer buffer) => new(buffer, 0, buffer.Length);
 }
 
-/// <summary>A block of device memory holding int32 indices (token ids, class targets, arg-max positions).</summary>
-public abstract class DeviceIndexBuffer : IDisposable
-{
-    protected DeviceIndexBuffer(Backend owner, long length)
-    {
-        Owner = owner;
-        Length = length;
-    }
-
-    public Backend Owner { get; }
-
-    public long Length { get; }
-
-    public abstract void Dispose();
-}
+/// <summary>int32 indices (token ids, class targets, arg-max positions), from <see cref="Backend.AllocateIndices"/>.</summary>
+public abstract class DeviceIndexBuffer(Backend owner, long length) : DeviceMemory(owner, length);
 
 /// <summary>A contiguous range of a <see cref="DeviceBuffer"/>: what every op reads and writes.</summary>
 public readonly record struct DeviceView(DeviceBuffer Buffer, long Offset, long Length)
