@@ -1,3 +1,4 @@
+using KernelLab.Backends.CpuSimd;
 using KernelLab.Backends.Reference;
 
 namespace KernelLab.Backends;
@@ -21,7 +22,8 @@ public static class BackendRegistry
     public static IReadOnlyList<BackendEntry> All { get; } =
     [
         new("reference", "plain scalar C#, float64: the specification", () => Availability.Yes, () => new ReferenceBackend()),
-        Unavailable("cpu-simd", "Vector256/Vector128 with FMA, multi-threaded", NotBuilt),
+        // Always available: every kernel has Vector128 and scalar fallbacks for CPUs without AVX2.
+        new("cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32", () => Availability.Yes, () => new CpuSimdBackend()),
         Unavailable("opencl", "OpenCL C kernels through libOpenCL.so.1", NotBuilt),
         Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
         Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),

@@ -1,0 +1,222 @@
+using System.Runtime.Intrinsics;
+
+namespace KernelLab.Backends.CpuSimd;
+
+// torch.optim's update rules, each one fused pass over the parameter, its gradient and its state, in float64
+// arithmetic (see IUpdateOperator) in the reference's order of operations.
+public sealed unsafe partial class CpuSimdBackend
+{
+    protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) =>
+        Elementwise.Update(new SgdUpdate(s, step), Ptr(param), Ptr(grad), Ptr(momentumBuffer), null, null, (nint)param.Length);
+
+    protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq) =>
+        Elementwise.Update(new AdamUpdate(s, step), Ptr(param), Ptr(grad), Ptr(expAvg), Ptr(expAvgSq), null, (nint)param.Length);
+
+    protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) =>
+        Elementwise.Update(new RmsPropUpdate(s), Ptr(param), Ptr(grad), Ptr(squareAvg), Ptr(momentumBuffer), Ptr(gradAvg), (nint)param.Length);
+
+    protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum) =>
+        Elementwise.Update(new AdagradUpdate(s, step), Ptr(param), Ptr(grad), Ptr(stateSum), null, null, (nint)param.Length);
+
+    /// <summary>SGD with momentum, dampening and Nesterov; the buffer starts as a copy of the first gradient, undamped. s0 = momentum buffer.</summary>
+    private readonly struct SgdUpdate(OptimizerSettings s, int step) : IUpdateOperator
+    {
+        private readonly double _lr = s.LearningRate, _decay = s.WeightDecay, _momentum = s.Momentum, _undamped = 1 - s.Dampening;
+        private readonly bool _useMomentum = s.Momentum != 0, _first = step == 1, _nesterov = s.Nesterov;
+
+        public static int States => 1;
+
+        public void Invoke(ref double p, double g, ref double buf, ref double s1, ref double s2)
+        {
+            g += _decay * p;
+            if (_useMomentum)
+            {
+                buf = _first ? g : _momentum * buf + _undamped * g;
+                g = _nesterov ? g + _momentum * buf : buf;
+            }
+            p -= _lr * g;
+        }
+
+        public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> buf, ref Vector128<double> s1, ref Vector128<double> s2)
+        {
+            g += Vector128.Create(_decay) * p;
+            if (_useMomentum)
+            {
+                buf = _first ? g : Vector128.Create(_momentum) * buf + Vector128.Create(_undamped) * g;
+                g = _nesterov ? g + Vector128.Create(_momentum) * buf : buf;
+            }
+            p -= Vector128.Create(_lr) * g;
+        }
+
+        public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> buf, ref Vector256<double> s1, ref Vector256<double> s2)
+        {
+            g += Vector256.Create(_decay) * p;
+            if (_useMomentum)
+            {
+                buf = _first ? g : Vector256.Create(_momentum) * buf + Vector256.Create(_undamped) * g;
+                g = _nesterov ? g + Vector256.Create(_momentum) * buf : buf;
+            }
+            p -= Vector256.Create(_lr) * g;
+        }
+    }
+
+    /// <summary>Adam (L2 decay added to the gradient) and AdamW (decoupled: the weight decays itself). s0 = exp_avg, s1 = exp_avg_sq.</summary>
+    private readonly struct AdamUpdate : IUpdateOperator
+    {
+        private readonly double _decayFactor, _l2, _beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2, _stepSize, _bc2Sqrt, _eps;
+
+        public AdamUpdate(OptimizerSettings s, int step)
+        {
+            bool decoupled = s.Kind == OptimizerKind.AdamW;
+            _decayFactor = decoupled ? 1 - s.LearningRate * s.WeightDecay : 1;
+            _l2 = decoupled ? 0 : s.WeightDecay;
+            (_beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2) = (s.Beta1, 1 - s.Beta1, s.Beta2, 1 - s.Beta2);
+            _stepSize = s.LearningRate / (1 - Math.Pow(s.Beta1, step));
+            _bc2Sqrt = Math.Sqrt(1 - Math.Pow(s.Beta2, step));
+            _eps = s.Eps;
+        }
+
+        public static int States => 2;
+
+        public void Invoke(ref double p, double g, ref double m, ref double v, ref double s2)
+        {
+            g += _l2 * p;
+            p *= _decayFactor;
+            m = _beta1 * m + _oneMinusBeta1 * g;
+            v = _beta2 * v + _oneMinusBeta2 * g * g;
+            p -= _stepSize * m / (Math.Sqrt(v) / _bc2Sqrt + _eps);
+        }
+
+        public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> m, ref Vector128<double> v, ref Vector128<double> s2)
+        {
+            g += Vector128.Create(_l2) * p;
+            p *= Vector128.Create(_decayFactor);
+            m = Vector128.Create(_beta1) * m + Vector128.Create(_oneMinusBeta1) * g;
+            v = Vector128.Create(_beta2) * v + Vector128.Create(_oneMinusBeta2) * g * g;
+            p -= Vector128.Create(_stepSize) * m / (Vector128.Sqrt(v) / Vector128.Create(_bc2Sqrt) + Vector128.Create(_eps));
+        }
+
+        public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> m, ref Vector256<double> v, ref Vector256<double> s2)
+        {
+            g += Vector256.Create(_l2) * p;
+            p *= Vector256.Create(_decayFactor);
+            m = Vector256.Create(_beta1) * m + Vector256.Create(_oneMinusBeta1) * g;
+            v = Vector256.Create(_beta2) * v + Vector256.Create(_oneMinusBeta2) * g * g;
+            p -= Vector256.Create(_stepSize) * m / (Vector256.Sqrt(v) / Vector256.Create(_bc2Sqrt) + Vector256.Create(_eps));
+        }
+    }
+
+    /// <summary>RMSprop, plain or centered, with or without momentum. s0 = square_avg, s1 = momentum_buffer, s2 = grad_avg.</summary>
+    private readonly struct RmsPropUpdate(OptimizerSettings s) : IUpdateOperator
+    {
+        private readonly double _lr = s.LearningRate, _decay = s.WeightDecay, _alpha = s.Alpha, _oneMinusAlpha = 1 - s.Alpha, _eps = s.Eps, _momentum = s.Momentum;
+        private readonly bool _centered = s.Centered, _useMomentum = s.Momentum > 0;
+
+        public static int States => 3;
+
+        public void Invoke(ref double p, double g, ref double sq, ref double buf, ref double ga)
+        {
+            g += _decay * p;
+            sq = _alpha * sq + _oneMinusAlpha * g * g;
+            double avg;
+            if (_centered)
+            {
+                // Centered: divide by an estimate of the gradient's standard deviation rather than its root mean square.
+                ga = _alpha * ga + _oneMinusAlpha * g;
+                avg = Math.Sqrt(sq - ga * ga) + _eps;
+            }
+            else
+            {
+                avg = Math.Sqrt(sq) + _eps;
+            }
+            if (_useMomentum)
+            {
+                buf = _momentum * buf + g / avg;
+                p -= _lr * buf;
+            }
+            else
+            {
+                p -= _lr * g / avg;
+            }
+        }
+
+        public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> sq, ref Vector128<double> buf, ref Vector128<double> ga)
+        {
+            g += Vector128.Create(_decay) * p;
+            sq = Vector128.Create(_alpha) * sq + Vector128.Create(_oneMinusAlpha) * g * g;
+            Vector128<double> avg;
+            if (_centered)
+            {
+                ga = Vector128.Create(_alpha) * ga + Vector128.Create(_oneMinusAlpha) * g;
+                avg = Vector128.Sqrt(sq - ga * ga) + Vector128.Create(_eps);
+            }
+            else
+            {
+                avg = Vector128.Sqrt(sq) + Vector128.Create(_eps);
+            }
+            if (_useMomentum)
+            {
+                buf = Vector128.Create(_momentum) * buf + g / avg;
+                p -= Vector128.Create(_lr) * buf;
+            }
+            else
+            {
+                p -= Vector128.Create(_lr) * g / avg;
+            }
+        }
+
+        public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> sq, ref Vector256<double> buf, ref Vector256<double> ga)
+        {
+            g += Vector256.Create(_decay) * p;
+            sq = Vector256.Create(_alpha) * sq + Vector256.Create(_oneMinusAlpha) * g * g;
+            Vector256<double> avg;
+            if (_centered)
+            {
+                ga = Vector256.Create(_alpha) * ga + Vector256.Create(_oneMinusAlpha) * g;
+                avg = Vector256.Sqrt(sq - ga * ga) + Vector256.Create(_eps);
+            }
+            else
+            {
+                avg = Vector256.Sqrt(sq) + Vector256.Create(_eps);
+            }
+            if (_useMomentum)
+            {
+                buf = Vector256.Create(_momentum) * buf + g / avg;
+                p -= Vector256.Create(_lr) * buf;
+            }
+            else
+            {
+                p -= Vector256.Create(_lr) * g / avg;
+            }
+        }
+    }
+
+    /// <summary>Adagrad with learning-rate decay; the sum starts where the caller filled it. s0 = sum.</summary>
+    private readonly struct AdagradUpdate(OptimizerSettings s, int step) : IUpdateOperator
+    {
+        private readonly double _clr = s.LearningRate / (1 + (step - 1) * s.LearningRateDecay), _decay = s.WeightDecay, _eps = s.Eps;
+
+        public static int States => 1;
+
+        public void Invoke(ref double p, double g, ref double sum, ref double s1, ref double s2)
+        {
+            g += _decay * p;
+            sum += g * g;
+            p -= _clr * g / (Math.Sqrt(sum) + _eps);
+        }
+
+        public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> sum, ref Vector128<double> s1, ref Vector128<double> s2)
+        {
+            g += Vector128.Create(_decay) * p;
+            sum += g * g;
+            p -= Vector128.Create(_clr) * g / (Vector128.Sqrt(sum) + Vector128.Create(_eps));
+        }
+
+        public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> sum, ref Vector256<double> s1, ref Vector256<double> s2)
+        {
+            g += Vector256.Create(_decay) * p;
+            sum += g * g;
+            p -= Vector256.Create(_clr) * g / (Vector256.Sqrt(sum) + Vector256.Create(_eps));
+        }
+    }
+}

@@ -1,0 +1,334 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace KernelLab.Backends.CpuSimd;
+
+// The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
+public sealed unsafe partial class CpuSimdBackend
+{
+    private readonly AttentionJob _attentionJob;
+
+    /// <summary>All four gates, the cell and the output in one pass over each row (gate blocks i, f, g, o of width H).</summary>
+    protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            float* p = Ptr(preact) + (long)b * 4 * hidden, g = Ptr(gates) + (long)b * 4 * hidden; // [4H]
+            float* cp = Ptr(cPrev) + (long)b * hidden, pc = Ptr(c) + (long)b * hidden, ph = Ptr(h) + (long)b * hidden; // [H]
+            int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; j <= hidden - 8; j += 8)
+                {
+                    var i = SimdMath.Sigmoid(Vector256.Load(p + j));
+                    var f = SimdMath.Sigmoid(Vector256.Load(p + h1 + j));
+                    var gg = SimdMath.Tanh(Vector256.Load(p + h2 + j));
+                    var o = SimdMath.Sigmoid(Vector256.Load(p + h3 + j));
+                    i.Store(g + j);
+                    f.Store(g + h1 + j);
+                    gg.Store(g + h2 + j);
+                    o.Store(g + h3 + j);
+                    var cell = SimdMath.MultiplyAdd(f, Vector256.Load(cp + j), i * gg);
+                    cell.Store(pc + j);
+                    (o * SimdMath.Tanh(cell)).Store(ph + j);
+                }
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                for (; j <= hidden - 4; j += 4)
+                {
+                    var i = SimdMath.Sigmoid(Vector128.Load(p + j));
+                    var f = SimdMath.Sigmoid(Vector128.Load(p + h1 + j));
+                    var gg = SimdMath.Tanh(Vector128.Load(p + h2 + j));
+                    var o = SimdMath.Sigmoid(Vector128.Load(p + h3 + j));
+                    i.Store(g + j);
+                    f.Store(g + h1 + j);
+                    gg.Store(g + h2 + j);
+                    o.Store(g + h3 + j);
+                    var cell = SimdMath.MultiplyAdd(f, Vector128.Load(cp + j), i * gg);
+                    cell.Store(pc + j);
+                    (o * SimdMath.Tanh(cell)).Store(ph + j);
+                }
+            }
+            for (; j < hidden; j++)
+            {
+                float i = g[j] = SimdMath.Sigmoid(p[j]);
+                float f = g[h1 + j] = SimdMath.Sigmoid(p[h1 + j]);
+                float gg = g[h2 + j] = SimdMath.Tanh(p[h2 + j]);
+                float o = g[h3 + j] = SimdMath.Sigmoid(p[h3 + j]);
+                pc[j] = f * cp[j] + i * gg;
+                ph[j] = o * SimdMath.Tanh(pc[j]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The four gate gradients and dcPrev in one pass. c reaches the loss through the next step (dc) and through
+    /// h = o tanh(c); dc is read before dcPrev is written at the same index, so they may be one buffer.
+    /// </summary>
+    protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            long row = (long)b * hidden;
+            float* g = Ptr(gates) + 4 * row, dp = Ptr(dPreact) + 4 * row; // [4H]
+            float* cp = Ptr(cPrev) + row, pc = Ptr(c) + row, pdh = Ptr(dh) + row, pdc = Ptr(dc) + row, pdcp = Ptr(dcPrev) + row; // [H]
+            int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var one = Vector256<float>.One;
+                for (; j <= hidden - 8; j += 8)
+                {
+                    var i = Vector256.Load(g + j);
+                    var f = Vector256.Load(g + h1 + j);
+                    var gg = Vector256.Load(g + h2 + j);
+                    var o = Vector256.Load(g + h3 + j);
+                    var dhj = Vector256.Load(pdh + j);
+                    var tanhC = SimdMath.Tanh(Vector256.Load(pc + j));
+                    var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector256.Load(pdc + j));
+                    (dcTotal * f).Store(pdcp + j);
+                    (dcTotal * gg * i * (one - i)).Store(dp + j);
+                    (dcTotal * Vector256.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
+                    (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
+                    (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                }
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                var one = Vector128<float>.One;
+                for (; j <= hidden - 4; j += 4)
+                {
+                    var i = Vector128.Load(g + j);
+                    var f = Vector128.Load(g + h1 + j);
+                    var gg = Vector128.Load(g + h2 + j);
+                    var o = Vector128.Load(g + h3 + j);
+                    var dhj = Vector128.Load(pdh + j);
+                    var tanhC = SimdMath.Tanh(Vector128.Load(pc + j));
+                    var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector128.Load(pdc + j));
+                    (dcTotal * f).Store(pdcp + j);
+                    (dcTotal * gg * i * (one - i)).Store(dp + j);
+                    (dcTotal * Vector128.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
+                    (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
+                    (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                }
+            }
+            for (; j < hidden; j++)
+            {
+                float i = g[j], f = g[h1 + j], gg = g[h2 + j], o = g[h3 + j];
+                float tanhC = SimdMath.Tanh(pc[j]);
+                float dcTotal = pdc[j] + pdh[j] * o * (1 - tanhC * tanhC);
+                pdcp[j] = dcTotal * f;
+                dp[j] = dcTotal * gg * i * (1 - i);
+                dp[h1 + j] = dcTotal * cp[j] * f * (1 - f);
+                dp[h2 + j] = dcTotal * i * (1 - gg * gg);
+                dp[h3 + j] = pdh[j] * tanhC * o * (1 - o);
+            }
+        }
+    }
+
+    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
+    {
+        float* pw = Ptr(weight), pb = Ptr(bias), pmean = Ptr(mean), prstd = Ptr(rstd);
+        for (int r = 0; r < rows; r++)
+        {
+            float* xr = Ptr(x) + (long)r * cols, yr = Ptr(y) + (long)r * cols;
+            float mu = TensorPrimitives.Sum(new ReadOnlySpan<float>(xr, cols)) / cols;
+            // Two passes (mean, then squared deviations) as the reference, not E[x^2] - mean^2, which cancels.
+            float rs = (float)(1 / Math.Sqrt(SumOfSquaredDeviations(xr, mu, cols) / cols + eps));
+            pmean[r] = mu;
+            prstd[r] = rs;
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
+                for (; j <= cols - 8; j += 8)
+                    SimdMath.MultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(pw + j), Vector256.Load(pb + j)).Store(yr + j);
+            }
+            for (; j < cols; j++)
+                yr[j] = (xr[j] - mu) * rs * pw[j] + pb[j];
+        }
+    }
+
+    private static double SumOfSquaredDeviations(float* x, float mu, int n)
+    {
+        int j = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vmu = Vector256.Create(mu), acc = Vector256<float>.Zero;
+            for (; j <= n - 8; j += 8)
+            {
+                var d = Vector256.Load(x + j) - vmu;
+                acc = SimdMath.MultiplyAdd(d, d, acc);
+            }
+            sum = SimdMath.Sum(acc);
+        }
+        for (; j < n; j++)
+            sum += (x[j] - mu) * (x[j] - mu);
+        return sum;
+    }
+
+    /// <summary>dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with xhat = (x - mean) rstd, dxhat = dy weight; dWeight, dBias summed over rows.</summary>
+    protected override void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols)
+    {
+        float* pw = Ptr(weight), pdw = Ptr(dWeight), pdb = Ptr(dBias), pmean = Ptr(mean), prstd = Ptr(rstd);
+        new Span<float>(pdw, cols).Clear();
+        new Span<float>(pdb, cols).Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            float* dyr = Ptr(dy) + (long)r * cols, xr = Ptr(x) + (long)r * cols, dxr = Ptr(dx) + (long)r * cols;
+            float mu = pmean[r], rs = prstd[r];
+            float sumDxhat = 0, sumDxhatXhat = 0;
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), s1 = default, s2 = default;
+                for (; j <= cols - 8; j += 8)
+                {
+                    var xhat = (Vector256.Load(xr + j) - vmu) * vrs;
+                    var dyj = Vector256.Load(dyr + j);
+                    var dxhat = dyj * Vector256.Load(pw + j);
+                    s1 += dxhat;
+                    s2 = SimdMath.MultiplyAdd(dxhat, xhat, s2);
+                    SimdMath.MultiplyAdd(dyj, xhat, Vector256.Load(pdw + j)).Store(pdw + j);
+                    (Vector256.Load(pdb + j) + dyj).Store(pdb + j);
+                }
+                sumDxhat = SimdMath.Sum(s1);
+                sumDxhatXhat = SimdMath.Sum(s2);
+            }
+            for (; j < cols; j++)
+            {
+                float xhat = (xr[j] - mu) * rs, dxhat = dyr[j] * pw[j];
+                sumDxhat += dxhat;
+                sumDxhatXhat += dxhat * xhat;
+                pdw[j] += dyr[j] * xhat;
+                pdb[j] += dyr[j];
+            }
+            float meanDxhat = sumDxhat / cols, meanDxhatXhat = sumDxhatXhat / cols;
+            j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), vm1 = Vector256.Create(meanDxhat), vm2 = Vector256.Create(meanDxhatXhat);
+                for (; j <= cols - 8; j += 8)
+                {
+                    var xhat = (Vector256.Load(xr + j) - vmu) * vrs;
+                    var dxhat = Vector256.Load(dyr + j) * Vector256.Load(pw + j);
+                    (vrs * (dxhat - vm1 - xhat * vm2)).Store(dxr + j);
+                }
+            }
+            for (; j < cols; j++)
+            {
+                float xhat = (xr[j] - mu) * rs;
+                dxr[j] = rs * (dyr[j] * pw[j] - meanDxhat - xhat * meanDxhatXhat);
+            }
+        }
+    }
+
+    protected override void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s) =>
+        RunAttention(false, Ptr(qkv), Ptr(y), Ptr(probabilities), null, s);
+
+    protected override void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s) =>
+        RunAttention(true, Ptr(qkv), Ptr(dy), Ptr(probabilities), Ptr(dQkv), s);
+
+    private void RunAttention(bool backward, float* qkv, float* y, float* probabilities, float* dQkv, AttentionShape s)
+    {
+        var job = _attentionJob;
+        job.Backward = backward;
+        job.Shape = s;
+        job.Qkv = qkv;
+        job.Y = y;
+        job.Probabilities = probabilities;
+        job.DQkv = dQkv;
+        _pool.Run(job, s.Batch * s.Heads);
+    }
+
+    /// <summary>
+    /// One (batch, head) pair per item, as GEMMs over the head's strided slices of qkv [B, T, 3C]:
+    /// forward S = scale Q K^T, P = causal softmax(S), Y = P V; backward dP = dY V^T, dV = P^T dY,
+    /// dS = P (dP - rowsum(P dP)) scale, dQ = dS K, dK = dS^T Q. Every slice of dQkv belongs to one item and is overwritten.
+    /// </summary>
+    private sealed class AttentionJob(CpuSimdBackend backend) : ParallelJob
+    {
+        public bool Backward;
+        public float* Qkv, Y, Probabilities, DQkv; // Y is dy in the backward pass
+        public AttentionShape Shape;
+
+        public override void Execute(int item, int worker)
+        {
+            var s = Shape;
+            var scratch = backend._scratch[worker];
+            int b = item / s.Heads, h = item % s.Heads, t = s.T, hd = s.HeadSize, c = s.Channels, ld = 3 * c;
+            float scale = (float)(1 / Math.Sqrt(hd));
+            long qOffset = (long)b * t * ld + h * hd, yOffset = (long)b * t * c + h * hd;
+            float* q = Qkv + qOffset, k = q + c, v = q + 2 * c, y = Y + yOffset; // [T, hd] with row strides ld, ld, ld, C
+            float* p = Probabilities + (long)item * t * t; // [T, T]
+            if (!Backward)
+            {
+                Sgemm.Multiply(false, true, t, t, hd, q, ld, k, ld, p, t, scale, false, scratch);
+                for (int row = 0; row < t; row++)
+                {
+                    // Query row sees keys 0..row; the later ones get probability exactly 0.
+                    Softmax(new Span<float>(p + (long)row * t, row + 1));
+                    new Span<float>(p + (long)row * t + row + 1, t - row - 1).Clear();
+                }
+                Sgemm.Multiply(false, false, t, hd, t, p, t, v, ld, y, c, 1, false, scratch);
+                return;
+            }
+            float* dq = DQkv + qOffset, dk = dq + c, dv = dq + 2 * c;
+            float* dp = scratch.Columns.Get((long)t * t); // [T, T]: dP, then dS in place
+            Sgemm.Multiply(false, true, t, t, hd, y, c, v, ld, dp, t, 1, false, scratch);
+            Sgemm.Multiply(true, false, t, hd, t, p, t, y, c, dv, ld, 1, false, scratch);
+            for (int row = 0; row < t; row++)
+            {
+                var pr = new ReadOnlySpan<float>(p + (long)row * t, row + 1);
+                var dr = new Span<float>(dp + (long)row * t, t);
+                float pDotDp = TensorPrimitives.Dot(pr, dr[..(row + 1)]);
+                TensorPrimitives.Subtract(dr[..(row + 1)], pDotDp, dr[..(row + 1)]);
+                TensorPrimitives.Multiply(dr[..(row + 1)], pr, dr[..(row + 1)]);
+                TensorPrimitives.Multiply(dr[..(row + 1)], scale, dr[..(row + 1)]);
+                dr[(row + 1)..].Clear();
+            }
+            Sgemm.Multiply(false, false, t, hd, t, dp, t, k, ld, dq, ld, 1, false, scratch);
+            Sgemm.Multiply(true, false, t, hd, t, dp, t, q, ld, dk, ld, 1, false, scratch);
+        }
+    }
+
+    /// <summary>Softmax in place; returns log(sum(exp(row))) of the input. The row maximum is subtracted first so that exp cannot overflow.</summary>
+    private static double Softmax(Span<float> row)
+    {
+        float max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        float sum = TensorPrimitives.Sum(row);
+        TensorPrimitives.Divide(row, sum, row);
+        return max + Math.Log(sum);
+    }
+
+    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    {
+        float* pl = Ptr(logits), pp = Ptr(probabilities); // [rows, classes]
+        int* pt = Ptr(targets);
+        double total = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var p = new Span<float>(pp + (long)r * classes, classes);
+            new ReadOnlySpan<float>(pl + (long)r * classes, classes).CopyTo(p);
+            // -log p[target] = logsumexp(logits) - logits[target], finite where p[target] underflows to 0.
+            total += Softmax(p) - pl[(long)r * classes + pt[r]];
+        }
+        *Ptr(loss) = (float)(total / rows);
+    }
+
+    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
+    {
+        float* pp = Ptr(probabilities), pd = Ptr(dLogits);
+        int* pt = Ptr(targets);
+        float inverseRows = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            long at = (long)r * classes;
+            TensorPrimitives.Multiply(new ReadOnlySpan<float>(pp + at, classes), inverseRows, new Span<float>(pd + at, classes));
+            pd[at + pt[r]] = (pp[at + pt[r]] - 1) * inverseRows;
+        }
+    }
+}

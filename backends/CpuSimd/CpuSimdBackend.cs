@@ -1,0 +1,232 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace KernelLab.Backends.CpuSimd;
+
+/// <summary>
+/// float32 on the host CPU: element-wise ops as Vector256/Vector128 operator structs with a scalar fallback, a packed
+/// and cache-blocked SGEMM with an AVX2+FMA micro-kernel, convolution as im2col + GEMM, fused LSTM cell, LayerNorm,
+/// attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its workers). Scratch
+/// memory is planned once and reused, so a steady-state training step allocates nothing.
+/// Like a device queue, one backend serves one calling thread at a time. The ops are in the other CpuSimdBackend.*.cs files.
+/// </summary>
+public sealed unsafe partial class CpuSimdBackend : Backend
+{
+    /// <summary>The environment variable that sets the thread count (default: every core).</summary>
+    public const string ThreadsVariable = "KERNELLAB_THREADS";
+
+    private readonly WorkerPool _pool;
+    private readonly WorkerScratch[] _scratch; // one per thread of the pool
+    private bool _disposed;
+
+    /// <param name="threads">Threads to run on; null reads <see cref="ThreadsVariable"/>, else every core.</param>
+    public CpuSimdBackend(int? threads = null)
+    {
+        int count = threads ?? ThreadsFromEnvironment();
+        if (count < 1)
+            throw new KernelLabException($"cpu-simd needs at least one thread, {count} asked for");
+        _pool = new WorkerPool(count);
+        _scratch = Enumerable.Range(0, count).Select(_ => new WorkerScratch()).ToArray();
+        _gemmJob = new GemmJob(this);
+        _convJob = new ConvolutionJob(this);
+        _attentionJob = new AttentionJob(this);
+        Info = new DeviceInfo(
+            Name: $"host CPU ({InstructionTier}, {count} threads)",
+            Vendor: "KernelLab",
+            Kind: "cpu",
+            ComputeUnits: count,
+            MemoryBytes: GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            Precision: Precision.Float32,
+            Properties: new Dictionary<string, string>
+            {
+                ["threads"] = count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["threads_source"] = threads is not null ? "constructor" : Environment.GetEnvironmentVariable(ThreadsVariable) is not null ? ThreadsVariable : "processor count",
+                ["instructions"] = InstructionTier,
+                ["vector256"] = Vector256.IsHardwareAccelerated.ToString(),
+                ["vector128"] = Vector128.IsHardwareAccelerated.ToString(),
+                ["fma"] = Fma.IsSupported.ToString(),
+            });
+    }
+
+    public override string Name => "cpu-simd";
+
+    public override DeviceInfo Info { get; }
+
+    public int Threads => _pool.Threads;
+
+    /// <summary>The widest code path this process runs: AVX2+FMA, Vector128 (SSE), or scalar.</summary>
+    public static string InstructionTier =>
+        Vector256.IsHardwareAccelerated && Fma.IsSupported ? "avx2+fma"
+        : Vector256.IsHardwareAccelerated ? "avx2"
+        : Vector128.IsHardwareAccelerated ? "vector128"
+        : "scalar";
+
+    /// <summary>The thread count that <see cref="ThreadsVariable"/> asks for, or every core when it is not set.</summary>
+    public static int ThreadsFromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable(ThreadsVariable);
+        if (string.IsNullOrWhiteSpace(text))
+            return Environment.ProcessorCount;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n < 1)
+            throw new KernelLabException($"{ThreadsVariable}='{text}': expected a whole number of threads, at least 1");
+        return n;
+    }
+
+    public override void Synchronize()
+    {
+    }
+
+    public override IDeviceTimer CreateTimer() => new HostTimer(this);
+
+    public override void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _pool.Dispose();
+        foreach (var s in _scratch)
+            s.Dispose();
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    protected override DeviceBuffer AllocateCore(long length) => new HostBuffer(this, length);
+
+    protected override DeviceIndexBuffer AllocateIndicesCore(long length) => new HostIndexBuffer(this, length);
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source) => source.CopyTo(Span(destination));
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
+    {
+        var d = Span(destination);
+        for (int i = 0; i < source.Length; i++)
+            d[i] = (float)source[i];
+    }
+
+    protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source) => source.CopyTo(((HostIndexBuffer)destination).Data);
+
+    protected override void CopyOutCore(DeviceView source, Span<float> destination) => Span(source).CopyTo(destination);
+
+    protected override void CopyOutCore(DeviceView source, Span<double> destination)
+    {
+        var s = Span(source);
+        for (int i = 0; i < destination.Length; i++)
+            destination[i] = s[i];
+    }
+
+    private static float* Ptr(DeviceView v) => ((HostBuffer)v.Buffer).Pointer + v.Offset;
+
+    private static Span<float> Span(DeviceView v) => new(Ptr(v), checked((int)v.Length));
+
+    private static int* Ptr(DeviceIndexBuffer b) => ((HostIndexBuffer)b).Pointer;
+
+    /// <summary>Pinned (so kernels take pointers without fixing it), on the pinned object heap.</summary>
+    private sealed class HostBuffer : DeviceBuffer
+    {
+        private readonly float[] _data;
+
+        public HostBuffer(Backend owner, long length)
+            : base(owner, length)
+        {
+            _data = GC.AllocateUninitializedArray<float>(checked((int)length), pinned: true);
+            Pointer = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+        }
+
+        public float* Pointer { get; }
+
+        public override void Dispose()
+        {
+        }
+    }
+
+    private sealed class HostIndexBuffer : DeviceIndexBuffer
+    {
+        public HostIndexBuffer(Backend owner, long length)
+            : base(owner, length)
+        {
+            Data = GC.AllocateUninitializedArray<int>(checked((int)length), pinned: true);
+            Pointer = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Data));
+        }
+
+        public int[] Data { get; }
+
+        public int* Pointer { get; }
+
+        public override void Dispose()
+        {
+        }
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    // Below this many multiply-adds a GEMM runs on the calling thread alone: waking the workers costs more.
+    private const long ParallelGemmWork = 1 << 16;
+
+    private readonly GemmJob _gemmJob;
+
+    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate)
+    {
+        int lda = transposeA ? m : k, ldb = transposeB ? k : n;
+        Gemm(transposeA, transposeB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), n, (float)alpha, accumulate);
+    }
+
+    /// <summary>
+    /// A GEMM over every thread: C is cut into one block of rows or columns per thread (whole micro-tiles), and each
+    /// thread packs its own panels. Small products stay on the calling thread.
+    /// </summary>
+    private void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, float alpha, bool accumulate)
+    {
+        var job = _gemmJob;
+        job.Set(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, alpha, accumulate);
+        int threads = (long)m * n * k < ParallelGemmWork ? 1 : Threads;
+        int rowTiles = (m + Sgemm.MR - 1) / Sgemm.MR, columnTiles = (n + Sgemm.NR - 1) / Sgemm.NR;
+        // Split the dimension with more tiles: the other operand is packed once per thread.
+        if (columnTiles >= rowTiles)
+            job.Split(1, Math.Min(threads, columnTiles));
+        else
+            job.Split(Math.Min(threads, rowTiles), 1);
+        _pool.Run(job, job.Items);
+    }
+
+    private sealed class GemmJob(CpuSimdBackend backend) : ParallelJob
+    {
+        private bool _ta, _tb, _accumulate;
+        private int _m, _n, _k, _lda, _ldb, _ldc, _rowParts, _columnParts;
+        private float* _a, _b, _c;
+        private float _alpha;
+
+        public int Items => _rowParts * _columnParts;
+
+        public void Set(bool ta, bool tb, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, float alpha, bool accumulate)
+        {
+            (_ta, _tb, _m, _n, _k, _lda, _ldb, _ldc, _alpha, _accumulate) = (ta, tb, m, n, k, lda, ldb, ldc, alpha, accumulate);
+            _a = a;
+            _b = b;
+            _c = c;
+        }
+
+        public void Split(int rowParts, int columnParts) => (_rowParts, _columnParts) = (Math.Max(rowParts, 1), Math.Max(columnParts, 1));
+
+        public override void Execute(int item, int worker)
+        {
+            var (i0, i1) = Part(_m, Sgemm.MR, _rowParts, item / _columnParts);
+            var (j0, j1) = Part(_n, Sgemm.NR, _columnParts, item % _columnParts);
+            if (i1 <= i0 || j1 <= j0)
+                return;
+            float* a = _ta ? _a + i0 : _a + (long)i0 * _lda;
+            float* b = _tb ? _b + (long)j0 * _ldb : _b + j0;
+            Sgemm.Multiply(_ta, _tb, i1 - i0, j1 - j0, _k, a, _lda, b, _ldb, _c + (long)i0 * _ldc + j0, _ldc, _alpha, _accumulate, backend._scratch[worker]);
+        }
+    }
+
+    /// <summary>Part <paramref name="index"/> of <paramref name="parts"/> of [0, length), cut at multiples of <paramref name="tile"/>.</summary>
+    private static (int Start, int End) Part(int length, int tile, int parts, int index)
+    {
+        int tiles = (length + tile - 1) / tile;
+        int start = (int)Math.Min((long)tiles * index / parts * tile, length);
+        int end = (int)Math.Min((long)tiles * (index + 1) / parts * tile, length);
+        return (start, end);
+    }
+}

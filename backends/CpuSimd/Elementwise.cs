@@ -1,0 +1,238 @@
+using System.Runtime.Intrinsics;
+
+namespace KernelLab.Backends.CpuSimd;
+
+// Element-wise work in the style of System.Numerics.Tensors: each op is a small struct with a scalar and two vector
+// Invoke methods, and one driver per arity handles the widths (Vector256, then Vector128), the tail and the scalar
+// fallback (DOTNET_EnableAVX2=0, DOTNET_EnableHWIntrinsic=0). Drivers process element i of every stream together,
+// so an output may be one of the inputs.
+
+internal interface IUnaryOperator
+{
+    float Invoke(float x);
+
+    Vector128<float> Invoke(Vector128<float> x);
+
+    Vector256<float> Invoke(Vector256<float> x);
+}
+
+internal interface ITernaryOperator
+{
+    float Invoke(float x, float y, float z);
+
+    Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> z);
+
+    Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> z);
+}
+
+/// <summary>
+/// An in-place update of a parameter p and up to three state streams from a gradient g (the optimizers). The streams
+/// are float32 in memory and the arithmetic is float64 in registers: an update often cancels terms of order 1 down to a
+/// small state, which float32 arithmetic (and float32 hyper-parameters) would blur.
+/// </summary>
+internal interface IUpdateOperator
+{
+    /// <summary>How many of the state streams the update reads and writes.</summary>
+    static abstract int States { get; }
+
+    void Invoke(ref double p, double g, ref double s0, ref double s1, ref double s2);
+
+    void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> s0, ref Vector128<double> s1, ref Vector128<double> s2);
+
+    void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> s0, ref Vector256<double> s1, ref Vector256<double> s2);
+}
+
+internal static unsafe class Elementwise
+{
+    /// <summary>y[i] = op(x[i]).</summary>
+    public static void Map<TOp>(TOp op, float* x, float* y, nint n)
+        where TOp : struct, IUnaryOperator
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                op.Invoke(Vector256.Load(x + i)).Store(y + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i <= n - Vector128<float>.Count; i += Vector128<float>.Count)
+                op.Invoke(Vector128.Load(x + i)).Store(y + i);
+        for (; i < n; i++)
+            y[i] = op.Invoke(x[i]);
+    }
+
+    /// <summary>w[i] = op(x[i], y[i], z[i]).</summary>
+    public static void Map<TOp>(TOp op, float* x, float* y, float* z, float* w, nint n)
+        where TOp : struct, ITernaryOperator
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                op.Invoke(Vector256.Load(x + i), Vector256.Load(y + i), Vector256.Load(z + i)).Store(w + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i <= n - Vector128<float>.Count; i += Vector128<float>.Count)
+                op.Invoke(Vector128.Load(x + i), Vector128.Load(y + i), Vector128.Load(z + i)).Store(w + i);
+        for (; i < n; i++)
+            w[i] = op.Invoke(x[i], y[i], z[i]);
+    }
+
+    /// <summary>Updates p and the first TOp.States of s0, s1, s2 in place from g, in one pass over memory.</summary>
+    public static void Update<TOp>(TOp op, float* p, float* g, float* s0, float* s1, float* s2, nint n)
+        where TOp : struct, IUpdateOperator
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (p0, p1) = Vector256.Widen(Vector256.Load(p + i));
+                var (g0, g1) = Vector256.Widen(Vector256.Load(g + i));
+                var (a0, a1) = TOp.States > 0 ? Vector256.Widen(Vector256.Load(s0 + i)) : default;
+                var (b0, b1) = TOp.States > 1 ? Vector256.Widen(Vector256.Load(s1 + i)) : default;
+                var (c0, c1) = TOp.States > 2 ? Vector256.Widen(Vector256.Load(s2 + i)) : default;
+                op.Invoke(ref p0, g0, ref a0, ref b0, ref c0);
+                op.Invoke(ref p1, g1, ref a1, ref b1, ref c1);
+                Vector256.Narrow(p0, p1).Store(p + i);
+                if (TOp.States > 0) Vector256.Narrow(a0, a1).Store(s0 + i);
+                if (TOp.States > 1) Vector256.Narrow(b0, b1).Store(s1 + i);
+                if (TOp.States > 2) Vector256.Narrow(c0, c1).Store(s2 + i);
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector128<float>.Count; i += Vector128<float>.Count)
+            {
+                var (p0, p1) = Vector128.Widen(Vector128.Load(p + i));
+                var (g0, g1) = Vector128.Widen(Vector128.Load(g + i));
+                var (a0, a1) = TOp.States > 0 ? Vector128.Widen(Vector128.Load(s0 + i)) : default;
+                var (b0, b1) = TOp.States > 1 ? Vector128.Widen(Vector128.Load(s1 + i)) : default;
+                var (c0, c1) = TOp.States > 2 ? Vector128.Widen(Vector128.Load(s2 + i)) : default;
+                op.Invoke(ref p0, g0, ref a0, ref b0, ref c0);
+                op.Invoke(ref p1, g1, ref a1, ref b1, ref c1);
+                Vector128.Narrow(p0, p1).Store(p + i);
+                if (TOp.States > 0) Vector128.Narrow(a0, a1).Store(s0 + i);
+                if (TOp.States > 1) Vector128.Narrow(b0, b1).Store(s1 + i);
+                if (TOp.States > 2) Vector128.Narrow(c0, c1).Store(s2 + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            double pi = p[i];
+            double a = TOp.States > 0 ? s0[i] : 0, b = TOp.States > 1 ? s1[i] : 0, c = TOp.States > 2 ? s2[i] : 0;
+            op.Invoke(ref pi, g[i], ref a, ref b, ref c);
+            p[i] = (float)pi;
+            if (TOp.States > 0) s0[i] = (float)a;
+            if (TOp.States > 1) s1[i] = (float)b;
+            if (TOp.States > 2) s2[i] = (float)c;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- activations
+
+/// <summary>PyTorch's threshold: x &lt;= 0 ? 0 : x, so that a NaN passes through.</summary>
+internal readonly struct ReluOperator : IUnaryOperator
+{
+    public float Invoke(float x) => x <= 0 ? 0 : x;
+
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.LessThanOrEqual(x, Vector128<float>.Zero), Vector128<float>.Zero, x);
+
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.Zero, x);
+}
+
+/// <summary>dx = x &lt;= 0 ? 0 : dy (x, y, dy): the gradient passes where x is not &lt;= 0, NaN included.</summary>
+internal readonly struct ReluBackwardOperator : ITernaryOperator
+{
+    public float Invoke(float x, float y, float dy) => x <= 0 ? 0 : dy;
+
+    public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy) => Vector128.ConditionalSelect(Vector128.LessThanOrEqual(x, Vector128<float>.Zero), Vector128<float>.Zero, dy);
+
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy) => Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.Zero, dy);
+}
+
+/// <summary>
+/// GELU, tanh approximation: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as x * sigmoid(2u)
+/// (the same function: 0.5 (1 + tanh(u)) = sigmoid(2u)) so that it costs one exp.
+/// </summary>
+internal readonly struct GeluOperator : IUnaryOperator
+{
+    public const float TwoSqrtTwoOverPi = 1.5957691216057308f; // 2 sqrt(2/pi)
+    public const float Cubic = 0.044715f;
+
+    public float Invoke(float x) => x * SimdMath.Sigmoid(TwoSqrtTwoOverPi * (x + Cubic * x * x * x));
+
+    public Vector128<float> Invoke(Vector128<float> x) => x * SimdMath.Sigmoid(TwoU(x));
+
+    public Vector256<float> Invoke(Vector256<float> x) => x * SimdMath.Sigmoid(TwoU(x));
+
+    public static Vector128<float> TwoU(Vector128<float> x) => x * SimdMath.MultiplyAdd(x * x, Vector128.Create(Cubic * TwoSqrtTwoOverPi), Vector128.Create(TwoSqrtTwoOverPi));
+
+    public static Vector256<float> TwoU(Vector256<float> x) => x * SimdMath.MultiplyAdd(x * x, Vector256.Create(Cubic * TwoSqrtTwoOverPi), Vector256.Create(TwoSqrtTwoOverPi));
+}
+
+/// <summary>
+/// The exact derivative of the tanh approximation (PyTorch's gelu_backward). With s = sigmoid(2u) = (1 + tanh u) / 2:
+/// d/dx = s + 2 x s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+/// </summary>
+internal readonly struct GeluBackwardOperator : ITernaryOperator
+{
+    private const float SqrtTwoOverPi = GeluOperator.TwoSqrtTwoOverPi / 2;
+    private const float Cubic3 = 3 * GeluOperator.Cubic;
+
+    public float Invoke(float x, float y, float dy)
+    {
+        float s = SimdMath.Sigmoid(GeluOperator.TwoSqrtTwoOverPi * (x + GeluOperator.Cubic * x * x * x));
+        float du = SqrtTwoOverPi * (1 + Cubic3 * x * x);
+        return (s + 2 * x * s * (1 - s) * du) * dy;
+    }
+
+    public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy)
+    {
+        var s = SimdMath.Sigmoid(GeluOperator.TwoU(x));
+        var du = SimdMath.MultiplyAdd(x * x, Vector128.Create(SqrtTwoOverPi * Cubic3), Vector128.Create(SqrtTwoOverPi));
+        return SimdMath.MultiplyAdd(x * s * (Vector128<float>.One - s) * du, Vector128.Create(2f), s) * dy;
+    }
+
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy)
+    {
+        var s = SimdMath.Sigmoid(GeluOperator.TwoU(x));
+        var du = SimdMath.MultiplyAdd(x * x, Vector256.Create(SqrtTwoOverPi * Cubic3), Vector256.Create(SqrtTwoOverPi));
+        return SimdMath.MultiplyAdd(x * s * (Vector256<float>.One - s) * du, Vector256.Create(2f), s) * dy;
+    }
+}
+
+internal readonly struct SigmoidOperator : IUnaryOperator
+{
+    public float Invoke(float x) => SimdMath.Sigmoid(x);
+
+    public Vector128<float> Invoke(Vector128<float> x) => SimdMath.Sigmoid(x);
+
+    public Vector256<float> Invoke(Vector256<float> x) => SimdMath.Sigmoid(x);
+}
+
+/// <summary>dx = y (1 - y) dy, from the forward's output.</summary>
+internal readonly struct SigmoidBackwardOperator : ITernaryOperator
+{
+    public float Invoke(float x, float y, float dy) => y * (1 - y) * dy;
+
+    public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy) => y * (Vector128<float>.One - y) * dy;
+
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy) => y * (Vector256<float>.One - y) * dy;
+}
+
+internal readonly struct TanhOperator : IUnaryOperator
+{
+    public float Invoke(float x) => SimdMath.Tanh(x);
+
+    public Vector128<float> Invoke(Vector128<float> x) => SimdMath.Tanh(x);
+
+    public Vector256<float> Invoke(Vector256<float> x) => SimdMath.Tanh(x);
+}
+
+/// <summary>dx = (1 - y^2) dy, from the forward's output.</summary>
+internal readonly struct TanhBackwardOperator : ITernaryOperator
+{
+    public float Invoke(float x, float y, float dy) => (1 - y * y) * dy;
+
+    public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy) => (Vector128<float>.One - y * y) * dy;
+
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy) => (Vector256<float>.One - y * y) * dy;
+}

@@ -1,0 +1,292 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace KernelLab.Backends.CpuSimd;
+
+/// <summary>
+/// Single-precision GEMM, packed and cache-blocked in the manner of BLIS/GotoBLAS: C[m, n] = alpha op(A) op(B)
+/// (+ C when accumulating), one thread. The k dimension is cut in KC blocks and n in NC panels; each KC x NC panel of
+/// op(B) is packed into NR-column slivers (L2/L3), each MC x KC block of op(A) into MR-row slivers (L2), and a
+/// register-tiled MR x NR micro-kernel (6 x 16: twelve ymm accumulators with AVX2+FMA) runs over sliver pairs that
+/// stay in L1. Transposes are absorbed by packing; tiles at the edges are zero-padded in the packed panels and
+/// computed into a small buffer. Strides let a caller pass sub-matrices (attention heads, convolution images).
+/// </summary>
+internal static unsafe class Sgemm
+{
+    public const int MR = 6, NR = 16;
+    private const int KC = 256, MC = 144, NC = 4080;
+
+    /// <summary>
+    /// C = alpha op(A) op(B) (+ C). Element (i, p) of op(A) is a[i * lda + p], or a[p * lda + i] when
+    /// <paramref name="transposeA"/>; element (p, j) of op(B) is b[p * ldb + j], or b[j * ldb + p] when
+    /// <paramref name="transposeB"/>; element (i, j) of C is c[i * ldc + j].
+    /// </summary>
+    public static void Multiply(bool transposeA, bool transposeB, int m, int n, int k, float* a, int lda, float* b, int ldb,
+        float* c, int ldc, float alpha, bool accumulate, WorkerScratch scratch)
+    {
+        if (m == 0 || n == 0)
+            return;
+        if (k == 0)
+        {
+            // An empty product: C becomes 0, or keeps its value when accumulating.
+            if (!accumulate)
+                for (int i = 0; i < m; i++)
+                    new Span<float>(c + (long)i * ldc, n).Clear();
+            return;
+        }
+        float* packA = scratch.PackA.Get(MC * KC);
+        float* packB = scratch.PackB.Get(KC * NC);
+        float* edge = stackalloc float[MR * NR];
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool add = accumulate || pc > 0;
+                PackB(transposeB, b, ldb, pc, jc, kc, nc, packB);
+                for (int ic = 0; ic < m; ic += MC)
+                {
+                    int mc = Math.Min(MC, m - ic);
+                    PackA(transposeA, a, lda, ic, pc, mc, kc, packA);
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int nr = Math.Min(NR, nc - jr);
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, mc - ir);
+                            float* ct = c + (long)(ic + ir) * ldc + jc + jr;
+                            if (mr == MR && nr == NR)
+                            {
+                                Kernel(kc, packA + ir * kc, packB + jr * kc, ct, ldc, alpha, add);
+                            }
+                            else
+                            {
+                                Kernel(kc, packA + ir * kc, packB + jr * kc, edge, NR, 1, false);
+                                for (int i = 0; i < mr; i++)
+                                    for (int j = 0; j < nr; j++)
+                                        ct[(long)i * ldc + j] = alpha * edge[i * NR + j] + (add ? ct[(long)i * ldc + j] : 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows [ic, ic + mc) and columns [pc, pc + kc) of op(A), as MR-row slivers: sliver s holds (s*MR + i, p) at [s*MR*kc + p*MR + i].</summary>
+    private static void PackA(bool transposeA, float* a, int lda, int ic, int pc, int mc, int kc, float* dest)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* d = dest + ir * kc;
+            if (!transposeA)
+            {
+                float* r = a + (long)(ic + ir) * lda + pc;
+                if (mr == MR)
+                {
+                    float* r0 = r, r1 = r + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
+                    for (int p = 0; p < kc; p++, d += MR)
+                    {
+                        d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p];
+                        d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, d += MR)
+                        for (int i = 0; i < MR; i++)
+                            d[i] = i < mr ? r[(long)i * lda + p] : 0;
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, d += MR)
+                {
+                    float* s = a + (long)(pc + p) * lda + ic + ir;
+                    for (int i = 0; i < MR; i++)
+                        d[i] = i < mr ? s[i] : 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows [pc, pc + kc) and columns [jc, jc + nc) of op(B), as NR-column slivers: sliver s holds (p, s*NR + j) at [s*NR*kc + p*NR + j].</summary>
+    private static void PackB(bool transposeB, float* b, int ldb, int pc, int jc, int kc, int nc, float* dest)
+    {
+        for (int jr = 0; jr < nc; jr += NR)
+        {
+            int nr = Math.Min(NR, nc - jr);
+            float* d = dest + jr * kc;
+            if (!transposeB)
+            {
+                float* s = b + (long)pc * ldb + jc + jr;
+                if (nr == NR && Vector256.IsHardwareAccelerated)
+                {
+                    for (int p = 0; p < kc; p++, s += ldb, d += NR)
+                    {
+                        Vector256.Load(s).Store(d);
+                        Vector256.Load(s + 8).Store(d + 8);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, s += ldb, d += NR)
+                        for (int j = 0; j < NR; j++)
+                            d[j] = j < nr ? s[j] : 0;
+                }
+            }
+            else
+            {
+                for (int j = 0; j < NR; j++)
+                {
+                    float* s = b + (long)(jc + jr + j) * ldb + pc;
+                    if (j < nr)
+                        for (int p = 0; p < kc; p++)
+                            d[p * NR + j] = s[p];
+                    else
+                        for (int p = 0; p < kc; p++)
+                            d[p * NR + j] = 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>One MR x NR tile: c = alpha a b (+ c), a and b packed slivers of depth kc.</summary>
+    private static void Kernel(int kc, float* a, float* b, float* c, int ldc, float alpha, bool accumulate)
+    {
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        {
+            Kernel6x16Fma(kc, a, b, c, ldc, alpha, accumulate);
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            // Two 6 x 8 halves: twelve xmm accumulators each, within SSE's sixteen registers.
+            Kernel6x8Vector128(kc, a, b, c, ldc, alpha, accumulate);
+            Kernel6x8Vector128(kc, a, b + 8, c + 8, ldc, alpha, accumulate);
+        }
+        else
+        {
+            KernelScalar(kc, a, b, c, ldc, alpha, accumulate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16Fma(int kc, float* a, float* b, float* c, int ldc, float alpha, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var ai = Vector256.Create(a[0]);
+            c00 = Fma.MultiplyAdd(ai, b0, c00);
+            c01 = Fma.MultiplyAdd(ai, b1, c01);
+            ai = Vector256.Create(a[1]);
+            c10 = Fma.MultiplyAdd(ai, b0, c10);
+            c11 = Fma.MultiplyAdd(ai, b1, c11);
+            ai = Vector256.Create(a[2]);
+            c20 = Fma.MultiplyAdd(ai, b0, c20);
+            c21 = Fma.MultiplyAdd(ai, b1, c21);
+            ai = Vector256.Create(a[3]);
+            c30 = Fma.MultiplyAdd(ai, b0, c30);
+            c31 = Fma.MultiplyAdd(ai, b1, c31);
+            ai = Vector256.Create(a[4]);
+            c40 = Fma.MultiplyAdd(ai, b0, c40);
+            c41 = Fma.MultiplyAdd(ai, b1, c41);
+            ai = Vector256.Create(a[5]);
+            c50 = Fma.MultiplyAdd(ai, b0, c50);
+            c51 = Fma.MultiplyAdd(ai, b1, c51);
+        }
+        var va = Vector256.Create(alpha);
+        StoreRow(c, c00, c01, va, accumulate);
+        StoreRow(c + ldc, c10, c11, va, accumulate);
+        StoreRow(c + 2L * ldc, c20, c21, va, accumulate);
+        StoreRow(c + 3L * ldc, c30, c31, va, accumulate);
+        StoreRow(c + 4L * ldc, c40, c41, va, accumulate);
+        StoreRow(c + 5L * ldc, c50, c51, va, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, Vector256<float> alpha, bool accumulate)
+    {
+        if (accumulate)
+        {
+            Fma.MultiplyAdd(lo, alpha, Vector256.Load(c)).Store(c);
+            Fma.MultiplyAdd(hi, alpha, Vector256.Load(c + 8)).Store(c + 8);
+        }
+        else
+        {
+            (lo * alpha).Store(c);
+            (hi * alpha).Store(c + 8);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x8Vector128(int kc, float* a, float* b, float* c, int ldc, float alpha, bool accumulate)
+    {
+        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Vector128.Load(b);
+            var b1 = Vector128.Load(b + 4);
+            var ai = Vector128.Create(a[0]);
+            c00 = SimdMath.MultiplyAdd(ai, b0, c00);
+            c01 = SimdMath.MultiplyAdd(ai, b1, c01);
+            ai = Vector128.Create(a[1]);
+            c10 = SimdMath.MultiplyAdd(ai, b0, c10);
+            c11 = SimdMath.MultiplyAdd(ai, b1, c11);
+            ai = Vector128.Create(a[2]);
+            c20 = SimdMath.MultiplyAdd(ai, b0, c20);
+            c21 = SimdMath.MultiplyAdd(ai, b1, c21);
+            ai = Vector128.Create(a[3]);
+            c30 = SimdMath.MultiplyAdd(ai, b0, c30);
+            c31 = SimdMath.MultiplyAdd(ai, b1, c31);
+            ai = Vector128.Create(a[4]);
+            c40 = SimdMath.MultiplyAdd(ai, b0, c40);
+            c41 = SimdMath.MultiplyAdd(ai, b1, c41);
+            ai = Vector128.Create(a[5]);
+            c50 = SimdMath.MultiplyAdd(ai, b0, c50);
+            c51 = SimdMath.MultiplyAdd(ai, b1, c51);
+        }
+        var va = Vector128.Create(alpha);
+        StoreRow(c, c00, c01, va, accumulate);
+        StoreRow(c + ldc, c10, c11, va, accumulate);
+        StoreRow(c + 2L * ldc, c20, c21, va, accumulate);
+        StoreRow(c + 3L * ldc, c30, c31, va, accumulate);
+        StoreRow(c + 4L * ldc, c40, c41, va, accumulate);
+        StoreRow(c + 5L * ldc, c50, c51, va, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector128<float> lo, Vector128<float> hi, Vector128<float> alpha, bool accumulate)
+    {
+        if (accumulate)
+        {
+            SimdMath.MultiplyAdd(lo, alpha, Vector128.Load(c)).Store(c);
+            SimdMath.MultiplyAdd(hi, alpha, Vector128.Load(c + 4)).Store(c + 4);
+        }
+        else
+        {
+            (lo * alpha).Store(c);
+            (hi * alpha).Store(c + 4);
+        }
+    }
+
+    private static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, bool accumulate)
+    {
+        float* acc = stackalloc float[MR * NR];
+        new Span<float>(acc, MR * NR).Clear();
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+            for (int i = 0; i < MR; i++)
+                for (int j = 0; j < NR; j++)
+                    acc[i * NR + j] += a[i] * b[j];
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                c[(long)i * ldc + j] = alpha * acc[i * NR + j] + (accumulate ? c[(long)i * ldc + j] : 0);
+    }
+}
