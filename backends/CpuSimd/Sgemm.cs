@@ -35,7 +35,7 @@ internal static unsafe class Sgemm
                     new Span<float>(c + (long)i * ldc, n).Clear();
             return;
         }
-        float* packA = scratch.PackA.Get(MC * KC);
+        float* packA = scratch.PackA.Get(MC * KC + 8); // + 8: PackA's overlapping stores
         float* packB = scratch.PackB.Get(KC * NC);
         float* edge = stackalloc float[MR * NR];
         for (int jc = 0; jc < n; jc += NC)
@@ -88,7 +88,27 @@ internal static unsafe class Sgemm
                 if (mr == MR)
                 {
                     float* r0 = r, r1 = r + lda, r2 = r1 + lda, r3 = r2 + lda, r4 = r3 + lda, r5 = r4 + lda;
-                    for (int p = 0; p < kc; p++, d += MR)
+                    int p = 0;
+                    if (Avx.IsSupported)
+                    {
+                        // Eight columns of the six rows at a time, transposed in registers. Each 8-float store runs two
+                        // floats into the next column's place, which the next store (or the next sliver) overwrites.
+                        for (; p <= kc - 8; p += 8, d += 8 * MR)
+                        {
+                            Vector256<float> v0 = Vector256.Load(r0 + p), v1 = Vector256.Load(r1 + p), v2 = Vector256.Load(r2 + p), v3 = Vector256.Load(r3 + p);
+                            Vector256<float> v4 = Vector256.Load(r4 + p), v5 = Vector256.Load(r5 + p), v6 = default, v7 = default;
+                            Transpose8x8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                            v0.Store(d);
+                            v1.Store(d + MR);
+                            v2.Store(d + 2 * MR);
+                            v3.Store(d + 3 * MR);
+                            v4.Store(d + 4 * MR);
+                            v5.Store(d + 5 * MR);
+                            v6.Store(d + 6 * MR);
+                            v7.Store(d + 7 * MR);
+                        }
+                    }
+                    for (; p < kc; p++, d += MR)
                     {
                         d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p];
                         d[3] = r3[p]; d[4] = r4[p]; d[5] = r5[p];
@@ -138,6 +158,34 @@ internal static unsafe class Sgemm
                             d[j] = j < nr ? s[j] : 0;
                 }
             }
+            else if (nr == NR && Avx.IsSupported)
+            {
+                // Eight rows of stored B (columns of op(B)) by eight k at a time, transposed in registers.
+                float* s = b + (long)(jc + jr) * ldb + pc;
+                int p = 0;
+                for (; p <= kc - 8; p += 8)
+                {
+                    for (int half = 0; half < NR; half += 8)
+                    {
+                        float* r = s + (long)half * ldb + p;
+                        Vector256<float> v0 = Vector256.Load(r), v1 = Vector256.Load(r + ldb), v2 = Vector256.Load(r + 2L * ldb), v3 = Vector256.Load(r + 3L * ldb);
+                        Vector256<float> v4 = Vector256.Load(r + 4L * ldb), v5 = Vector256.Load(r + 5L * ldb), v6 = Vector256.Load(r + 6L * ldb), v7 = Vector256.Load(r + 7L * ldb);
+                        Transpose8x8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                        float* o = d + p * NR + half;
+                        v0.Store(o);
+                        v1.Store(o + NR);
+                        v2.Store(o + 2 * NR);
+                        v3.Store(o + 3 * NR);
+                        v4.Store(o + 4 * NR);
+                        v5.Store(o + 5 * NR);
+                        v6.Store(o + 6 * NR);
+                        v7.Store(o + 7 * NR);
+                    }
+                }
+                for (; p < kc; p++)
+                    for (int j = 0; j < NR; j++)
+                        d[p * NR + j] = s[(long)j * ldb + p];
+            }
             else
             {
                 for (int j = 0; j < NR; j++)
@@ -152,6 +200,37 @@ internal static unsafe class Sgemm
                 }
             }
         }
+    }
+
+    /// <summary>Transposes the 8 x 8 matrix whose rows are v0 .. v7 (AVX unpack, shuffle and lane permute).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref Vector256<float> v0, ref Vector256<float> v1, ref Vector256<float> v2, ref Vector256<float> v3,
+        ref Vector256<float> v4, ref Vector256<float> v5, ref Vector256<float> v6, ref Vector256<float> v7)
+    {
+        var t0 = Avx.UnpackLow(v0, v1);
+        var t1 = Avx.UnpackHigh(v0, v1);
+        var t2 = Avx.UnpackLow(v2, v3);
+        var t3 = Avx.UnpackHigh(v2, v3);
+        var t4 = Avx.UnpackLow(v4, v5);
+        var t5 = Avx.UnpackHigh(v4, v5);
+        var t6 = Avx.UnpackLow(v6, v7);
+        var t7 = Avx.UnpackHigh(v6, v7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        v0 = Avx.Permute2x128(s0, s4, 0x20);
+        v1 = Avx.Permute2x128(s1, s5, 0x20);
+        v2 = Avx.Permute2x128(s2, s6, 0x20);
+        v3 = Avx.Permute2x128(s3, s7, 0x20);
+        v4 = Avx.Permute2x128(s0, s4, 0x31);
+        v5 = Avx.Permute2x128(s1, s5, 0x31);
+        v6 = Avx.Permute2x128(s2, s6, 0x31);
+        v7 = Avx.Permute2x128(s3, s7, 0x31);
     }
 
     /// <summary>One MR x NR tile: c = alpha a b (+ c), a and b packed slivers of depth kc.</summary>
@@ -178,29 +257,16 @@ internal static unsafe class Sgemm
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        int p = 0;
+        for (; p <= kc - 4; p += 4, a += 4 * MR, b += 4 * NR)
         {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 8);
-            var ai = Vector256.Create(a[0]);
-            c00 = Fma.MultiplyAdd(ai, b0, c00);
-            c01 = Fma.MultiplyAdd(ai, b1, c01);
-            ai = Vector256.Create(a[1]);
-            c10 = Fma.MultiplyAdd(ai, b0, c10);
-            c11 = Fma.MultiplyAdd(ai, b1, c11);
-            ai = Vector256.Create(a[2]);
-            c20 = Fma.MultiplyAdd(ai, b0, c20);
-            c21 = Fma.MultiplyAdd(ai, b1, c21);
-            ai = Vector256.Create(a[3]);
-            c30 = Fma.MultiplyAdd(ai, b0, c30);
-            c31 = Fma.MultiplyAdd(ai, b1, c31);
-            ai = Vector256.Create(a[4]);
-            c40 = Fma.MultiplyAdd(ai, b0, c40);
-            c41 = Fma.MultiplyAdd(ai, b1, c41);
-            ai = Vector256.Create(a[5]);
-            c50 = Fma.MultiplyAdd(ai, b0, c50);
-            c51 = Fma.MultiplyAdd(ai, b1, c51);
+            Step(a, b, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + MR, b + NR, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + 2 * MR, b + 2 * NR, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
+            Step(a + 3 * MR, b + 3 * NR, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         }
+        for (; p < kc; p++, a += MR, b += NR)
+            Step(a, b, ref c00, ref c01, ref c10, ref c11, ref c20, ref c21, ref c30, ref c31, ref c40, ref c41, ref c50, ref c51);
         var va = Vector256.Create(alpha);
         StoreRow(c, c00, c01, va, accumulate);
         StoreRow(c + ldc, c10, c11, va, accumulate);
@@ -208,6 +274,34 @@ internal static unsafe class Sgemm
         StoreRow(c + 3L * ldc, c30, c31, va, accumulate);
         StoreRow(c + 4L * ldc, c40, c41, va, accumulate);
         StoreRow(c + 5L * ldc, c50, c51, va, accumulate);
+    }
+
+    /// <summary>One rank-1 update of the 6 x 16 accumulators: a column of the A sliver times a row of the B sliver.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step(float* a, float* b, ref Vector256<float> c00, ref Vector256<float> c01, ref Vector256<float> c10, ref Vector256<float> c11,
+        ref Vector256<float> c20, ref Vector256<float> c21, ref Vector256<float> c30, ref Vector256<float> c31,
+        ref Vector256<float> c40, ref Vector256<float> c41, ref Vector256<float> c50, ref Vector256<float> c51)
+    {
+        var b0 = Vector256.Load(b);
+        var b1 = Vector256.Load(b + 8);
+        var ai = Vector256.Create(a[0]);
+        c00 = Fma.MultiplyAdd(ai, b0, c00);
+        c01 = Fma.MultiplyAdd(ai, b1, c01);
+        ai = Vector256.Create(a[1]);
+        c10 = Fma.MultiplyAdd(ai, b0, c10);
+        c11 = Fma.MultiplyAdd(ai, b1, c11);
+        ai = Vector256.Create(a[2]);
+        c20 = Fma.MultiplyAdd(ai, b0, c20);
+        c21 = Fma.MultiplyAdd(ai, b1, c21);
+        ai = Vector256.Create(a[3]);
+        c30 = Fma.MultiplyAdd(ai, b0, c30);
+        c31 = Fma.MultiplyAdd(ai, b1, c31);
+        ai = Vector256.Create(a[4]);
+        c40 = Fma.MultiplyAdd(ai, b0, c40);
+        c41 = Fma.MultiplyAdd(ai, b1, c41);
+        ai = Vector256.Create(a[5]);
+        c50 = Fma.MultiplyAdd(ai, b0, c50);
+        c51 = Fma.MultiplyAdd(ai, b1, c51);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

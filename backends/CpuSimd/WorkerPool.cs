@@ -11,21 +11,28 @@ internal abstract class ParallelJob
 }
 
 /// <summary>
-/// The calling thread and <c>threads - 1</c> background workers share the items of one job at a time. Workers spin
-/// briefly between jobs (ops come in quick succession) and then sleep. A job's items run serially inside it: a kernel
-/// never starts a parallel region of its own, so the machine is never oversubscribed.
+/// The calling thread and <c>threads - 1</c> background workers share the items of one job at a time. Items are
+/// claimed one by one, and the caller waits for the items, not for the workers: on a busy machine a worker that is
+/// not scheduled in time simply gets no item, and the caller does the work itself. Workers spin briefly between jobs
+/// (ops come in quick succession) and then sleep. A job's items run serially inside it: a kernel never starts a
+/// parallel region of its own, so the machine is never oversubscribed.
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
-    private const int SpinsBeforeSleeping = 2000;
+    private const int SpinsBeforeSleeping = 1000;
+
+    // The job's state in one word, so that a claim is one compare-and-swap that also checks which job it is for:
+    // generation (24 bits) | item count (20 bits) | next item (20 bits).
+    private const int ItemBits = 20;
+    private const long ItemMask = (1L << ItemBits) - 1;
+    public const int MaxItems = (int)ItemMask;
 
     private readonly Thread[] _workers;
     private readonly object _gate = new();
     private ParallelJob? _job;
-    private int _items;
-    private int _nextItem;
-    private int _running;        // workers still inside the current job
-    private long _generation;    // bumped once per job
+    private long _state;
+    private int _completed;
+    private int _sleepers;
     private volatile bool _stopping;
 
     public WorkerPool(int threads)
@@ -53,47 +60,64 @@ internal sealed class WorkerPool : IDisposable
                 job.Execute(i, 0);
             return;
         }
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(items, MaxItems);
         _job = job;
-        _items = items;
-        _nextItem = 0;
-        Volatile.Write(ref _running, _workers.Length);
-        lock (_gate)
+        _completed = 0;
+        long generation = (Volatile.Read(ref _state) >> (2 * ItemBits)) + 1 & 0xFFFFFF;
+        Interlocked.Exchange(ref _state, generation << (2 * ItemBits) | (long)items << ItemBits);
+        if (Volatile.Read(ref _sleepers) > 0)
         {
-            _generation++;
-            Monitor.PulseAll(_gate);
+            lock (_gate)
+                Monitor.PulseAll(_gate);
         }
-        Drain(job, 0);
+        Drain(generation, 0);
         var spinner = new SpinWait();
-        while (Volatile.Read(ref _running) != 0)
+        while (Volatile.Read(ref _completed) != items)
             spinner.SpinOnce(sleep1Threshold: -1);
-        _job = null;
     }
 
-    private void Drain(ParallelJob job, int worker)
+    /// <summary>Claims and runs items of job <paramref name="generation"/> until none is left.</summary>
+    private void Drain(long generation, int worker)
     {
-        int item;
-        while ((item = Interlocked.Increment(ref _nextItem) - 1) < _items)
-            job.Execute(item, worker);
+        while (true)
+        {
+            long state = Volatile.Read(ref _state);
+            long next = state & ItemMask, items = (state >> ItemBits) & ItemMask;
+            if (state >> (2 * ItemBits) != generation || next >= items)
+                return;
+            // Read the job before claiming: a successful claim proves the job is still this generation's, because
+            // the next job is only set once every item of this one has run.
+            var job = _job!;
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)
+                continue;
+            job.Execute((int)next, worker);
+            Interlocked.Increment(ref _completed);
+        }
     }
 
     private void WorkerLoop(int worker)
     {
         long seen = 0;
-        while (true)
+        while (!_stopping)
         {
-            // Spin first: the next op usually follows within microseconds.
-            for (int spin = 0; spin < SpinsBeforeSleeping && Volatile.Read(ref _generation) == seen && !_stopping; spin++)
-                Thread.SpinWait(20);
-            lock (_gate)
+            long generation = Volatile.Read(ref _state) >> (2 * ItemBits);
+            for (int spin = 0; spin < SpinsBeforeSleeping && generation == seen && !_stopping; spin++)
             {
-                while (_generation == seen && !_stopping)
-                    Monitor.Wait(_gate);
-                seen = _generation;
+                Thread.SpinWait(30);
+                generation = Volatile.Read(ref _state) >> (2 * ItemBits);
             }
-            if (_stopping)
-                return;
-            Drain(_job!, worker);
-            Interlocked.Decrement(ref _running);
+            if (generation == seen)
+            {
+                lock (_gate)
+                {
+                    Interlocked.Increment(ref _sleepers);
+                    while ((generation = Volatile.Read(ref _state) >> (2 * ItemBits)) == seen && !_stopping)
+                        Monitor.Wait(_gate);
+                    Interlocked.Decrement(ref _sleepers);
+                }
+            }
+            seen = generation;
+            Drain(generation, worker);
         }
     }
 
