@@ -6,20 +6,32 @@ namespace KernelLab.Backends.CpuSimd;
 // Element-wise ops, activations, bias and embedding.
 public sealed unsafe partial class CpuSimdBackend
 {
+    // The smallest chunk of element-wise work worth handing to another thread (a few microseconds).
+    private const long ElementGrain = 1 << 13;
+
     protected override void FillCore(DeviceView y, double value) => Span(y).Fill((float)value);
 
     protected override void AddCore(DeviceView a, DeviceView b, DeviceView y, long n) =>
-        TensorPrimitives.Add(Span(a)[..(int)n], Span(b)[..(int)n], Span(y)[..(int)n]);
+        ParallelFor(new AddBody(Ptr(a), Ptr(b), Ptr(y)), n, ElementGrain);
+
+    private readonly struct AddBody(float* a, float* b, float* y) : IRangeBody
+    {
+        public void Run(long start, long end)
+        {
+            int n = (int)(end - start);
+            TensorPrimitives.Add(new ReadOnlySpan<float>(a + start, n), new ReadOnlySpan<float>(b + start, n), new Span<float>(y + start, n));
+        }
+    }
 
     protected override void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n)
     {
         float* px = Ptr(x), py = Ptr(y);
         switch (f)
         {
-            case Activation.Relu: Elementwise.Map(default(ReluOperator), px, py, (nint)n); break;
-            case Activation.GeluTanh: Elementwise.Map(default(GeluOperator), px, py, (nint)n); break;
-            case Activation.Sigmoid: Elementwise.Map(default(SigmoidOperator), px, py, (nint)n); break;
-            case Activation.Tanh: Elementwise.Map(default(TanhOperator), px, py, (nint)n); break;
+            case Activation.Relu: ParallelFor(new MapBody<ReluOperator>(px, py), n, ElementGrain); break;
+            case Activation.GeluTanh: ParallelFor(new MapBody<GeluOperator>(px, py), n, ElementGrain); break;
+            case Activation.Sigmoid: ParallelFor(new MapBody<SigmoidOperator>(px, py), n, ElementGrain); break;
+            case Activation.Tanh: ParallelFor(new MapBody<TanhOperator>(px, py), n, ElementGrain); break;
             default: throw new ArgumentOutOfRangeException(nameof(f));
         }
     }
@@ -29,52 +41,89 @@ public sealed unsafe partial class CpuSimdBackend
         float* px = Ptr(x), py = Ptr(y), pdy = Ptr(dy), pdx = Ptr(dx);
         switch (f)
         {
-            case Activation.Relu: Elementwise.Map(default(ReluBackwardOperator), px, py, pdy, pdx, (nint)n); break;
-            case Activation.GeluTanh: Elementwise.Map(default(GeluBackwardOperator), px, py, pdy, pdx, (nint)n); break;
-            case Activation.Sigmoid: Elementwise.Map(default(SigmoidBackwardOperator), px, py, pdy, pdx, (nint)n); break;
-            case Activation.Tanh: Elementwise.Map(default(TanhBackwardOperator), px, py, pdy, pdx, (nint)n); break;
+            case Activation.Relu: ParallelFor(new Map3Body<ReluBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.GeluTanh: ParallelFor(new Map3Body<GeluBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.Sigmoid: ParallelFor(new Map3Body<SigmoidBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.Tanh: ParallelFor(new Map3Body<TanhBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
             default: throw new ArgumentOutOfRangeException(nameof(f));
         }
     }
 
+    /// <summary>y = op(x) over a range.</summary>
+    private readonly struct MapBody<TOp>(float* x, float* y) : IRangeBody
+        where TOp : struct, IUnaryOperator
+    {
+        public void Run(long start, long end) => Elementwise.Map(default(TOp), x + start, y + start, (nint)(end - start));
+    }
+
+    /// <summary>w = op(x, y, z) over a range.</summary>
+    private readonly struct Map3Body<TOp>(float* x, float* y, float* z, float* w) : IRangeBody
+        where TOp : struct, ITernaryOperator
+    {
+        public void Run(long start, long end) => Elementwise.Map(default(TOp), x + start, y + start, z + start, w + start, (nint)(end - start));
+    }
+
     protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
     {
-        float* py = Ptr(y); // [outer, channels, inner]
-        var b = Span(bias)[..channels];
-        for (int o = 0; o < outer; o++)
+        if (inner == 1)
+            ParallelFor(new AddBiasRowsBody(Ptr(y), Ptr(bias), channels), outer, Math.Max(1, ElementGrain / Math.Max(channels, 1)));
+        else
+            ParallelFor(new AddBiasPlanesBody(Ptr(y), Ptr(bias), channels, inner), (long)outer * channels, Math.Max(1, ElementGrain / inner));
+    }
+
+    /// <summary>Rows [start, end) of y [outer, channels] += bias.</summary>
+    private readonly struct AddBiasRowsBody(float* y, float* bias, int channels) : IRangeBody
+    {
+        public void Run(long start, long end)
         {
-            if (inner == 1)
+            var b = new ReadOnlySpan<float>(bias, channels);
+            for (long o = start; o < end; o++)
             {
-                var row = new Span<float>(py + (long)o * channels, channels);
+                var row = new Span<float>(y + o * channels, channels);
                 TensorPrimitives.Add(row, b, row);
-                continue;
-            }
-            for (int ch = 0; ch < channels; ch++)
-            {
-                var plane = new Span<float>(py + ((long)o * channels + ch) * inner, inner);
-                TensorPrimitives.Add(plane, b[ch], plane);
             }
         }
     }
 
-    /// <summary>Sums in float64 across rows (a bias gradient sums up to B*H*W terms), in float within a row.</summary>
+    /// <summary>Planes [start, end) of y [outer * channels, inner] += their channel's bias.</summary>
+    private readonly struct AddBiasPlanesBody(float* y, float* bias, int channels, int inner) : IRangeBody
+    {
+        public void Run(long start, long end)
+        {
+            for (long plane = start; plane < end; plane++)
+            {
+                var values = new Span<float>(y + plane * inner, inner);
+                TensorPrimitives.Add(values, bias[plane % channels], values);
+            }
+        }
+    }
+
+    /// <summary>Sums in float64 across rows (a bias gradient sums up to B*H*W terms), in float within a row; threads take channel ranges.</summary>
     protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate)
     {
-        float* pdy = Ptr(dy); // [outer, channels, inner]
-        float* db = Ptr(dBias);
-        double* sums = (double*)_scratch[0].Partial.Get(2L * channels); // [channels]
-        new Span<double>(sums, channels).Clear();
-        for (int o = 0; o < outer; o++)
+        var body = new BiasBackwardBody(Ptr(dy), Ptr(dBias), (double*)_scratch[0].Partial.Get(2L * channels), outer, channels, inner, accumulate);
+        ParallelFor(body, channels, Math.Max(1, ElementGrain / Math.Max((long)outer * inner, 1)));
+    }
+
+    /// <summary>Channels [start, end) of dBias from dy [outer, channels, inner], through float64 sums [channels].</summary>
+    private readonly struct BiasBackwardBody(float* dy, float* dBias, double* sums, int outer, int channels, int inner, bool accumulate) : IRangeBody
+    {
+        public void Run(long start, long end)
         {
-            float* row = pdy + (long)o * channels * inner;
-            if (inner == 1)
-                AddWidened(row, sums, channels);
-            else
-                for (int ch = 0; ch < channels; ch++)
-                    sums[ch] += TensorPrimitives.Sum(new ReadOnlySpan<float>(row + (long)ch * inner, inner));
+            int count = (int)(end - start);
+            new Span<double>(sums + start, count).Clear();
+            for (int o = 0; o < outer; o++)
+            {
+                float* row = dy + (long)o * channels * inner;
+                if (inner == 1)
+                    AddWidened(row + start, sums + start, count);
+                else
+                    for (long ch = start; ch < end; ch++)
+                        sums[ch] += TensorPrimitives.Sum(new ReadOnlySpan<float>(row + ch * inner, inner));
+            }
+            for (long ch = start; ch < end; ch++)
+                dBias[ch] = (float)(sums[ch] + (accumulate ? dBias[ch] : 0));
         }
-        for (int ch = 0; ch < channels; ch++)
-            db[ch] = (float)(sums[ch] + (accumulate ? db[ch] : 0));
     }
 
     /// <summary>sums[i] += x[i] in float64.</summary>

@@ -7,16 +7,28 @@ namespace KernelLab.Backends.CpuSimd;
 public sealed unsafe partial class CpuSimdBackend
 {
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) =>
-        Elementwise.Update(new SgdUpdate(s, step), Ptr(param), Ptr(grad), Ptr(momentumBuffer), null, null, (nint)param.Length);
+        Update(new SgdUpdate(s, step), param, grad, momentumBuffer, null, null);
 
     protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq) =>
-        Elementwise.Update(new AdamUpdate(s, step), Ptr(param), Ptr(grad), Ptr(expAvg), Ptr(expAvgSq), null, (nint)param.Length);
+        Update(new AdamUpdate(s, step), param, grad, expAvg, expAvgSq, null);
 
     protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) =>
-        Elementwise.Update(new RmsPropUpdate(s), Ptr(param), Ptr(grad), Ptr(squareAvg), Ptr(momentumBuffer), Ptr(gradAvg), (nint)param.Length);
+        Update(new RmsPropUpdate(s), param, grad, squareAvg, momentumBuffer, gradAvg);
 
     protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum) =>
-        Elementwise.Update(new AdagradUpdate(s, step), Ptr(param), Ptr(grad), Ptr(stateSum), null, null, (nint)param.Length);
+        Update(new AdagradUpdate(s, step), param, grad, stateSum, null, null);
+
+    private void Update<TOp>(TOp op, DeviceView param, DeviceView grad, DeviceView? s0, DeviceView? s1, DeviceView? s2)
+        where TOp : struct, IUpdateOperator =>
+        ParallelFor(new UpdateBody<TOp>(op, Ptr(param), Ptr(grad), s0 is { } a ? Ptr(a) : null, s1 is { } b ? Ptr(b) : null, s2 is { } c ? Ptr(c) : null),
+            param.Length, ElementGrain);
+
+    private readonly struct UpdateBody<TOp>(TOp op, float* p, float* g, float* s0, float* s1, float* s2) : IRangeBody
+        where TOp : struct, IUpdateOperator
+    {
+        public void Run(long start, long end) =>
+            Elementwise.Update(op, p + start, g + start, s0 + start, s1 + start, s2 + start, (nint)(end - start));
+    }
 
     /// <summary>SGD with momentum, dampening and Nesterov; the buffer starts as a copy of the first gradient, undamped. s0 = momentum buffer.</summary>
     private readonly struct SgdUpdate(OptimizerSettings s, int step) : IUpdateOperator

@@ -9,55 +9,64 @@ public sealed unsafe partial class CpuSimdBackend
     private readonly AttentionJob _attentionJob;
 
     /// <summary>All four gates, the cell and the output in one pass over each row (gate blocks i, f, g, o of width H).</summary>
-    protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden)
+    protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden) =>
+        ParallelFor(new LstmForwardBody(Ptr(preact), Ptr(cPrev), Ptr(gates), Ptr(c), Ptr(h), hidden), batch, RowGrain(4 * hidden));
+
+    /// <summary>Rows worth handing to another thread, for rows of <paramref name="width"/> elements.</summary>
+    private static long RowGrain(long width) => Math.Max(1, ElementGrain / Math.Max(width, 1));
+
+    private readonly struct LstmForwardBody(float* preact, float* cPrev, float* gates, float* c, float* h, int hidden) : IRangeBody
     {
-        for (int b = 0; b < batch; b++)
+        public void Run(long start, long end)
         {
-            float* p = Ptr(preact) + (long)b * 4 * hidden, g = Ptr(gates) + (long)b * 4 * hidden; // [4H]
-            float* cp = Ptr(cPrev) + (long)b * hidden, pc = Ptr(c) + (long)b * hidden, ph = Ptr(h) + (long)b * hidden; // [H]
-            int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
-            if (Vector256.IsHardwareAccelerated)
+            for (long b = start; b < end; b++)
             {
-                for (; j <= hidden - 8; j += 8)
+                float* p = preact + b * 4 * hidden, g = gates + b * 4 * hidden; // [4H]
+                float* cp = cPrev + b * hidden, pc = c + b * hidden, ph = h + b * hidden; // [H]
+                int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+                if (Vector256.IsHardwareAccelerated)
                 {
-                    var i = SimdMath.Sigmoid(Vector256.Load(p + j));
-                    var f = SimdMath.Sigmoid(Vector256.Load(p + h1 + j));
-                    var gg = SimdMath.Tanh(Vector256.Load(p + h2 + j));
-                    var o = SimdMath.Sigmoid(Vector256.Load(p + h3 + j));
-                    i.Store(g + j);
-                    f.Store(g + h1 + j);
-                    gg.Store(g + h2 + j);
-                    o.Store(g + h3 + j);
-                    var cell = SimdMath.MultiplyAdd(f, Vector256.Load(cp + j), i * gg);
-                    cell.Store(pc + j);
-                    (o * SimdMath.Tanh(cell)).Store(ph + j);
+                    for (; j <= hidden - 8; j += 8)
+                    {
+                        var i = SimdMath.Sigmoid(Vector256.Load(p + j));
+                        var f = SimdMath.Sigmoid(Vector256.Load(p + h1 + j));
+                        var gg = SimdMath.Tanh(Vector256.Load(p + h2 + j));
+                        var o = SimdMath.Sigmoid(Vector256.Load(p + h3 + j));
+                        i.Store(g + j);
+                        f.Store(g + h1 + j);
+                        gg.Store(g + h2 + j);
+                        o.Store(g + h3 + j);
+                        var cell = SimdMath.MultiplyAdd(f, Vector256.Load(cp + j), i * gg);
+                        cell.Store(pc + j);
+                        (o * SimdMath.Tanh(cell)).Store(ph + j);
+                    }
                 }
-            }
-            if (Vector128.IsHardwareAccelerated)
-            {
-                for (; j <= hidden - 4; j += 4)
+                if (Vector128.IsHardwareAccelerated)
                 {
-                    var i = SimdMath.Sigmoid(Vector128.Load(p + j));
-                    var f = SimdMath.Sigmoid(Vector128.Load(p + h1 + j));
-                    var gg = SimdMath.Tanh(Vector128.Load(p + h2 + j));
-                    var o = SimdMath.Sigmoid(Vector128.Load(p + h3 + j));
-                    i.Store(g + j);
-                    f.Store(g + h1 + j);
-                    gg.Store(g + h2 + j);
-                    o.Store(g + h3 + j);
-                    var cell = SimdMath.MultiplyAdd(f, Vector128.Load(cp + j), i * gg);
-                    cell.Store(pc + j);
-                    (o * SimdMath.Tanh(cell)).Store(ph + j);
+                    for (; j <= hidden - 4; j += 4)
+                    {
+                        var i = SimdMath.Sigmoid(Vector128.Load(p + j));
+                        var f = SimdMath.Sigmoid(Vector128.Load(p + h1 + j));
+                        var gg = SimdMath.Tanh(Vector128.Load(p + h2 + j));
+                        var o = SimdMath.Sigmoid(Vector128.Load(p + h3 + j));
+                        i.Store(g + j);
+                        f.Store(g + h1 + j);
+                        gg.Store(g + h2 + j);
+                        o.Store(g + h3 + j);
+                        var cell = SimdMath.MultiplyAdd(f, Vector128.Load(cp + j), i * gg);
+                        cell.Store(pc + j);
+                        (o * SimdMath.Tanh(cell)).Store(ph + j);
+                    }
                 }
-            }
-            for (; j < hidden; j++)
-            {
-                float i = g[j] = SimdMath.Sigmoid(p[j]);
-                float f = g[h1 + j] = SimdMath.Sigmoid(p[h1 + j]);
-                float gg = g[h2 + j] = SimdMath.Tanh(p[h2 + j]);
-                float o = g[h3 + j] = SimdMath.Sigmoid(p[h3 + j]);
-                pc[j] = f * cp[j] + i * gg;
-                ph[j] = o * SimdMath.Tanh(pc[j]);
+                for (; j < hidden; j++)
+                {
+                    float i = g[j] = SimdMath.Sigmoid(p[j]);
+                    float f = g[h1 + j] = SimdMath.Sigmoid(p[h1 + j]);
+                    float gg = g[h2 + j] = SimdMath.Tanh(p[h2 + j]);
+                    float o = g[h3 + j] = SimdMath.Sigmoid(p[h3 + j]);
+                    pc[j] = f * cp[j] + i * gg;
+                    ph[j] = o * SimdMath.Tanh(pc[j]);
+                }
             }
         }
     }
@@ -66,86 +75,97 @@ public sealed unsafe partial class CpuSimdBackend
     /// The four gate gradients and dcPrev in one pass. c reaches the loss through the next step (dc) and through
     /// h = o tanh(c); dc is read before dcPrev is written at the same index, so they may be one buffer.
     /// </summary>
-    protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden)
+    protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden) =>
+        ParallelFor(new LstmBackwardBody(Ptr(gates), Ptr(cPrev), Ptr(c), Ptr(dh), Ptr(dc), Ptr(dPreact), Ptr(dcPrev), hidden), batch, RowGrain(4 * hidden));
+
+    private readonly struct LstmBackwardBody(float* gates, float* cPrev, float* c, float* dh, float* dc, float* dPreact, float* dcPrev, int hidden) : IRangeBody
     {
-        for (int b = 0; b < batch; b++)
+        public void Run(long start, long end)
         {
-            long row = (long)b * hidden;
-            float* g = Ptr(gates) + 4 * row, dp = Ptr(dPreact) + 4 * row; // [4H]
-            float* cp = Ptr(cPrev) + row, pc = Ptr(c) + row, pdh = Ptr(dh) + row, pdc = Ptr(dc) + row, pdcp = Ptr(dcPrev) + row; // [H]
-            int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
-            if (Vector256.IsHardwareAccelerated)
+            for (long b = start; b < end; b++)
             {
-                var one = Vector256<float>.One;
-                for (; j <= hidden - 8; j += 8)
+                long row = b * hidden;
+                float* g = gates + 4 * row, dp = dPreact + 4 * row; // [4H]
+                float* cp = cPrev + row, pc = c + row, pdh = dh + row, pdc = dc + row, pdcp = dcPrev + row; // [H]
+                int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+                if (Vector256.IsHardwareAccelerated)
                 {
-                    var i = Vector256.Load(g + j);
-                    var f = Vector256.Load(g + h1 + j);
-                    var gg = Vector256.Load(g + h2 + j);
-                    var o = Vector256.Load(g + h3 + j);
-                    var dhj = Vector256.Load(pdh + j);
-                    var tanhC = SimdMath.Tanh(Vector256.Load(pc + j));
-                    var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector256.Load(pdc + j));
-                    (dcTotal * f).Store(pdcp + j);
-                    (dcTotal * gg * i * (one - i)).Store(dp + j);
-                    (dcTotal * Vector256.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
-                    (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
-                    (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                    var one = Vector256<float>.One;
+                    for (; j <= hidden - 8; j += 8)
+                    {
+                        var i = Vector256.Load(g + j);
+                        var f = Vector256.Load(g + h1 + j);
+                        var gg = Vector256.Load(g + h2 + j);
+                        var o = Vector256.Load(g + h3 + j);
+                        var dhj = Vector256.Load(pdh + j);
+                        var tanhC = SimdMath.Tanh(Vector256.Load(pc + j));
+                        var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector256.Load(pdc + j));
+                        (dcTotal * f).Store(pdcp + j);
+                        (dcTotal * gg * i * (one - i)).Store(dp + j);
+                        (dcTotal * Vector256.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
+                        (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
+                        (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                    }
                 }
-            }
-            if (Vector128.IsHardwareAccelerated)
-            {
-                var one = Vector128<float>.One;
-                for (; j <= hidden - 4; j += 4)
+                if (Vector128.IsHardwareAccelerated)
                 {
-                    var i = Vector128.Load(g + j);
-                    var f = Vector128.Load(g + h1 + j);
-                    var gg = Vector128.Load(g + h2 + j);
-                    var o = Vector128.Load(g + h3 + j);
-                    var dhj = Vector128.Load(pdh + j);
-                    var tanhC = SimdMath.Tanh(Vector128.Load(pc + j));
-                    var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector128.Load(pdc + j));
-                    (dcTotal * f).Store(pdcp + j);
-                    (dcTotal * gg * i * (one - i)).Store(dp + j);
-                    (dcTotal * Vector128.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
-                    (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
-                    (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                    var one = Vector128<float>.One;
+                    for (; j <= hidden - 4; j += 4)
+                    {
+                        var i = Vector128.Load(g + j);
+                        var f = Vector128.Load(g + h1 + j);
+                        var gg = Vector128.Load(g + h2 + j);
+                        var o = Vector128.Load(g + h3 + j);
+                        var dhj = Vector128.Load(pdh + j);
+                        var tanhC = SimdMath.Tanh(Vector128.Load(pc + j));
+                        var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector128.Load(pdc + j));
+                        (dcTotal * f).Store(pdcp + j);
+                        (dcTotal * gg * i * (one - i)).Store(dp + j);
+                        (dcTotal * Vector128.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
+                        (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
+                        (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                    }
                 }
-            }
-            for (; j < hidden; j++)
-            {
-                float i = g[j], f = g[h1 + j], gg = g[h2 + j], o = g[h3 + j];
-                float tanhC = SimdMath.Tanh(pc[j]);
-                float dcTotal = pdc[j] + pdh[j] * o * (1 - tanhC * tanhC);
-                pdcp[j] = dcTotal * f;
-                dp[j] = dcTotal * gg * i * (1 - i);
-                dp[h1 + j] = dcTotal * cp[j] * f * (1 - f);
-                dp[h2 + j] = dcTotal * i * (1 - gg * gg);
-                dp[h3 + j] = pdh[j] * tanhC * o * (1 - o);
+                for (; j < hidden; j++)
+                {
+                    float i = g[j], f = g[h1 + j], gg = g[h2 + j], o = g[h3 + j];
+                    float tanhC = SimdMath.Tanh(pc[j]);
+                    float dcTotal = pdc[j] + pdh[j] * o * (1 - tanhC * tanhC);
+                    pdcp[j] = dcTotal * f;
+                    dp[j] = dcTotal * gg * i * (1 - i);
+                    dp[h1 + j] = dcTotal * cp[j] * f * (1 - f);
+                    dp[h2 + j] = dcTotal * i * (1 - gg * gg);
+                    dp[h3 + j] = pdh[j] * tanhC * o * (1 - o);
+                }
             }
         }
     }
 
-    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
+    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps) =>
+        ParallelFor(new LayerNormForwardBody(Ptr(x), Ptr(weight), Ptr(bias), Ptr(y), Ptr(mean), Ptr(rstd), cols, eps), rows, RowGrain(cols));
+
+    private readonly struct LayerNormForwardBody(float* x, float* pw, float* pb, float* y, float* pmean, float* prstd, int cols, double eps) : IRangeBody
     {
-        float* pw = Ptr(weight), pb = Ptr(bias), pmean = Ptr(mean), prstd = Ptr(rstd);
-        for (int r = 0; r < rows; r++)
+        public void Run(long start, long end)
         {
-            float* xr = Ptr(x) + (long)r * cols, yr = Ptr(y) + (long)r * cols;
-            float mu = TensorPrimitives.Sum(new ReadOnlySpan<float>(xr, cols)) / cols;
-            // Two passes (mean, then squared deviations) as the reference, not E[x^2] - mean^2, which cancels.
-            float rs = (float)(1 / Math.Sqrt(SumOfSquaredDeviations(xr, mu, cols) / cols + eps));
-            pmean[r] = mu;
-            prstd[r] = rs;
-            int j = 0;
-            if (Vector256.IsHardwareAccelerated)
+            for (long r = start; r < end; r++)
             {
-                Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
-                for (; j <= cols - 8; j += 8)
-                    SimdMath.MultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(pw + j), Vector256.Load(pb + j)).Store(yr + j);
+                float* xr = x + r * cols, yr = y + r * cols;
+                float mu = TensorPrimitives.Sum(new ReadOnlySpan<float>(xr, cols)) / cols;
+                // Two passes (mean, then squared deviations) as the reference, not E[x^2] - mean^2, which cancels.
+                float rs = (float)(1 / Math.Sqrt(SumOfSquaredDeviations(xr, mu, cols) / cols + eps));
+                pmean[r] = mu;
+                prstd[r] = rs;
+                int j = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
+                    for (; j <= cols - 8; j += 8)
+                        SimdMath.MultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(pw + j), Vector256.Load(pb + j)).Store(yr + j);
+                }
+                for (; j < cols; j++)
+                    yr[j] = (xr[j] - mu) * rs * pw[j] + pb[j];
             }
-            for (; j < cols; j++)
-                yr[j] = (xr[j] - mu) * rs * pw[j] + pb[j];
         }
     }
 
@@ -306,17 +326,27 @@ public sealed unsafe partial class CpuSimdBackend
 
     protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
     {
-        float* pl = Ptr(logits), pp = Ptr(probabilities); // [rows, classes]
-        int* pt = Ptr(targets);
+        double* rowLoss = (double*)_scratch[0].Partial.Get(2L * rows); // [rows]
+        ParallelFor(new SoftmaxCrossEntropyBody(Ptr(logits), Ptr(targets), Ptr(probabilities), rowLoss, classes), rows, RowGrain(4L * classes));
+        // Added in row order, so the loss does not depend on how the rows were shared out.
         double total = 0;
         for (int r = 0; r < rows; r++)
-        {
-            var p = new Span<float>(pp + (long)r * classes, classes);
-            new ReadOnlySpan<float>(pl + (long)r * classes, classes).CopyTo(p);
-            // -log p[target] = logsumexp(logits) - logits[target], finite where p[target] underflows to 0.
-            total += Softmax(p) - pl[(long)r * classes + pt[r]];
-        }
+            total += rowLoss[r];
         *Ptr(loss) = (float)(total / rows);
+    }
+
+    /// <summary>Rows [start, end): probabilities = softmax(logits); rowLoss = -log p[target] = logsumexp(logits) - logits[target], finite where p[target] underflows to 0.</summary>
+    private readonly struct SoftmaxCrossEntropyBody(float* logits, int* targets, float* probabilities, double* rowLoss, int classes) : IRangeBody
+    {
+        public void Run(long start, long end)
+        {
+            for (long r = start; r < end; r++)
+            {
+                var p = new Span<float>(probabilities + r * classes, classes);
+                new ReadOnlySpan<float>(logits + r * classes, classes).CopyTo(p);
+                rowLoss[r] = Softmax(p) - logits[r * classes + targets[r]];
+            }
+        }
     }
 
     protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
