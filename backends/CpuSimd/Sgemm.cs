@@ -22,6 +22,7 @@ internal static unsafe class Sgemm
     /// <paramref name="transposeA"/>; element (p, j) of op(B) is b[p * ldb + j], or b[j * ldb + p] when
     /// <paramref name="transposeB"/>; element (i, j) of C is c[i * ldc + j].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no tier-0 code in short runs
     public static void Multiply(bool transposeA, bool transposeB, int m, int n, int k, float* a, int lda, float* b, int ldb,
         float* c, int ldc, float alpha, bool accumulate, WorkerScratch scratch)
     {
@@ -76,6 +77,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>Rows [ic, ic + mc) and columns [pc, pc + kc) of op(A), as MR-row slivers: sliver s holds (s*MR + i, p) at [s*MR*kc + p*MR + i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(bool transposeA, float* a, int lda, int ic, int pc, int mc, int kc, float* dest)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -134,6 +136,7 @@ internal static unsafe class Sgemm
     }
 
     /// <summary>Rows [pc, pc + kc) and columns [jc, jc + nc) of op(B), as NR-column slivers: sliver s holds (p, s*NR + j) at [s*NR*kc + p*NR + j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(bool transposeB, float* b, int ldb, int pc, int jc, int kc, int nc, float* dest)
     {
         for (int jr = 0; jr < nc; jr += NR)
