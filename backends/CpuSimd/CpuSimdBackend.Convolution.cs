@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -114,57 +115,79 @@ public sealed unsafe partial class CpuSimdBackend
         }
     }
 
-    /// <summary>columns[(ci*K + kh)*K + kw, oh*W + ow] = x[ci, oh + kh - K/2, ow + kw - K/2], 0 on the padding.</summary>
+    /// <summary>
+    /// columns[(ci*K + kh)*K + kw, oh*W + ow] = x[ci, oh + dh, ow + dw] with (dh, dw) = (kh - K/2, kw - K/2), 0 on the padding.
+    /// For one tap, the source of every element is the destination shifted by dh*W + dw within the plane, so each row of
+    /// columns is one contiguous copy; afterwards the rows that fall off the top or bottom are cleared, and so are the
+    /// columns whose shift wrapped around a row edge.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2Col(float* x, float* columns, Conv2dShape s)
     {
-        int k = s.KernelSize, pad = k / 2, height = s.Height, width = s.Width, plane = height * width;
+        int k = s.KernelSize, pad = k / 2, plane = s.Height * s.Width;
         float* row = columns;
         for (int ci = 0; ci < s.InChannels; ci++)
-        for (int kh = 0; kh < k; kh++)
-        for (int kw = 0; kw < k; kw++, row += plane)
         {
-            int dw = kw - pad;
-            int lo = Math.Max(0, -dw), hi = Math.Min(width, width - dw);
-            for (int oh = 0; oh < height; oh++)
+            float* xc = x + (long)ci * plane;
+            for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++, row += plane)
             {
-                var dst = new Span<float>(row + oh * width, width);
-                int ih = oh + kh - pad;
-                if (ih < 0 || ih >= height || hi <= lo)
-                {
-                    dst.Clear();
-                    continue;
-                }
-                float* src = x + ((long)ci * height + ih) * width;
-                dst[..lo].Clear();
-                new ReadOnlySpan<float>(src + lo + dw, hi - lo).CopyTo(dst[lo..hi]);
-                dst[hi..].Clear();
+                var (first, last, shift) = TapRange(kh - pad, kw - pad, s);
+                new Span<float>(row, first).Clear();
+                if (last > first)
+                    new ReadOnlySpan<float>(xc + first + shift, last - first).CopyTo(new Span<float>(row + first, last - first));
+                new Span<float>(row + last, plane - last).Clear();
+                ClearWrappedColumns(row, kw - pad, s);
             }
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Col"/>: dx = 0, then every column entry is added back to the input it came from.</summary>
+    /// <summary>The adjoint of <see cref="Im2Col"/>: dx = 0, then every column entry that came from an input is added back to it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Col2Im(float* columns, float* dx, Conv2dShape s)
     {
-        int k = s.KernelSize, pad = k / 2, height = s.Height, width = s.Width, plane = height * width;
+        int k = s.KernelSize, pad = k / 2, plane = s.Height * s.Width;
         new Span<float>(dx, s.InChannels * plane).Clear();
         float* row = columns;
         for (int ci = 0; ci < s.InChannels; ci++)
-        for (int kh = 0; kh < k; kh++)
-        for (int kw = 0; kw < k; kw++, row += plane)
         {
-            int dw = kw - pad;
-            int lo = Math.Max(0, -dw), hi = Math.Min(width, width - dw);
-            if (hi <= lo)
-                continue;
-            for (int oh = 0; oh < height; oh++)
+            float* dxc = dx + (long)ci * plane;
+            for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++, row += plane)
             {
-                int ih = oh + kh - pad;
-                if (ih < 0 || ih >= height)
+                var (first, last, shift) = TapRange(kh - pad, kw - pad, s);
+                if (last <= first)
                     continue;
-                var dst = new Span<float>(dx + ((long)ci * height + ih) * width + lo + dw, hi - lo);
-                TensorPrimitives.Add(dst, new ReadOnlySpan<float>(row + oh * width + lo, hi - lo), dst);
+                // Entries on the padding hold gradient too; clear them (columns is scratch) so the one contiguous add skips them.
+                ClearWrappedColumns(row, kw - pad, s);
+                var target = new Span<float>(dxc + first + shift, last - first);
+                TensorPrimitives.Add(target, new ReadOnlySpan<float>(row + first, last - first), target);
             }
         }
+    }
+
+    /// <summary>
+    /// For the tap at offset (dh, dw): destination positions [first, last) of a plane whose shifted source
+    /// (position + shift) lies inside the plane, over the output rows whose input row exists.
+    /// </summary>
+    private static (int First, int Last, int Shift) TapRange(int dh, int dw, Conv2dShape s)
+    {
+        int height = s.Height, width = s.Width, plane = height * width, shift = dh * width + dw;
+        int first = Math.Clamp(Math.Max(Math.Max(0, -dh) * width, -shift), 0, plane);
+        int last = Math.Min(Math.Min(height, height - dh) * width, plane - shift);
+        return (first, Math.Clamp(last, first, plane), shift);
+    }
+
+    /// <summary>Clears, in every row of one plane, the columns whose tap offset dw falls outside the row (ow + dw &lt; 0 or &gt;= W).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ClearWrappedColumns(float* row, int dw, Conv2dShape s)
+    {
+        if (dw == 0)
+            return;
+        int width = s.Width, from = dw < 0 ? 0 : Math.Max(width - dw, 0), to = dw < 0 ? Math.Min(-dw, width) : width;
+        for (int oh = 0; oh < s.Height; oh++)
+            for (int ow = from; ow < to; ow++)
+                row[oh * width + ow] = 0;
     }
 
     protected override void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s) =>
@@ -192,22 +215,29 @@ public sealed unsafe partial class CpuSimdBackend
                 for (int oh = 0; oh < outH; oh++)
                 {
                     int ow = 0, rowStart = 2 * oh * width;
-                    if (Sse.IsSupported)
+                    if (Sse.IsSupported && outW >= 4)
                     {
                         float* r0 = xp + rowStart, r1 = r0 + width;
                         var lanes = Vector128.Create(0, 2, 4, 6);
-                        for (; ow <= outW - 4; ow += 4, o += 4)
+                        // Four windows per group; the last group is moved back to end at the row's last window, so it
+                        // recomputes a few windows (same values) instead of leaving a scalar tail.
+                        for (int group = 0; ; group += 4)
                         {
-                            Vector128<float> a0 = Vector128.Load(r0 + 2 * ow), a1 = Vector128.Load(r0 + 2 * ow + 4);
-                            Vector128<float> b0 = Vector128.Load(r1 + 2 * ow), b1 = Vector128.Load(r1 + 2 * ow + 4);
+                            int w0 = Math.Min(group, outW - 4);
+                            Vector128<float> a0 = Vector128.Load(r0 + 2 * w0), a1 = Vector128.Load(r0 + 2 * w0 + 4);
+                            Vector128<float> b0 = Vector128.Load(r1 + 2 * w0), b1 = Vector128.Load(r1 + 2 * w0 + 4);
                             var best = Sse.Shuffle(a0, a1, 0x88);
                             var at = Vector128<int>.Zero;
                             Take(Sse.Shuffle(a0, a1, 0xDD), 1, ref best, ref at);
                             Take(Sse.Shuffle(b0, b1, 0x88), width, ref best, ref at);
                             Take(Sse.Shuffle(b0, b1, 0xDD), width + 1, ref best, ref at);
-                            best.Store(y + o);
-                            (at + lanes + Vector128.Create(rowStart + 2 * ow)).Store(argMax + o);
+                            best.Store(y + o + w0);
+                            (at + lanes + Vector128.Create(rowStart + 2 * w0)).Store(argMax + o + w0);
+                            if (w0 + 4 >= outW)
+                                break;
                         }
+                        ow = outW;
+                        o += outW;
                     }
                     for (; ow < outW; ow++, o++)
                     {

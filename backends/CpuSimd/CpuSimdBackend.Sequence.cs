@@ -317,11 +317,46 @@ public sealed unsafe partial class CpuSimdBackend
     private static double Softmax(Span<float> row)
     {
         float max = TensorPrimitives.Max(row);
-        TensorPrimitives.Subtract(row, max, row);
-        TensorPrimitives.Exp(row, row);
-        float sum = TensorPrimitives.Sum(row);
-        TensorPrimitives.Divide(row, sum, row);
+        float sum;
+        fixed (float* p = row)
+            sum = ExpShiftedAndSum(p, max, row.Length);
+        TensorPrimitives.Multiply(row, 1 / sum, row);
         return max + Math.Log(sum);
+    }
+
+    /// <summary>x[i] = exp(x[i] - shift) in place, in one pass that also returns the sum.</summary>
+    private static float ExpShiftedAndSum(float* x, float shift, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vs = Vector256.Create(shift), acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var e = Vector256.Exp(Vector256.Load(x + i) - vs);
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = SimdMath.Sum(acc);
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> vs = Vector128.Create(shift), acc = Vector128<float>.Zero;
+            for (; i <= n - 4; i += 4)
+            {
+                var e = Vector128.Exp(Vector128.Load(x + i) - vs);
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = Vector128.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            x[i] = MathF.Exp(x[i] - shift);
+            sum += x[i];
+        }
+        return sum;
     }
 
     protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)

@@ -33,6 +33,7 @@ internal sealed class WorkerPool : IDisposable
     private long _state;
     private int _completed;
     private int _sleepers;
+    private Exception? _failure; // the first exception of the current job, rethrown on the calling thread
     private volatile bool _stopping;
 
     public WorkerPool(int threads)
@@ -63,6 +64,7 @@ internal sealed class WorkerPool : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(items, MaxItems);
         _job = job;
         _completed = 0;
+        _failure = null;
         long generation = (Volatile.Read(ref _state) >> (2 * ItemBits)) + 1 & 0xFFFFFF;
         Interlocked.Exchange(ref _state, generation << (2 * ItemBits) | (long)items << ItemBits);
         if (Volatile.Read(ref _sleepers) > 0)
@@ -74,6 +76,8 @@ internal sealed class WorkerPool : IDisposable
         var spinner = new SpinWait();
         while (Volatile.Read(ref _completed) != items)
             spinner.SpinOnce(sleep1Threshold: -1);
+        if (_failure is { } failure)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
     /// <summary>Claims and runs items of job <paramref name="generation"/> until none is left.</summary>
@@ -90,7 +94,14 @@ internal sealed class WorkerPool : IDisposable
             var job = _job!;
             if (Interlocked.CompareExchange(ref _state, state + 1, state) != state)
                 continue;
-            job.Execute((int)next, worker);
+            try
+            {
+                job.Execute((int)next, worker);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, e, null);
+            }
             Interlocked.Increment(ref _completed);
         }
     }
