@@ -1,0 +1,11 @@
+using KernelLab.Backends;
+
+namespace KernelLab.Benchmarks;
+
+/// <summary>The backends the benchmarks run on: every backend of the registry that is available on this machine.</summary>
+internal static class BenchmarkBackends
+{
+    public const string Reference = "reference";
+
+    public static IEnumerable<string> Available => BackendRegistry.All.Where(e => e.Probe().IsAvailable).Select(e => e.Name);
+}
