@@ -182,8 +182,10 @@ public sealed unsafe partial class CpuSimdBackend : Backend
         job.Set(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, alpha, accumulate);
         int threads = (long)m * n * k < ParallelGemmWork ? 1 : Threads;
         int rowTiles = (m + Sgemm.MR - 1) / Sgemm.MR, columnTiles = (n + Sgemm.NR - 1) / Sgemm.NR;
-        // Split the dimension with more tiles: the other operand is packed once per thread.
-        if (columnTiles >= rowTiles)
+        // Cutting C's columns makes every thread pack all of op(A) (m x k), cutting its rows all of op(B) (k x n):
+        // duplicate the smaller one, as long as the cut dimension has a tile per thread.
+        bool cutColumns = columnTiles >= threads && (n >= m || rowTiles < threads);
+        if (cutColumns)
             job.Split(1, Math.Min(threads, columnTiles));
         else
             job.Split(Math.Min(threads, rowTiles), 1);
