@@ -18,20 +18,40 @@ public sealed unsafe partial class CpuSimdBackend
 
     protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s)
     {
-        long length = s.WeightLength;
-        float* pdw = Ptr(dw);
+        int patch = s.InChannels * s.KernelSize * s.KernelSize, length = s.OutChannels * patch;
+        var total = new Span<float>(Ptr(dw), length); // [Cout, Cin*K*K]
         if (s.Batch == 0)
         {
-            new Span<float>(pdw, (int)length).Clear();
+            total.Clear();
             return;
         }
         // Each item sums the weight gradient of a fixed run of images into its own buffer; the buffers are then added
         // in item order, so the result does not depend on which thread ran what.
+        bool transposed = WeightGradientTransposed(s);
         int parts = RunConvolution(ConvolutionPass.BackwardWeight, Ptr(x), null, Ptr(dy), s);
-        var total = new Span<float>(pdw, (int)length);
-        new ReadOnlySpan<float>(_scratch[0].Partial.Get(length), (int)length).CopyTo(total);
+        var sum = new Span<float>(_scratch[0].Partial.Get(length), length);
         for (int part = 1; part < parts; part++)
-            TensorPrimitives.Add(total, new ReadOnlySpan<float>(_scratch[part].Partial.Get(length), (int)length), total);
+            TensorPrimitives.Add(sum, new ReadOnlySpan<float>(_scratch[part].Partial.Get(length), length), sum);
+        if (!transposed)
+        {
+            sum.CopyTo(total);
+            return;
+        }
+        for (int t = 0; t < patch; t++) // sum is [Cin*K*K, Cout]
+            for (int co = 0; co < s.OutChannels; co++)
+                total[co * patch + t] = sum[t * s.OutChannels + co];
+    }
+
+    /// <summary>
+    /// Whether the weight gradient is computed as its transpose, dw^T [Cin*K*K, Cout] = columns dy_b^T, rather than as
+    /// dw = dy_b columns^T: whichever pads less to whole micro-tiles (a 3x3 kernel on one input channel has 9 taps,
+    /// which fills 9 of 16 columns but 9 of 12 rows).
+    /// </summary>
+    private static bool WeightGradientTransposed(Conv2dShape s)
+    {
+        int patch = s.InChannels * s.KernelSize * s.KernelSize;
+        static long Padded(int m, int n) => (long)((m + Sgemm.MR - 1) / Sgemm.MR * Sgemm.MR) * ((n + Sgemm.NR - 1) / Sgemm.NR * Sgemm.NR);
+        return Padded(patch, s.OutChannels) < Padded(s.OutChannels, patch);
     }
 
     private enum ConvolutionPass
@@ -67,6 +87,7 @@ public sealed unsafe partial class CpuSimdBackend
         public float* X, W, Y;
         public Conv2dShape Shape;
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int item, int worker)
         {
             var s = Shape;
@@ -99,15 +120,18 @@ public sealed unsafe partial class CpuSimdBackend
                 {
                     int parts = Math.Min(backend.Threads, s.Batch);
                     int first = (int)((long)s.Batch * item / parts), last = (int)((long)s.Batch * (item + 1) / parts);
-                    float* partial = backend._scratch[item].Partial.Get((long)s.OutChannels * patch); // [Cout, Cin*K*K]
+                    float* partial = backend._scratch[item].Partial.Get((long)s.OutChannels * patch); // [Cout, Cin*K*K] or its transpose
                     float* columns = direct ? null : scratch.Columns.Get((long)patch * plane);
+                    bool transposed = WeightGradientTransposed(s);
                     for (int b = first; b < last; b++)
                     {
-                        float* xb = X + b * inImage;
+                        float* xb = X + b * inImage, dyb = Y + b * outImage, cols = direct ? xb : columns;
                         if (!direct)
                             Im2Col(xb, columns, s);
-                        Sgemm.Multiply(false, true, s.OutChannels, patch, plane, Y + b * outImage, plane, direct ? xb : columns, plane,
-                            partial, patch, 1, accumulate: b > first, scratch);
+                        if (transposed)
+                            Sgemm.Multiply(false, true, patch, s.OutChannels, plane, cols, plane, dyb, plane, partial, s.OutChannels, 1, accumulate: b > first, scratch);
+                        else
+                            Sgemm.Multiply(false, true, s.OutChannels, patch, plane, dyb, plane, cols, plane, partial, patch, 1, accumulate: b > first, scratch);
                     }
                     break;
                 }
@@ -133,10 +157,9 @@ public sealed unsafe partial class CpuSimdBackend
             for (int kw = 0; kw < k; kw++, row += plane)
             {
                 var (first, last, shift) = TapRange(kh - pad, kw - pad, s);
-                new Span<float>(row, first).Clear();
-                if (last > first)
-                    new ReadOnlySpan<float>(xc + first + shift, last - first).CopyTo(new Span<float>(row + first, last - first));
-                new Span<float>(row + last, plane - last).Clear();
+                Zero(row, first);
+                Copy(xc + first + shift, row + first, last - first);
+                Zero(row + last, plane - last);
                 ClearWrappedColumns(row, kw - pad, s);
             }
         }
@@ -160,16 +183,58 @@ public sealed unsafe partial class CpuSimdBackend
                     continue;
                 // Entries on the padding hold gradient too; clear them (columns is scratch) so the one contiguous add skips them.
                 ClearWrappedColumns(row, kw - pad, s);
-                var target = new Span<float>(dxc + first + shift, last - first);
-                TensorPrimitives.Add(target, new ReadOnlySpan<float>(row + first, last - first), target);
+                AddTo(row + first, dxc + first + shift, last - first);
             }
         }
+    }
+
+    // Short loops (a tap row is one plane, often a few hundred floats) written out, without a span call per row.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* source, float* destination, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                Vector256.Load(source + i).Store(destination + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i <= n - 4; i += 4)
+                Vector128.Load(source + i).Store(destination + i);
+        for (; i < n; i++)
+            destination[i] = source[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Zero(float* destination, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                Vector256<float>.Zero.Store(destination + i);
+        for (; i < n; i++)
+            destination[i] = 0;
+    }
+
+    /// <summary>destination[i] += source[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo(float* source, float* destination, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                (Vector256.Load(destination + i) + Vector256.Load(source + i)).Store(destination + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i <= n - 4; i += 4)
+                (Vector128.Load(destination + i) + Vector128.Load(source + i)).Store(destination + i);
+        for (; i < n; i++)
+            destination[i] += source[i];
     }
 
     /// <summary>
     /// For the tap at offset (dh, dw): destination positions [first, last) of a plane whose shifted source
     /// (position + shift) lies inside the plane, over the output rows whose input row exists.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (int First, int Last, int Shift) TapRange(int dh, int dw, Conv2dShape s)
     {
         int height = s.Height, width = s.Width, plane = height * width, shift = dh * width + dw;

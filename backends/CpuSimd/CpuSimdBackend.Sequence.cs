@@ -273,6 +273,7 @@ public sealed unsafe partial class CpuSimdBackend
         public float* Qkv, Y, Probabilities, DQkv; // Y is dy in the backward pass
         public AttentionShape Shape;
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int item, int worker)
         {
             var s = Shape;

@@ -65,14 +65,32 @@ internal static unsafe class Sgemm
                             else
                             {
                                 Kernel(kc, packA + ir * kc, packB + jr * kc, edge, NR, 1, false);
-                                for (int i = 0; i < mr; i++)
-                                    for (int j = 0; j < nr; j++)
-                                        ct[(long)i * ldc + j] = alpha * edge[i * NR + j] + (add ? ct[(long)i * ldc + j] : 0);
+                                StoreEdge(edge, ct, ldc, mr, nr, alpha, add);
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The valid mr x nr corner of an edge tile computed into <paramref name="edge"/> [MR, NR]: c = alpha edge (+ c).</summary>
+    private static void StoreEdge(float* edge, float* c, int ldc, int mr, int nr, float alpha, bool accumulate)
+    {
+        for (int i = 0; i < mr; i++, edge += NR, c += ldc)
+        {
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var va = Vector256.Create(alpha);
+                for (; j <= nr - 8; j += 8)
+                {
+                    var v = Vector256.Load(edge + j) * va;
+                    (accumulate ? v + Vector256.Load(c + j) : v).Store(c + j);
+                }
+            }
+            for (; j < nr; j++)
+                c[j] = alpha * edge[j] + (accumulate ? c[j] : 0);
         }
     }
 
