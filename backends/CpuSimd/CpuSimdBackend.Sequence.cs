@@ -335,7 +335,7 @@ public sealed unsafe partial class CpuSimdBackend
             Vector256<float> vs = Vector256.Create(shift), acc = Vector256<float>.Zero;
             for (; i <= n - 8; i += 8)
             {
-                var e = Vector256.Exp(Vector256.Load(x + i) - vs);
+                var e = SimdMath.Exp(Vector256.Load(x + i) - vs);
                 e.Store(x + i);
                 acc += e;
             }
@@ -346,7 +346,7 @@ public sealed unsafe partial class CpuSimdBackend
             Vector128<float> vs = Vector128.Create(shift), acc = Vector128<float>.Zero;
             for (; i <= n - 4; i += 4)
             {
-                var e = Vector128.Exp(Vector128.Load(x + i) - vs);
+                var e = SimdMath.Exp(Vector128.Load(x + i) - vs);
                 e.Store(x + i);
                 acc += e;
             }
