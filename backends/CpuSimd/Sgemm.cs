@@ -141,6 +141,17 @@ internal static unsafe class Sgemm
                             d[i] = i < mr ? r[(long)i * lda + p] : 0;
                 }
             }
+            else if (mr == MR && Vector128.IsHardwareAccelerated)
+            {
+                // Each k holds the sliver's six rows side by side: four in a vector, two alone (no read past row 6).
+                float* s = a + (long)pc * lda + ic + ir;
+                for (int p = 0; p < kc; p++, d += MR, s += lda)
+                {
+                    Vector128.Load(s).Store(d);
+                    d[4] = s[4];
+                    d[5] = s[5];
+                }
+            }
             else
             {
                 for (int p = 0; p < kc; p++, d += MR)
