@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
 
@@ -87,7 +87,7 @@ public sealed unsafe partial class CpuSimdBackend
         public float* X, W, Y;
         public Conv2dShape Shape;
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int item, int worker)
         {
             var s = Shape;
@@ -270,6 +270,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// </summary>
     private readonly struct MaxPoolForwardBody(float* x, float* y, int* argMax, Pool2dShape s) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             int width = s.Width, outH = s.OutHeight, outW = s.OutWidth;
@@ -343,6 +344,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// </summary>
     private readonly struct MaxPoolBackwardBody(float* dy, int* argMax, float* dx, Pool2dShape s) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             long planeSize = (long)s.Height * s.Width, outPlaneSize = (long)s.OutHeight * s.OutWidth;

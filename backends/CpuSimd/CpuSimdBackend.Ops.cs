@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
@@ -16,6 +17,7 @@ public sealed unsafe partial class CpuSimdBackend
 
     private readonly struct AddBody(float* a, float* b, float* y) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             int n = (int)(end - start);
@@ -53,6 +55,7 @@ public sealed unsafe partial class CpuSimdBackend
     private readonly struct MapBody<TOp>(float* x, float* y) : IRangeBody
         where TOp : struct, IUnaryOperator
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end) => Elementwise.Map(default(TOp), x + start, y + start, (nint)(end - start));
     }
 
@@ -60,6 +63,7 @@ public sealed unsafe partial class CpuSimdBackend
     private readonly struct Map3Body<TOp>(float* x, float* y, float* z, float* w) : IRangeBody
         where TOp : struct, ITernaryOperator
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end) => Elementwise.Map(default(TOp), x + start, y + start, z + start, w + start, (nint)(end - start));
     }
 
@@ -74,6 +78,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// <summary>Rows [start, end) of y [outer, channels] += bias.</summary>
     private readonly struct AddBiasRowsBody(float* y, float* bias, int channels) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             var b = new ReadOnlySpan<float>(bias, channels);
@@ -88,6 +93,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// <summary>Planes [start, end) of y [outer * channels, inner] += their channel's bias.</summary>
     private readonly struct AddBiasPlanesBody(float* y, float* bias, int channels, int inner) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             for (long plane = start; plane < end; plane++)
@@ -108,6 +114,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// <summary>Channels [start, end) of dBias from dy [outer, channels, inner], through float64 sums [channels].</summary>
     private readonly struct BiasBackwardBody(float* dy, float* dBias, double* sums, int outer, int channels, int inner, bool accumulate) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             int count = (int)(end - start);

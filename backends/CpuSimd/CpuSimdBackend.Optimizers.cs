@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
@@ -26,6 +27,7 @@ public sealed unsafe partial class CpuSimdBackend
     private readonly struct UpdateBody<TOp>(TOp op, float* p, float* g, float* s0, float* s1, float* s2) : IRangeBody
         where TOp : struct, IUpdateOperator
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end) =>
             Elementwise.Update(op, p + start, g + start, s0 + start, s1 + start, s2 + start, (nint)(end - start));
     }

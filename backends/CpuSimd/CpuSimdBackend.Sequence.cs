@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
@@ -17,6 +18,7 @@ public sealed unsafe partial class CpuSimdBackend
 
     private readonly struct LstmForwardBody(float* preact, float* cPrev, float* gates, float* c, float* h, int hidden) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             for (long b = start; b < end; b++)
@@ -80,6 +82,7 @@ public sealed unsafe partial class CpuSimdBackend
 
     private readonly struct LstmBackwardBody(float* gates, float* cPrev, float* c, float* dh, float* dc, float* dPreact, float* dcPrev, int hidden) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             for (long b = start; b < end; b++)
@@ -146,6 +149,7 @@ public sealed unsafe partial class CpuSimdBackend
 
     private readonly struct LayerNormForwardBody(float* x, float* pw, float* pb, float* y, float* pmean, float* prstd, int cols, double eps) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             for (long r = start; r < end; r++)
@@ -273,7 +277,7 @@ public sealed unsafe partial class CpuSimdBackend
         public float* Qkv, Y, Probabilities, DQkv; // Y is dy in the backward pass
         public AttentionShape Shape;
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int item, int worker)
         {
             var s = Shape;
@@ -374,6 +378,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// <summary>Rows [start, end): probabilities = softmax(logits); rowLoss = -log p[target] = logsumexp(logits) - logits[target], finite where p[target] underflows to 0.</summary>
     private readonly struct SoftmaxCrossEntropyBody(float* logits, int* targets, float* probabilities, double* rowLoss, int classes) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
             for (long r = start; r < end; r++)

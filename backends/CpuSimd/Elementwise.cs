@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
@@ -45,6 +46,7 @@ internal interface IUpdateOperator
 internal static unsafe class Elementwise
 {
     /// <summary>y[i] = op(x[i]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Map<TOp>(TOp op, float* x, float* y, nint n)
         where TOp : struct, IUnaryOperator
     {
@@ -60,6 +62,7 @@ internal static unsafe class Elementwise
     }
 
     /// <summary>w[i] = op(x[i], y[i], z[i]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Map<TOp>(TOp op, float* x, float* y, float* z, float* w, nint n)
         where TOp : struct, ITernaryOperator
     {
@@ -75,6 +78,7 @@ internal static unsafe class Elementwise
     }
 
     /// <summary>Updates p and the first TOp.States of s0, s1, s2 in place from g, in one pass over memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Update<TOp>(TOp op, float* p, float* g, float* s0, float* s1, float* s2, nint n)
         where TOp : struct, IUpdateOperator
     {
