@@ -58,7 +58,7 @@ public static class OpCases
     }
 
     public static OpCase Conv2d(Conv2dShape s) =>
-        Case("conv2d", $"{s}",
+        Case("conv2d", $"B={s.Batch} in={s.InChannels} out={s.OutChannels} H={s.Height} W={s.Width} k={s.KernelSize}",
             c => c.In("x", s.InputLength).In("w", s.WeightLength).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("dx", s.InputLength).Out("dw", s.WeightLength),
             (b, t) =>
@@ -70,7 +70,7 @@ public static class OpCases
 
     /// <summary>With <paramref name="ties"/>, windows often hold equal maxima: the first in row-major order must win everywhere.</summary>
     public static OpCase MaxPool2d(Pool2dShape s, bool ties = false) =>
-        Case("maxpool", $"{s} ties={ties}",
+        Case("maxpool", $"planes={s.Planes} H={s.Height} W={s.Width} ties={ties}",
             c => c.In("x", data => ties ? data.Levels(s.InputLength, 3) : data.Uniform(s.InputLength)).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("dx", s.InputLength).IndexScratch("argMax", s.OutputLength),
             (b, t) =>
@@ -121,7 +121,7 @@ public static class OpCases
     }
 
     public static OpCase Attention(AttentionShape s) =>
-        Case("attention", $"{s}",
+        Case("attention", $"B={s.Batch} T={s.T} C={s.Channels} heads={s.Heads}",
             c => c.In("qkv", s.QkvLength, -2, 2).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("probabilities", s.ProbabilitiesLength).Out("dQkv", s.QkvLength),
             (b, t) =>
@@ -146,7 +146,7 @@ public static class OpCases
     public static OpCase OptimizerSteps(OptimizerSettings s, long n, int steps = 3)
     {
         double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
-        return Case($"{s.Kind} step", $"n={n} steps={steps} settings={s}",
+        return Case($"{s.Kind} step", $"n={n} steps={steps} {Describe(s)}",
             c =>
             {
                 c.In("param", n).In("grads", steps * n);
@@ -161,6 +161,10 @@ public static class OpCases
                     b.OptimizerStep(s, step, t["param"], t["grads"].Slice((step - 1) * n, n), state);
             });
     }
+
+    // The hyper-parameters that tell the optimizer variants apart.
+    private static string Describe(OptimizerSettings s) => System.FormattableString.Invariant(
+        $"lr={s.LearningRate} wd={s.WeightDecay} momentum={s.Momentum} dampening={s.Dampening} nesterov={s.Nesterov} centered={s.Centered} lr_decay={s.LearningRateDecay} initial={s.InitialAccumulatorValue}");
 
     private static OpCase Case(string op, string shape, Func<OpCheck, OpCheck> inputs, Action<Backend, OpBuffers> run) =>
         new(op, shape, inputs(new OpCheck($"{op} {shape}")), run);

@@ -22,6 +22,7 @@ public static class KernelLabCli
             RunCommand.Create(stdout),
             ReportCommand.Create(stdout),
             CompareCommand.Create(stdout),
+            OpsCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
