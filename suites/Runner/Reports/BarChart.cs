@@ -77,6 +77,12 @@ public sealed class BarChart
                 Text(svg, Left + PlotWidth, Top - 8, "log scale", "end", size: 10, fill: "#777");
         }
 
+        // Under the bars and their labels, so that a label on the line stays readable.
+        if (ReferenceLine is { } line && axis is not null && present.Count > 0)
+        {
+            double y = Y(axis, line);
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{y:F1}" x2="{Left + PlotWidth}" y2="{y:F1}" stroke="#c00" stroke-dasharray="6 4"/>""").Append('\n');
+        }
         // Groups and bars.
         double groupWidth = PlotWidth / Math.Max(1, Categories.Count);
         double barWidth = groupWidth * 0.8 / Math.Max(1, Series.Count);
@@ -104,15 +110,10 @@ public sealed class BarChart
                     labelTop = Math.Min(labelTop, y2);
                 }
                 if (barWidth >= 30)
-                    Text(svg, x + barWidth / 2, labelTop - 5, Format(bar.Value), "middle", size: 10, fill: "#222");
+                    Text(svg, x + barWidth / 2, labelTop - 5, Format(bar.Value), "middle", size: 10, fill: "#222", halo: true);
             }
         }
 
-        if (ReferenceLine is { } line && axis is not null && present.Count > 0)
-        {
-            double y = Y(axis, line);
-            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{y:F1}" x2="{Left + PlotWidth}" y2="{y:F1}" stroke="#c00" stroke-dasharray="6 4"/>""").Append('\n');
-        }
         svg.Append("</svg>\n");
         return svg.ToString();
     }
@@ -132,9 +133,10 @@ public sealed class BarChart
 
     private static double Y(Axis axis, double value) => Top + PlotHeight * (1 - axis.Fraction(value));
 
-    private static void Text(StringBuilder svg, double x, double y, string text, string anchor, int size = 12, string weight = "normal", string fill = "#333") =>
+    // A halo (white outline under the glyphs) keeps a label readable over grid and reference lines.
+    private static void Text(StringBuilder svg, double x, double y, string text, string anchor, int size = 12, string weight = "normal", string fill = "#333", bool halo = false) =>
         svg.Append(CultureInfo.InvariantCulture,
-            $"""<text x="{x:F1}" y="{y:F1}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" fill="{fill}">{Escape(text)}</text>""").Append('\n');
+            $"""<text x="{x:F1}" y="{y:F1}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" fill="{fill}"{(halo ? " stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"" : "")}>{Escape(text)}</text>""").Append('\n');
 
     private static string Escape(string text) => WebUtility.HtmlEncode(text);
 
