@@ -49,13 +49,13 @@ public static unsafe class OpenClDevices
         }
     }
 
-    /// <summary>Every device of every platform.</summary>
+    /// <summary>Every device of every platform; with no platform, throws CL_PLATFORM_NOT_FOUND_KHR.</summary>
     public static IReadOnlyList<OpenClDevice> All()
     {
         uint platformCount;
         int status = Native.clGetPlatformIDs(0, null, &platformCount);
-        if (status == Native.PlatformNotFoundKhr || (status == Native.Success && platformCount == 0))
-            return [];
+        if (status == Native.Success && platformCount == 0)
+            status = Native.PlatformNotFoundKhr; // what the ICD loader's extension reports, where the loader reports nothing
         Check(status, "clGetPlatformIDs");
         var platforms = new nint[platformCount];
         fixed (nint* p = platforms)
