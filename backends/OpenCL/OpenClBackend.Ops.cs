@@ -5,8 +5,8 @@ public sealed partial class OpenClBackend
 {
     private const string Elementwise = "elementwise.cl", GemmSource = "gemm.cl", Convolution = "convolution.cl", Sequence = "sequence.cl";
 
-    /// <summary>Work-group edge of the GEMM kernels (TILE in gemm.cl).</summary>
-    private const int GemmTile = 16;
+    /// <summary>The block of c of one GEMM work-group (TS in gemm.cl), and the work-group's edge (RTS: each work-item computes 4 x 4 outputs).</summary>
+    private const int GemmBlock = 64, GemmGroupEdge = 16;
 
     protected override void FillCore(DeviceView y, double value) =>
         Kernel(Elementwise, "fill").View(y).Int(y.Length).Float(value).Run(y.Length);
@@ -24,7 +24,7 @@ public sealed partial class OpenClBackend
     {
         string name = $"gemm_{(transposeA ? 't' : 'n')}{(transposeB ? 't' : 'n')}";
         Kernel(GemmSource, name).Int(m).Int(n).Int(k).View(a).View(b).View(c).Float(alpha).Bool(accumulate)
-            .Run2D((n + GemmTile - 1) / GemmTile, (m + GemmTile - 1) / GemmTile, GemmTile, GemmTile);
+            .Run2D((n + GemmBlock - 1) / GemmBlock, (m + GemmBlock - 1) / GemmBlock, GemmGroupEdge, GemmGroupEdge);
     }
 
     protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
