@@ -53,7 +53,8 @@ __kernel void conv2d_backward_data(__global const float* dy, int dyo, __global c
     dx[dxo + idx] = sum;
 }
 
-// dw: one work-group per weight element, reducing over batch and output positions.
+// dw: one work-group per weight element, reducing over batch and output positions: each work-item takes whole
+// output rows (b, oh), so the inner loop runs along a row of x and of dy with no index arithmetic.
 __kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
 void conv2d_backward_weight(__global const float* x, int xo, __global const float* dy, int dyo, __global float* dw, int dwo,
                             int batch, int cin, int cout, int h, int wd, int ks)
@@ -61,14 +62,18 @@ void conv2d_backward_weight(__global const float* x, int xo, __global const floa
     __local float scratch[REDUCE_GROUP];
     int widx = get_group_id(0);
     int kw = widx % ks, kh = (widx / ks) % ks, ci = (widx / (ks * ks)) % cin, co = widx / (ks * ks * cin);
-    int pad = ks / 2;
+    int dh = kh - ks / 2, dw_ = kw - ks / 2; // input offset of this tap from the output position
+    int owFirst = max(0, -dw_), owEnd = min(wd, wd - dw_);
     float sum = 0.0f;
-    for (int j = get_local_id(0); j < batch * h * wd; j += REDUCE_GROUP)
+    for (int row = get_local_id(0); row < batch * h; row += REDUCE_GROUP)
     {
-        int ow = j % wd, oh = (j / wd) % h, b = j / (wd * h);
-        int ih = oh + kh - pad, iw = ow + kw - pad;
-        if (ih >= 0 && ih < h && iw >= 0 && iw < wd)
-            sum += x[xo + ((b * cin + ci) * h + ih) * wd + iw] * dy[dyo + ((b * cout + co) * h + oh) * wd + ow];
+        int b = row / h, oh = row % h, ih = oh + dh;
+        if (ih < 0 || ih >= h)
+            continue;
+        int xr = xo + ((b * cin + ci) * h + ih) * wd + dw_; // x of output column ow is x[xr + ow]
+        int dyr = dyo + ((b * cout + co) * h + oh) * wd;
+        for (int ow = owFirst; ow < owEnd; ow++)
+            sum += x[xr + ow] * dy[dyr + ow];
     }
     sum = group_sum(sum, scratch);
     if (get_local_id(0) == 0)
