@@ -49,8 +49,14 @@ public static unsafe class OpenClDevices
         }
     }
 
+    // Platforms and devices are fixed for the life of the process: they are enumerated once, by one thread, so that
+    // backends created in parallel (the tests) never race through the ICD loader's first-call initialisation.
+    private static readonly Lazy<IReadOnlyList<OpenClDevice>> Enumerated = new(Enumerate, LazyThreadSafetyMode.ExecutionAndPublication);
+
     /// <summary>Every device of every platform; with no platform, throws CL_PLATFORM_NOT_FOUND_KHR.</summary>
-    public static IReadOnlyList<OpenClDevice> All()
+    public static IReadOnlyList<OpenClDevice> All() => Enumerated.Value;
+
+    private static IReadOnlyList<OpenClDevice> Enumerate()
     {
         uint platformCount;
         int status = Native.clGetPlatformIDs(0, null, &platformCount);

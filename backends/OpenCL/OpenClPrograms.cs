@@ -28,6 +28,10 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
 
     private static readonly ConcurrentDictionary<(nint Device, string Source), byte[]> Binaries = new();
 
+    // One build at a time in the process: an OpenCL compiler need not be reentrant (PoCL's is LLVM), and builds are
+    // rare (once per source and context, and from a cached binary after the first).
+    private static readonly Lock BuildLock = new();
+
     private readonly Dictionary<string, ClProgram> _programs = [];
     private readonly Dictionary<string, ClKernel> _kernels = [];
 
@@ -74,6 +78,12 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
 
     /// <summary>Creates and builds the program of one source; a build failure throws with the compiler's log.</summary>
     private ClProgram Build(string source, bool useCachedBinary)
+    {
+        lock (BuildLock)
+            return BuildLocked(source, useCachedBinary);
+    }
+
+    private ClProgram BuildLocked(string source, bool useCachedBinary)
     {
         var program = useCachedBinary && Binaries.TryGetValue((device, source), out var binary)
             ? FromBinary(binary, source)
