@@ -209,6 +209,13 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
             return Set(sizeof(float), &v);
         }
 
+        /// <summary>A host scalar of the optimizers (SCALAR(x) in optimizers.cl): two floats, hi and lo, whose sum is the double to about 48 bits.</summary>
+        public KernelLaunch Scalar(double value)
+        {
+            float hi = (float)value;
+            return Float(hi).Float(value - hi);
+        }
+
         /// <summary>A __local float array of <paramref name="count"/> elements (at least one).</summary>
         public KernelLaunch LocalFloats(long count) => Set((nuint)(Math.Max(count, 1) * sizeof(float)), null);
 

@@ -1,93 +1,106 @@
-// torch.optim updates, one work-item per parameter element, in the reference's order of operations. Scalars that
+// torch.optim updates, one work-item per parameter element, in the reference's order of operations. The state is
+// float32, like every buffer, but the update itself is computed in float64 where the device has it: a momentum
+// buffer or a moment estimate is a long sum of nearly cancelling gradients, and float32 arithmetic on it drifts
+// from PyTorch's trajectory by more than the comparison allows. Host scalars arrive as two floats (hi + lo, the
+// float64 value to about 48 bits), since a device without float64 cannot take double arguments; scalars that
 // depend only on the step (bias corrections, the decayed learning rate) are computed on the host in float64.
 
-// g + weight_decay * p: every optimizer's weight decay but AdamW's.
-#define WITH_DECAY(g, p) ((g) + wd * (p))
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double real;
+#else
+typedef float real;
+#endif
+
+// A host scalar: declared as SCALAR(x) among the parameters, read as S(x).
+#define SCALAR(x) float x##_hi, float x##_lo
+#define S(x) ((real)x##_hi + (real)x##_lo)
 
 __kernel void sgd_step(__global float* param, int po, __global const float* grad, int go, __global float* buf, int bo, int n,
-                       float lr, float wd, float momentum, float oneMinusDampening, int nesterov, int first)
+                       SCALAR(lr), SCALAR(wd), SCALAR(momentum), SCALAR(oneMinusDampening), int nesterov, int first)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float p = param[po + i];
-    float g = WITH_DECAY(grad[go + i], p);
-    if (momentum != 0.0f)
+    real p = param[po + i];
+    real g = grad[go + i] + S(wd) * p;
+    if (S(momentum) != 0)
     {
         // The buffer starts as a copy of the first gradient, undamped.
-        float b = first ? g : momentum * buf[bo + i] + oneMinusDampening * g;
-        buf[bo + i] = b;
-        g = nesterov ? g + momentum * b : b;
+        real b = first ? g : S(momentum) * buf[bo + i] + S(oneMinusDampening) * g;
+        buf[bo + i] = (float)b;
+        g = nesterov ? g + S(momentum) * b : b;
     }
-    param[po + i] = p - lr * g;
+    param[po + i] = (float)(p - S(lr) * g);
 }
 
 // Adam (decay added to the gradient) and AdamW (decoupled: p *= 1 - lr * wd, given as decayFactor).
 __kernel void adam_step(__global float* param, int po, __global const float* grad, int go, __global float* expAvg, int mo,
-                        __global float* expAvgSq, int vo, int n, float wd, float decayFactor, int decoupled,
-                        float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2,
-                        float stepSize, float biasCorrection2Sqrt, float eps)
+                        __global float* expAvgSq, int vo, int n, SCALAR(wd), SCALAR(decayFactor), int decoupled,
+                        SCALAR(beta1), SCALAR(oneMinusBeta1), SCALAR(beta2), SCALAR(oneMinusBeta2),
+                        SCALAR(stepSize), SCALAR(biasCorrection2Sqrt), SCALAR(eps))
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float p = param[po + i];
-    float g = grad[go + i];
+    real p = param[po + i];
+    real g = grad[go + i];
     if (decoupled)
-        p *= decayFactor;
+        p *= S(decayFactor);
     else
-        g = WITH_DECAY(g, p);
-    float m = beta1 * expAvg[mo + i] + oneMinusBeta1 * g;
-    float v = beta2 * expAvgSq[vo + i] + oneMinusBeta2 * g * g;
-    expAvg[mo + i] = m;
-    expAvgSq[vo + i] = v;
-    param[po + i] = p - stepSize * m / (sqrt(v) / biasCorrection2Sqrt + eps);
+        g += S(wd) * p;
+    real m = S(beta1) * expAvg[mo + i] + S(oneMinusBeta1) * g;
+    real v = S(beta2) * expAvgSq[vo + i] + S(oneMinusBeta2) * g * g;
+    expAvg[mo + i] = (float)m;
+    expAvgSq[vo + i] = (float)v;
+    param[po + i] = (float)(p - S(stepSize) * m / (sqrt(v) / S(biasCorrection2Sqrt) + S(eps)));
 }
 
 __kernel void rmsprop_step(__global float* param, int po, __global const float* grad, int go, __global float* squareAvg, int so,
                            __global float* buf, int bo, __global float* gradAvg, int gao, int n,
-                           float lr, float wd, float alpha, float oneMinusAlpha, float eps, float momentum, int centered)
+                           SCALAR(lr), SCALAR(wd), SCALAR(alpha), SCALAR(oneMinusAlpha), SCALAR(eps), SCALAR(momentum), int centered)
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float p = param[po + i];
-    float g = WITH_DECAY(grad[go + i], p);
-    float sq = alpha * squareAvg[so + i] + oneMinusAlpha * g * g;
-    squareAvg[so + i] = sq;
-    float avg;
+    real p = param[po + i];
+    real g = grad[go + i] + S(wd) * p;
+    real sq = S(alpha) * squareAvg[so + i] + S(oneMinusAlpha) * g * g;
+    squareAvg[so + i] = (float)sq;
+    real avg;
     if (centered)
     {
-        float ga = alpha * gradAvg[gao + i] + oneMinusAlpha * g;
-        gradAvg[gao + i] = ga;
-        avg = sqrt(sq - ga * ga) + eps;
+        // Divide by an estimate of the gradient's standard deviation rather than its root mean square.
+        real ga = S(alpha) * gradAvg[gao + i] + S(oneMinusAlpha) * g;
+        gradAvg[gao + i] = (float)ga;
+        avg = sqrt(sq - ga * ga) + S(eps);
     }
     else
     {
-        avg = sqrt(sq) + eps;
+        avg = sqrt(sq) + S(eps);
     }
-    if (momentum > 0.0f)
+    if (S(momentum) > 0)
     {
-        float b = momentum * buf[bo + i] + g / avg;
-        buf[bo + i] = b;
-        param[po + i] = p - lr * b;
+        real b = S(momentum) * buf[bo + i] + g / avg;
+        buf[bo + i] = (float)b;
+        param[po + i] = (float)(p - S(lr) * b);
     }
     else
     {
-        param[po + i] = p - lr * g / avg;
+        param[po + i] = (float)(p - S(lr) * g / avg);
     }
 }
 
 // clr = lr / (1 + (step - 1) * lr_decay), from the host.
 __kernel void adagrad_step(__global float* param, int po, __global const float* grad, int go, __global float* stateSum, int so, int n,
-                           float clr, float wd, float eps)
+                           SCALAR(clr), SCALAR(wd), SCALAR(eps))
 {
     int i = get_global_id(0);
     if (i >= n)
         return;
-    float p = param[po + i];
-    float g = WITH_DECAY(grad[go + i], p);
-    float s = stateSum[so + i] + g * g;
-    stateSum[so + i] = s;
-    param[po + i] = p - clr * g / (sqrt(s) + eps);
+    real p = param[po + i];
+    real g = grad[go + i] + S(wd) * p;
+    real s = stateSum[so + i] + g * g;
+    stateSum[so + i] = (float)s;
+    param[po + i] = (float)(p - S(clr) * g / (sqrt(s) + S(eps)));
 }
