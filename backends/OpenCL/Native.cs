@@ -12,12 +12,12 @@ internal static unsafe partial class Native
 
     // cl.h constants (cl_device_type, cl_*_info names, flags).
     public const ulong DeviceTypeAll = 0xFFFFFFFF;
-    public const uint PlatformVersion = 0x0901, PlatformName = 0x0902, PlatformVendor = 0x0903;
+    public const uint PlatformVersion = 0x0901, PlatformName = 0x0902;
     public const uint DeviceType = 0x1000, DeviceMaxComputeUnits = 0x1002, DeviceMaxWorkGroupSize = 0x1004;
     public const uint DeviceGlobalMemSize = 0x101F, DeviceLocalMemSize = 0x1023;
     public const uint DeviceName = 0x102B, DeviceVendor = 0x102C, DriverVersion = 0x102D, DeviceVersion = 0x102F;
     public const uint DeviceOpenClCVersion = 0x103D;
-    public const ulong DeviceTypeCpu = 1 << 1, DeviceTypeGpu = 1 << 2, DeviceTypeAccelerator = 1 << 3;
+    public const ulong DeviceTypeCpu = 1 << 1, DeviceTypeGpu = 1 << 2;
     public const ulong QueueProperties = 0x1093, QueueProfilingEnable = 1 << 1;
     public const ulong MemReadWrite = 1 << 0;
     public const nint ContextPlatform = 0x1084;
