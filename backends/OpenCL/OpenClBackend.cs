@@ -128,6 +128,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         fixed (float* s = source)
             Check(Native.clEnqueueWriteBuffer(_queue.Value, Mem(destination).Value, 1, (nuint)(destination.Offset * sizeof(float)),
                 (nuint)(source.Length * sizeof(float)), s, 0, null, null));
+        GC.KeepAlive(destination.Buffer); // its memory object must outlive the call
     }
 
     protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
@@ -152,6 +153,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         fixed (int* s = source)
             Check(Native.clEnqueueWriteBuffer(_queue.Value, ((OpenClIndexBuffer)destination).Mem.Value, 1, 0,
                 (nuint)(source.Length * sizeof(int)), s, 0, null, null));
+        GC.KeepAlive(destination);
     }
 
     protected override void CopyOutCore(DeviceView source, Span<float> destination)
@@ -161,6 +163,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         fixed (float* d = destination)
             Check(Native.clEnqueueReadBuffer(_queue.Value, Mem(source).Value, 1, (nuint)(source.Offset * sizeof(float)),
                 (nuint)(destination.Length * sizeof(float)), d, 0, null, null));
+        GC.KeepAlive(source.Buffer);
     }
 
     protected override void CopyOutCore(DeviceView source, Span<double> destination)
@@ -187,6 +190,9 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
 
     private sealed class KernelLaunch(OpenClBackend backend, ClKernel kernel, string name)
     {
+        // The memory objects set as arguments, kept reachable until the kernel is enqueued (the queue then holds
+        // them), so that a finalizer cannot release one between clSetKernelArg and clEnqueueNDRangeKernel.
+        private readonly List<ClMem> _memory = [];
         private uint _index;
 
         /// <summary>A float32 view: two arguments, the buffer and the element offset.</summary>
@@ -223,25 +229,32 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         public void Run(long items, int groupSize = 128)
         {
             if (items > 0)
-                backend.Enqueue(kernel, name, (items + groupSize - 1) / groupSize * groupSize, 1, groupSize, 1);
+                Enqueue((items + groupSize - 1) / groupSize * groupSize, 1, groupSize, 1);
         }
 
         /// <summary>One work-group of <see cref="OpenClPrograms.ReduceGroup"/> work-items per row (or column, or weight).</summary>
         public void RunGroups(long groups)
         {
             if (groups > 0)
-                backend.Enqueue(kernel, name, groups * OpenClPrograms.ReduceGroup, 1, OpenClPrograms.ReduceGroup, 1);
+                Enqueue(groups * OpenClPrograms.ReduceGroup, 1, OpenClPrograms.ReduceGroup, 1);
         }
 
         /// <summary>A 2-D range of work-groups of <paramref name="local0"/> x <paramref name="local1"/>.</summary>
         public void Run2D(long groups0, long groups1, int local0, int local1)
         {
             if (groups0 > 0 && groups1 > 0)
-                backend.Enqueue(kernel, name, groups0 * local0, groups1 * local1, local0, local1);
+                Enqueue(groups0 * local0, groups1 * local1, local0, local1);
+        }
+
+        private void Enqueue(long global0, long global1, int local0, int local1)
+        {
+            backend.Enqueue(kernel, name, global0, global1, local0, local1);
+            GC.KeepAlive(_memory);
         }
 
         private KernelLaunch Handle(ClMem mem)
         {
+            _memory.Add(mem);
             nint handle = mem.Value;
             return Set((nuint)sizeof(nint), &handle);
         }
