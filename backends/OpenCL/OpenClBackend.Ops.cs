@@ -5,8 +5,8 @@ public sealed partial class OpenClBackend
 {
     private const string Elementwise = "elementwise.cl", GemmSource = "gemm.cl", Convolution = "convolution.cl", Sequence = "sequence.cl";
 
-    /// <summary>The block of c of one GEMM work-group (TS in gemm.cl), and the work-group's edge (RTS: each work-item computes 4 x 4 outputs).</summary>
-    private const int GemmBlock = 64, GemmGroupEdge = 16;
+    /// <summary>The block of c of one GEMM work-group (TS in gemm.cl) and the work-group's shape (GROUP_X x GROUP_Y: each work-item computes 8 rows of 8 columns).</summary>
+    private const int GemmBlock = 64, GemmGroupX = 8, GemmGroupY = 8;
 
     protected override void FillCore(DeviceView y, double value) =>
         Kernel(Elementwise, "fill").View(y).Int(y.Length).Float(value).Run(y.Length);
@@ -24,7 +24,7 @@ public sealed partial class OpenClBackend
     {
         string name = $"gemm_{(transposeA ? 't' : 'n')}{(transposeB ? 't' : 'n')}";
         Kernel(GemmSource, name).Int(m).Int(n).Int(k).View(a).View(b).View(c).Float(alpha).Bool(accumulate)
-            .Run2D((n + GemmBlock - 1) / GemmBlock, (m + GemmBlock - 1) / GemmBlock, GemmGroupEdge, GemmGroupEdge);
+            .Run2D((n + GemmBlock - 1) / GemmBlock, (m + GemmBlock - 1) / GemmBlock, GemmGroupX, GemmGroupY);
     }
 
     protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
