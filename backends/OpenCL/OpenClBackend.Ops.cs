@@ -43,17 +43,24 @@ public sealed partial class OpenClBackend
             Kernel(Elementwise, "bias_backward_planes").View(dy).View(dBias).Int(outer).Int(channels).Int(inner).Bool(accumulate).RunGroups(channels);
     }
 
-    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) =>
-        Conv(Kernel(Convolution, "conv2d_forward").View(x).View(w).View(y), s).Run(s.OutputLength);
+    /// <summary>Output columns per work-item of conv2d_rows (COLUMNS in convolution.cl).</summary>
+    private const int ConvColumns = 8;
 
+    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) =>
+        ConvRows(x, w, y, s, s.InChannels, s.OutChannels, transposed: false);
+
+    // The same sum as the forward, from dy to dx through the flipped and transposed weight.
     protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s) =>
-        Conv(Kernel(Convolution, "conv2d_backward_data").View(dy).View(w).View(dx), s).Run(s.InputLength);
+        ConvRows(dy, w, dx, s, s.OutChannels, s.InChannels, transposed: true);
+
+    private void ConvRows(DeviceView input, DeviceView w, DeviceView output, Conv2dShape s, int inChannels, int outChannels, bool transposed) =>
+        Kernel(Convolution, "conv2d_rows").View(input).View(w).View(output)
+            .Int(s.Batch).Int(inChannels).Int(outChannels).Int(s.Height).Int(s.Width).Int(s.KernelSize).Bool(transposed)
+            .Run((long)s.Batch * outChannels * s.Height * ((s.Width + ConvColumns - 1) / ConvColumns));
 
     protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s) =>
-        Conv(Kernel(Convolution, "conv2d_backward_weight").View(x).View(dy).View(dw), s).RunGroups(s.WeightLength);
-
-    private static KernelLaunch Conv(KernelLaunch launch, Conv2dShape s) =>
-        launch.Int(s.Batch).Int(s.InChannels).Int(s.OutChannels).Int(s.Height).Int(s.Width).Int(s.KernelSize);
+        Kernel(Convolution, "conv2d_backward_weight").View(x).View(dy).View(dw)
+            .Int(s.Batch).Int(s.InChannels).Int(s.OutChannels).Int(s.Height).Int(s.Width).Int(s.KernelSize).RunGroups(s.WeightLength);
 
     protected override void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s) =>
         Kernel(Convolution, "maxpool2d_forward").View(x).View(y).Indices(argMax).Int(s.Planes).Int(s.Height).Int(s.Width).Run(s.OutputLength);

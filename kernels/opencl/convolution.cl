@@ -1,56 +1,61 @@
 // Conv2d (stride 1, zero padding K/2, NCHW) and 2x2 max pooling. x [batch, cin, h, w], w [cout, cin, K, K],
 // y [batch, cout, h, w]. Each output element is written by exactly one work-item, so no clearing is needed.
 
-// y: one work-item per output element.
-__kernel void conv2d_forward(__global const float* x, int xo, __global const float* w, int wo, __global float* y, int yo,
-                             int batch, int cin, int cout, int h, int wd, int ks)
+// out = conv2d(in, w): one work-item per 8 consecutive output columns of one output row, accumulated as float8
+// (SIMD on a CPU, 8 accumulators on a GPU). The data gradient is the same sum read through the transposed taps:
+// dx[b, ci, ih, iw] = sum over co, kh, kw of dy[b, co, ih + kh - pad, iw + kw - pad] * w[co, ci, K-1-kh, K-1-kw],
+// so one kernel serves both: with transposed = 1, in is dy, out is dx and the weight is read flipped and transposed.
+#define COLUMNS 8
+
+__kernel void conv2d_rows(__global const float* in, int ino, __global const float* w, int wo, __global float* out, int outo,
+                          int batch, int inC, int outC, int h, int wd, int ks, int transposed)
 {
+    int chunks = (wd + COLUMNS - 1) / COLUMNS;
     int idx = get_global_id(0);
-    if (idx >= batch * cout * h * wd)
+    if (idx >= batch * outC * h * chunks)
         return;
-    int ow = idx % wd, oh = (idx / wd) % h, co = (idx / (wd * h)) % cout, b = idx / (wd * h * cout);
-    int pad = ks / 2;
-    float sum = 0.0f;
-    for (int ci = 0; ci < cin; ci++)
+    int chunk = idx % chunks, oh = (idx / chunks) % h, oc = (idx / (chunks * h)) % outC, b = idx / (chunks * h * outC);
+    int ow0 = chunk * COLUMNS, pad = ks / 2;
+    float8 acc = (float8)(0.0f);
+    for (int ic = 0; ic < inC; ic++)
         for (int kh = 0; kh < ks; kh++)
         {
             int ih = oh + kh - pad;
             if (ih < 0 || ih >= h)
                 continue;
+            __global const float* row = in + ino + ((b * inC + ic) * h + ih) * wd;
             for (int kw = 0; kw < ks; kw++)
             {
-                int iw = ow + kw - pad;
-                if (iw >= 0 && iw < wd)
-                    sum += x[xo + ((b * cin + ci) * h + ih) * wd + iw] * w[wo + ((co * cin + ci) * ks + kh) * ks + kw];
+                int iw0 = ow0 + kw - pad;
+                float8 xv;
+                if (iw0 >= 0 && iw0 + COLUMNS <= wd)
+                {
+                    xv = vload8(0, row + iw0);
+                }
+                else
+                {
+                    float lanes[COLUMNS];
+                    for (int e = 0; e < COLUMNS; e++)
+                        lanes[e] = iw0 + e >= 0 && iw0 + e < wd ? row[iw0 + e] : 0.0f;
+                    xv = vload8(0, lanes);
+                }
+                float wv = transposed ? w[wo + ((ic * outC + oc) * ks + (ks - 1 - kh)) * ks + (ks - 1 - kw)]
+                                      : w[wo + ((oc * inC + ic) * ks + kh) * ks + kw];
+                acc += wv * xv;
             }
         }
-    y[yo + idx] = sum;
-}
-
-// dx: one work-item per input element, gathering from the outputs its taps reach.
-__kernel void conv2d_backward_data(__global const float* dy, int dyo, __global const float* w, int wo, __global float* dx, int dxo,
-                                   int batch, int cin, int cout, int h, int wd, int ks)
-{
-    int idx = get_global_id(0);
-    if (idx >= batch * cin * h * wd)
-        return;
-    int iw = idx % wd, ih = (idx / wd) % h, ci = (idx / (wd * h)) % cin, b = idx / (wd * h * cin);
-    int pad = ks / 2;
-    float sum = 0.0f;
-    for (int co = 0; co < cout; co++)
-        for (int kh = 0; kh < ks; kh++)
-        {
-            int oh = ih - kh + pad;
-            if (oh < 0 || oh >= h)
-                continue;
-            for (int kw = 0; kw < ks; kw++)
-            {
-                int ow = iw - kw + pad;
-                if (ow >= 0 && ow < wd)
-                    sum += dy[dyo + ((b * cout + co) * h + oh) * wd + ow] * w[wo + ((co * cin + ci) * ks + kh) * ks + kw];
-            }
-        }
-    dx[dxo + idx] = sum;
+    __global float* o = out + outo + ((b * outC + oc) * h + oh) * wd + ow0;
+    if (ow0 + COLUMNS <= wd)
+    {
+        vstore8(acc, 0, o);
+    }
+    else
+    {
+        float lanes[COLUMNS];
+        vstore8(acc, 0, lanes);
+        for (int e = 0; ow0 + e < wd; e++)
+            o[e] = lanes[e];
+    }
 }
 
 // dw: one work-group per weight element, reducing over batch and output positions: each work-item takes whole
