@@ -13,8 +13,15 @@ internal abstract class ClHandle : SafeHandle
 
     public override bool IsInvalid => handle == 0;
 
-    /// <summary>The raw handle, for a call made while this object is referenced.</summary>
-    public nint Value => handle;
+    /// <summary>The raw handle, for a call made while this object is referenced; once released, a call fails here rather than in the driver.</summary>
+    public nint Value
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsClosed, this);
+            return handle;
+        }
+    }
 }
 
 internal sealed class ClContext(nint handle) : ClHandle(handle)

@@ -43,6 +43,18 @@ public sealed class OpenClBackendTests
     }
 
     [Fact]
+    public void ReleasedObjectsAreNeverPassedToTheDriver()
+    {
+        var backend = TestBackends.CreateOrSkip("opencl");
+        var buffer = backend.Allocate(4);
+        buffer.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => backend.Fill(buffer, 1));
+        backend.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => backend.Allocate(4));
+        Assert.Throws<ObjectDisposedException>(backend.Synchronize);
+    }
+
+    [Fact]
     public void DeviceChoiceThatMatchesNoDeviceFails()
     {
         TestBackends.CreateOrSkip("opencl").Dispose();
