@@ -33,7 +33,7 @@ public static unsafe class OpenClDevices
         }
         catch (DllNotFoundException)
         {
-            return "libOpenCL.so.1 not found (install an ICD loader and a driver, e.g. ocl-icd-libopencl1 and pocl-opencl-icd)";
+            return "libOpenCL.so.1 is missing or cannot be loaded (install an ICD loader and a driver, e.g. ocl-icd-libopencl1 and pocl-opencl-icd)";
         }
         catch (EntryPointNotFoundException e)
         {
