@@ -1,3 +1,4 @@
+using KernelLab.Backends.OpenCL;
 using KernelLab.Backends.Reference;
 
 namespace KernelLab.Backends;
@@ -11,7 +12,11 @@ public readonly record struct Availability(bool IsAvailable, string? Reason)
 }
 
 /// <summary>One backend: its name, how to tell whether it can run here (never throws), and how to create it.</summary>
-public sealed record BackendEntry(string Name, string Description, Func<Availability> Probe, Func<Backend> Create);
+public sealed record BackendEntry(string Name, string Description, Func<Availability> Probe, Func<Backend> Create)
+{
+    /// <summary>Creates the backend on a named device (<c>--device</c>), for backends with a choice of device; null for the rest.</summary>
+    public Func<string, Backend>? CreateOnDevice { get; init; }
+}
 
 /// <summary>
 /// The one list of backends. The CLI, the tests and the benchmarks all read it; a new backend is one entry here.
@@ -22,7 +27,10 @@ public static class BackendRegistry
     [
         new("reference", "plain scalar C#, float64: the specification", () => Availability.Yes, () => new ReferenceBackend()),
         Unavailable("cpu-simd", "Vector256/Vector128 with FMA, multi-threaded", NotBuilt),
-        Unavailable("opencl", "OpenCL C kernels through libOpenCL.so.1", NotBuilt),
+        new("opencl", "OpenCL C kernels through libOpenCL.so.1", Probe(OpenClDevices.UnavailableReason), () => new OpenClBackend())
+        {
+            CreateOnDevice = device => new OpenClBackend(device),
+        },
         Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
         Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
     ];
@@ -37,15 +45,26 @@ public static class BackendRegistry
         All.FirstOrDefault(e => e.Name == name)
         ?? throw new KernelLabException($"unknown backend '{name}': expected one of {string.Join(", ", Names)}");
 
-    /// <summary>Creates the backend, or throws <see cref="BackendUnavailableException"/> with the reason it cannot run here.</summary>
-    public static Backend Create(string name)
+    /// <summary>
+    /// Creates the backend, on <paramref name="device"/> when given, or throws <see cref="BackendUnavailableException"/>
+    /// with the reason it cannot run here.
+    /// </summary>
+    public static Backend Create(string name, string? device = null)
     {
         var entry = Find(name);
         var availability = entry.Probe();
         if (!availability.IsAvailable)
             throw new BackendUnavailableException(name, availability.Reason!);
-        return entry.Create();
+        if (device is null)
+            return entry.Create();
+        return entry.CreateOnDevice is { } create
+            ? create(device)
+            : throw new KernelLabException($"--device {device}: backend '{name}' has no choice of device");
     }
+
+    /// <summary>A probe from a check that returns null when the backend can run, else the reason.</summary>
+    private static Func<Availability> Probe(Func<string?> unavailableReason) =>
+        () => unavailableReason() is { } reason ? Availability.No(reason) : Availability.Yes;
 
     private static BackendEntry Unavailable(string name, string description, string reason) =>
         new(name, description, () => Availability.No(reason), () => throw new BackendUnavailableException(name, reason));

@@ -23,6 +23,7 @@ public static class KernelLabCli
             ReportCommand.Create(stdout),
             CompareCommand.Create(stdout),
             OpsCommand.Create(stdout),
+            KernelsCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
