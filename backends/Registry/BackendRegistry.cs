@@ -1,3 +1,4 @@
+using KernelLab.Backends.Cuda;
 using KernelLab.Backends.Reference;
 
 namespace KernelLab.Backends;
@@ -23,7 +24,8 @@ public static class BackendRegistry
         new("reference", "plain scalar C#, float64: the specification", () => Availability.Yes, () => new ReferenceBackend()),
         Unavailable("cpu-simd", "Vector256/Vector128 with FMA, multi-threaded", NotBuilt),
         Unavailable("opencl", "OpenCL C kernels through libOpenCL.so.1", NotBuilt),
-        Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
+        new(CudaBackend.RegistryName, "CUDA C kernels through the driver API and NVRTC",
+            () => CudaBackend.UnavailableReason() is { } reason ? Availability.No(reason) : Availability.Yes, () => new CudaBackend()),
         Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
     ];
 

@@ -18,6 +18,7 @@ public static class KernelLabCli
             BackendsCommand.Create(stdout),
             InitCommand.Create(stdout),
             BatchCommand.Create(stdout),
+            KernelsCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
