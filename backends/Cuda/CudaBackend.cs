@@ -46,7 +46,14 @@ public sealed unsafe partial class CudaBackend : Backend
             if (count == 0)
                 return "the NVIDIA driver reports no CUDA device";
             Check(cuDriverGetVersion(&version));
-            Nvrtc.Load(version);
+            try
+            {
+                Nvrtc.Load(version);
+            }
+            catch (KernelLabException) when (Directory.Exists(CudaKernels.ShippedPtxDirectory))
+            {
+                // No NVRTC, but a published build's PTX: the constructor picks the architecture.
+            }
             return null;
         }
         catch (Exception e)
@@ -85,10 +92,9 @@ public sealed unsafe partial class CudaBackend : Backend
             Check(cuStreamCreate(&stream, 0));
             _stream = stream;
 
-            var nvrtc = Nvrtc.Load(driverVersion);
-            string architecture = Architecture(major * 10 + minor, nvrtc.SupportedArchitectures());
-            foreach (var (source, ptx) in CudaKernels.Ptx(nvrtc, architecture))
-                _modules[source] = LoadModule(source, ptx, nvrtc, driverVersion);
+            var (architecture, kernels, compiler) = Kernels(major * 10 + minor, driverVersion);
+            foreach (var (source, ptx) in kernels)
+                _modules[source] = LoadModule(source, ptx, compiler, driverVersion);
 
             Info = new DeviceInfo(
                 Name: Marshal.PtrToStringUTF8((nint)name) ?? "NVIDIA GPU",
@@ -102,7 +108,7 @@ public sealed unsafe partial class CudaBackend : Backend
                     ["device"] = ordinal.ToString(),
                     ["compute capability"] = $"{major}.{minor}",
                     ["driver"] = $"CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}",
-                    ["nvrtc"] = $"{nvrtc.Path} (CUDA {nvrtc.Version})",
+                    ["kernels"] = compiler,
                     ["architecture"] = architecture,
                 });
         }
@@ -127,7 +133,28 @@ public sealed unsafe partial class CudaBackend : Backend
         return $"compute_{chosen}";
     }
 
-    private nint LoadModule(string source, string ptx, Nvrtc nvrtc, int driverVersion)
+    /// <summary>
+    /// The PTX of every source: compiled by NVRTC for the device (once per process), or, where NVRTC is missing, the PTX a
+    /// published build ships for the newest architecture not above the device's. Also says where it came from.
+    /// </summary>
+    private static (string Architecture, IReadOnlyDictionary<string, string> Ptx, string Compiler) Kernels(int deviceArchitecture, int driverVersion)
+    {
+        Nvrtc nvrtc;
+        try
+        {
+            nvrtc = Nvrtc.Load(driverVersion);
+        }
+        catch (KernelLabException missing)
+        {
+            var shipped = CudaKernels.ShippedPtx(CudaKernels.ShippedPtxDirectory, deviceArchitecture)
+                ?? throw new KernelLabException($"{missing.Message}; and no PTX at or below compute_{deviceArchitecture} in {CudaKernels.ShippedPtxDirectory}");
+            return (shipped.Architecture, shipped.Ptx, $"PTX shipped in {CudaKernels.ShippedPtxDirectory}");
+        }
+        string architecture = Architecture(deviceArchitecture, nvrtc.SupportedArchitectures());
+        return (architecture, CudaKernels.Ptx(nvrtc, architecture), $"NVRTC {nvrtc.Path} (CUDA {nvrtc.Version})");
+    }
+
+    private nint LoadModule(string source, string ptx, string compiler, int driverVersion)
     {
         const int logSize = 16 * 1024;
         byte* errorLog = stackalloc byte[logSize];
@@ -145,7 +172,7 @@ public sealed unsafe partial class CudaBackend : Backend
         {
             string log = Marshal.PtrToStringUTF8((nint)errorLog) ?? "";
             if (ErrorName(result) == "CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
-                log += $" PTX from NVRTC of CUDA {nvrtc.Version}, driver of CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}: install an NVRTC no newer than the driver.";
+                log += $" PTX from {compiler}, driver of CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}: the PTX needs a driver at least as new as its compiler.";
             throw new CudaException(ErrorName(result), $"cuModuleLoadDataEx({source})", ErrorDescription(result), log);
         }
         return module;

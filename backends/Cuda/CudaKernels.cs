@@ -70,6 +70,53 @@ public static class CudaKernels
     private static Nvrtc.Compilation Compile(Nvrtc nvrtc, string source, string architecture) =>
         nvrtc.Compile(source, Source(source), Headers.Value, [$"--gpu-architecture={architecture}"]);
 
+    /// <summary>The architectures a published build ships PTX for (tools/publish-gpu.sh): a device takes the newest not above its own.</summary>
+    public static IReadOnlyList<string> ShippedArchitectures { get; } = ["compute_70", "compute_80", "compute_90"];
+
+    /// <summary>Where a published build keeps its PTX: <c>ptx/&lt;architecture&gt;/&lt;source&gt;.ptx</c> beside the executable.</summary>
+    public static string ShippedPtxDirectory => System.IO.Path.Combine(AppContext.BaseDirectory, "ptx");
+
+    /// <summary>
+    /// Compiles every source with NVRTC for each architecture and writes <c>directory/&lt;architecture&gt;/&lt;source&gt;.ptx</c>, so that
+    /// a GPU machine without NVRTC can still load the kernels. Returns the files written; a compile error throws.
+    /// </summary>
+    public static IReadOnlyList<string> WritePtx(string directory, IEnumerable<string> architectures)
+    {
+        var nvrtc = Nvrtc.Load(driverVersion: null);
+        var written = new List<string>();
+        foreach (string architecture in architectures)
+        {
+            string folder = System.IO.Path.Combine(directory, architecture);
+            Directory.CreateDirectory(folder);
+            foreach (var (source, ptx) in Ptx(nvrtc, architecture))
+            {
+                string path = System.IO.Path.Combine(folder, source + ".ptx");
+                File.WriteAllText(path, ptx);
+                written.Add(path);
+            }
+        }
+        return written;
+    }
+
+    /// <summary>
+    /// The PTX that <see cref="WritePtx"/> wrote under <paramref name="directory"/> for the newest architecture not above
+    /// <paramref name="deviceArchitecture"/> (86 for 8.6), or null where there is none.
+    /// </summary>
+    internal static (string Architecture, IReadOnlyDictionary<string, string> Ptx)? ShippedPtx(string directory, int deviceArchitecture)
+    {
+        if (!Directory.Exists(directory))
+            return null;
+        var best = Directory.GetDirectories(directory, "compute_*")
+            .Select(d => (Path: d, Architecture: int.TryParse(System.IO.Path.GetFileName(d)["compute_".Length..], out int a) ? a : int.MaxValue))
+            .Where(d => d.Architecture <= deviceArchitecture)
+            .OrderByDescending(d => d.Architecture)
+            .FirstOrDefault();
+        if (best.Path is null)
+            return null;
+        var ptx = SourceNames.ToDictionary(s => s, s => File.ReadAllText(System.IO.Path.Combine(best.Path, s + ".ptx")));
+        return ($"compute_{best.Architecture}", ptx);
+    }
+
     // PTX per (NVRTC library, architecture) and source: compiled once for the process, loaded into each backend's context.
     private static readonly ConcurrentDictionary<(string Nvrtc, string Architecture), Lazy<IReadOnlyDictionary<string, string>>> PtxCache = new();
 

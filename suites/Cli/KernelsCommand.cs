@@ -7,7 +7,8 @@ namespace KernelLab.Cli;
 
 /// <summary>
 /// <c>kernellab kernels check --backend cuda</c>: compiles every CUDA kernel source with NVRTC for each checked
-/// architecture. Needs NVRTC but no GPU and no driver, so CI runs it.
+/// architecture. Needs NVRTC but no GPU and no driver, so CI runs it. <c>kernels ptx</c> writes the PTX that a published
+/// build carries for GPU machines without NVRTC.
 /// </summary>
 internal static class KernelsCommand
 {
@@ -18,9 +19,7 @@ internal static class KernelsCommand
         check.SetAction(r =>
         {
             string name = r.GetValue(backend)!;
-            BackendRegistry.Find(name);
-            if (name != CudaBackend.RegistryName)
-                throw new KernelLabException($"kernels check: backend '{name}' has no kernel sources to check; expected {CudaBackend.RegistryName}");
+            RequireCuda(name, "check");
 
             var results = CudaKernels.CheckSources(CudaKernels.CheckedArchitectures);
             int width = results.Max(x => x.Source.Length) + 2;
@@ -39,6 +38,24 @@ internal static class KernelsCommand
             stdout.WriteLine(summary);
             return 0;
         });
-        return new Command("kernels", "device kernel sources of the backends that compile them at run time") { check };
+
+        var ptxBackend = Options.Backend();
+        var output = Options.Required("--out", "directory to write <architecture>/<source>.ptx into");
+        var ptx = new Command("ptx", "compile every CUDA kernel source to PTX for a published build (compute_70, compute_80, compute_90)") { ptxBackend, output };
+        ptx.SetAction(r =>
+        {
+            RequireCuda(r.GetValue(ptxBackend)!, "ptx");
+            var written = CudaKernels.WritePtx(r.GetValue(output)!, CudaKernels.ShippedArchitectures);
+            stdout.WriteLine($"{written.Count} PTX files written to {r.GetValue(output)} (NVRTC: {CudaKernels.DescribeNvrtc()})");
+            return 0;
+        });
+        return new Command("kernels", "device kernel sources of the backends that compile them at run time") { check, ptx };
+    }
+
+    private static void RequireCuda(string name, string verb)
+    {
+        BackendRegistry.Find(name);
+        if (name != CudaBackend.RegistryName)
+            throw new KernelLabException($"kernels {verb}: backend '{name}' has no kernel sources here; expected {CudaBackend.RegistryName}");
     }
 }

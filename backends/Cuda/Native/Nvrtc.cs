@@ -10,7 +10,7 @@ namespace KernelLab.Backends.Cuda.Native;
 /// </summary>
 internal sealed unsafe class Nvrtc
 {
-    /// <summary>The sonames tried, newest first; a copy next to the application (a published build) comes last.</summary>
+    /// <summary>The sonames tried, newest first.</summary>
     public static IReadOnlyList<string> Candidates { get; } = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"];
 
     private const int Success = 0; // NVRTC_SUCCESS
@@ -65,7 +65,7 @@ internal sealed unsafe class Nvrtc
     public static Nvrtc Load(int? driverVersion)
     {
         var found = new List<Nvrtc>();
-        foreach (string candidate in SearchPaths())
+        foreach (string candidate in Candidates)
         {
             if (!NativeLibrary.TryLoad(candidate, out nint library))
                 continue;
@@ -84,31 +84,6 @@ internal sealed unsafe class Nvrtc
         }
         return found.FirstOrDefault()
             ?? throw new KernelLabException($"NVRTC not found: none of {string.Join(", ", Candidates)} could be loaded (on Debian: apt-get install libnvrtc11.2 from the non-free component)");
-    }
-
-    private static IEnumerable<string> SearchPaths()
-    {
-        foreach (string soname in Candidates)
-            yield return soname;
-        // A published build may carry NVRTC beside the executable (tools/publish-gpu.sh); its builtins library, which NVRTC
-        // opens by soname, is loaded first so that the loader finds it already in the process.
-        string local = AppContext.BaseDirectory;
-        foreach (string builtins in SafeGlob(local, "libnvrtc-builtins.so.*"))
-            NativeLibrary.TryLoad(builtins, out _);
-        foreach (string soname in Candidates)
-            yield return System.IO.Path.Combine(local, soname);
-    }
-
-    private static IEnumerable<string> SafeGlob(string directory, string pattern)
-    {
-        try
-        {
-            return Directory.GetFiles(directory, pattern);
-        }
-        catch (IOException)
-        {
-            return [];
-        }
     }
 
     /// <summary>The virtual architectures this NVRTC compiles for (80 for compute_80), or null when it cannot say.</summary>

@@ -53,6 +53,30 @@ public sealed partial class CudaKernelTests
         Assert.Contains("undeclared_name", compilation.Log);
     }
 
+    [Fact]
+    public void ShippedPtx_IsTheNewestArchitectureNotAboveTheDevices()
+    {
+        RequireNvrtc();
+        string dir = Path.Combine(Path.GetTempPath(), "kernellab-ptx-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var written = CudaKernels.WritePtx(dir, ["compute_70", "compute_80"]);
+            Assert.Equal(2 * CudaKernels.SourceNames.Count, written.Count);
+            Assert.Equal("compute_80", CudaKernels.ShippedPtx(dir, 90)!.Value.Architecture);
+            Assert.Equal("compute_80", CudaKernels.ShippedPtx(dir, 86)!.Value.Architecture);
+            var sm75 = CudaKernels.ShippedPtx(dir, 75)!.Value;
+            Assert.Equal("compute_70", sm75.Architecture);
+            Assert.Equal(CudaKernels.SourceNames, sm75.Ptx.Keys.Order(StringComparer.Ordinal));
+            Assert.Contains(".target sm_70", sm75.Ptx["gemm.cu"]);
+            Assert.Null(CudaKernels.ShippedPtx(dir, 61));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static string PtxType(KernelParameter p) => p switch
     {
         KernelParameter.Pointer or KernelParameter.Int64 => ".u64",
