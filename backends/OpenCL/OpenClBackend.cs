@@ -42,7 +42,9 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
     /// <summary>Kernel time from the queue's profiling events: the sum of the durations (end - start) of the kernels enqueued between Start and Stop. Copies are not counted.</summary>
     public override IDeviceTimer CreateTimer() => new OpenClTimer(this);
 
-    public IReadOnlyList<KernelCheckResult> CheckKernelSources() => _programs.CheckAll();
+    public IReadOnlyList<KernelCheckResult> CheckKernelSources() => _programs.CheckAll(Info.Name);
+
+    public string CompilerDescription => $"{Info.Name}, {Info.Properties["OpenCL C version"]} ({Info.Properties["platform"]})";
 
     public override void Dispose()
     {

@@ -56,7 +56,7 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
     }
 
     /// <summary>Builds every source from its text, timing each; a failure is reported with its log, not thrown.</summary>
-    public IReadOnlyList<KernelCheckResult> CheckAll()
+    public IReadOnlyList<KernelCheckResult> CheckAll(string target)
     {
         var results = new List<KernelCheckResult>();
         foreach (var source in Sources.Keys.Order())
@@ -65,11 +65,11 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
             try
             {
                 using var program = Build(source, useCachedBinary: false);
-                results.Add(new KernelCheckResult(source, true, clock.Elapsed, BuildLog(program.Value)));
+                results.Add(new KernelCheckResult(source, target, true, clock.Elapsed, BuildLog(program.Value)));
             }
             catch (OpenClException e)
             {
-                results.Add(new KernelCheckResult(source, false, clock.Elapsed, e.Message));
+                results.Add(new KernelCheckResult(source, target, false, clock.Elapsed, e.Message));
             }
         }
         return results;

@@ -1,3 +1,4 @@
+using KernelLab.Backends.Cuda;
 using KernelLab.Backends.OpenCL;
 using KernelLab.Backends.Reference;
 
@@ -16,6 +17,12 @@ public sealed record BackendEntry(string Name, string Description, Func<Availabi
 {
     /// <summary>Creates the backend on a named device (<c>--device</c>), for backends with a choice of device; null for the rest.</summary>
     public Func<string, Backend>? CreateOnDevice { get; init; }
+
+    /// <summary>
+    /// For backends that compile kernel sources at run time: a checker that builds them all (<c>kernellab kernels check</c>),
+    /// on the named device where the backend has a choice; null for the rest.
+    /// </summary>
+    public Func<string?, IKernelSourceChecker>? KernelSources { get; init; }
 }
 
 /// <summary>
@@ -30,8 +37,12 @@ public static class BackendRegistry
         new("opencl", "OpenCL C kernels through libOpenCL.so.1", Probe(OpenClDevices.UnavailableReason), () => new OpenClBackend())
         {
             CreateOnDevice = device => new OpenClBackend(device),
+            KernelSources = device => (OpenClBackend)Create("opencl", device),
         },
-        Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
+        new(CudaBackend.RegistryName, "CUDA C kernels through the driver API and NVRTC", Probe(CudaBackend.UnavailableReason), () => new CudaBackend())
+        {
+            KernelSources = _ => new CudaKernelChecker(),
+        },
         Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
     ];
 
