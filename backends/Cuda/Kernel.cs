@@ -2,13 +2,14 @@ using System.Reflection;
 
 namespace KernelLab.Backends.Cuda;
 
-/// <summary>How one kernel parameter is passed: a device pointer, an int, a long long or a float.</summary>
+/// <summary>How one kernel parameter is passed: a device pointer, an int, a long long, a float or a double.</summary>
 internal enum KernelParameter
 {
     Pointer,
     Int32,
     Int64,
     Float32,
+    Float64,
 }
 
 /// <summary>
@@ -24,7 +25,7 @@ internal sealed record KernelSignature(string Source, string Name, params Kernel
 /// <summary>Every kernel the backend launches.</summary>
 internal static class Kernel
 {
-    private const KernelParameter P = KernelParameter.Pointer, I = KernelParameter.Int32, L = KernelParameter.Int64, F = KernelParameter.Float32;
+    private const KernelParameter P = KernelParameter.Pointer, I = KernelParameter.Int32, L = KernelParameter.Int64, F = KernelParameter.Float32, D = KernelParameter.Float64;
 
     private const string Elementwise = "elementwise.cu", Tiled = "gemm.cu", Reductions = "reductions.cu";
     private const string Convolution = "convolution.cu", Sequence = "sequence.cu", Optimizers = "optimizers.cu";
@@ -58,10 +59,10 @@ internal static class Kernel
     public static readonly KernelSignature AttentionForward = new(Sequence, "attention_forward", P, P, P, I, I, I, F);
     public static readonly KernelSignature AttentionBackward = new(Sequence, "attention_backward", P, P, P, P, I, I, I, F);
 
-    public static readonly KernelSignature SgdStep = new(Optimizers, "sgd_step", P, P, P, L, F, F, I, F, F, I, I);
-    public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, F, F, F, F, F, F, F, F, F);
-    public static readonly KernelSignature RmsPropStep = new(Optimizers, "rmsprop_step", P, P, P, P, P, L, F, F, F, F, F, I, F, I);
-    public static readonly KernelSignature AdagradStep = new(Optimizers, "adagrad_step", P, P, P, L, F, F, F);
+    public static readonly KernelSignature SgdStep = new(Optimizers, "sgd_step", P, P, P, L, D, D, I, D, D, I, I);
+    public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, D, D, D, D, D, D, D, D, D);
+    public static readonly KernelSignature RmsPropStep = new(Optimizers, "rmsprop_step", P, P, P, P, P, L, D, D, D, D, D, I, D, I);
+    public static readonly KernelSignature AdagradStep = new(Optimizers, "adagrad_step", P, P, P, L, D, D, D);
 
     public static IReadOnlyList<KernelSignature> All { get; } =
         [.. typeof(Kernel).GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -69,7 +70,7 @@ internal static class Kernel
             .Select(f => (KernelSignature)f.GetValue(null)!)];
 }
 
-/// <summary>One kernel argument: its kind and its bits (a float's in the low four bytes), as cuLaunchKernel reads them.</summary>
+/// <summary>One kernel argument: its kind and its bits (a float's or an int's in the low four bytes), as cuLaunchKernel reads them.</summary>
 internal readonly record struct KernelArgument(KernelParameter Kind, ulong Bits)
 {
     public static implicit operator KernelArgument(int value) => new(KernelParameter.Int32, unchecked((uint)value));
@@ -77,6 +78,8 @@ internal readonly record struct KernelArgument(KernelParameter Kind, ulong Bits)
     public static implicit operator KernelArgument(long value) => new(KernelParameter.Int64, unchecked((ulong)value));
 
     public static implicit operator KernelArgument(float value) => new(KernelParameter.Float32, BitConverter.SingleToUInt32Bits(value));
+
+    public static implicit operator KernelArgument(double value) => new(KernelParameter.Float64, BitConverter.DoubleToUInt64Bits(value));
 
     public static implicit operator KernelArgument(bool value) => new(KernelParameter.Int32, value ? 1u : 0u);
 

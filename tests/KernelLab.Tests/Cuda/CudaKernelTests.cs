@@ -82,6 +82,7 @@ public sealed partial class CudaKernelTests
         KernelParameter.Pointer or KernelParameter.Int64 => ".u64",
         KernelParameter.Int32 => ".u32",
         KernelParameter.Float32 => ".f32",
+        KernelParameter.Float64 => ".f64",
         _ => throw new ArgumentOutOfRangeException(nameof(p)),
     };
 
