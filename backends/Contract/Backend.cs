@@ -352,7 +352,9 @@ public abstract class Backend : IDisposable
     /// One torch.optim update of param from grad, in place, for optimizer step <paramref name="step"/>
     /// (1 for the first). <paramref name="state"/> holds <see cref="OptimizerSettings.StateCount"/> views
     /// of param's length (in the order listed there), zeroed before the first step (Adagrad's sum is filled with
-    /// <see cref="OptimizerSettings.InitialAccumulatorValue"/> instead); grad is not changed.
+    /// <see cref="OptimizerSettings.InitialAccumulatorValue"/> instead); grad is not changed. The update arithmetic is
+    /// float64 whatever the storage precision: it is memory-bound, so this costs nothing, and in float32 a parameter
+    /// whose update cancels (p close to lr * g) loses the digits the 1e-4 rule of MODELS.md asks for.
     /// </summary>
     public void OptimizerStep(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
     {

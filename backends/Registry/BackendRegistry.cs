@@ -1,4 +1,6 @@
 using KernelLab.Backends.CpuSimd;
+using KernelLab.Backends.Cuda;
+using KernelLab.Backends.OpenCL;
 using KernelLab.Backends.Reference;
 
 namespace KernelLab.Backends;
@@ -12,7 +14,17 @@ public readonly record struct Availability(bool IsAvailable, string? Reason)
 }
 
 /// <summary>One backend: its name, how to tell whether it can run here (never throws), and how to create it.</summary>
-public sealed record BackendEntry(string Name, string Description, Func<Availability> Probe, Func<Backend> Create);
+public sealed record BackendEntry(string Name, string Description, Func<Availability> Probe, Func<Backend> Create)
+{
+    /// <summary>Creates the backend on a named device (<c>--device</c>), for backends with a choice of device; null for the rest.</summary>
+    public Func<string, Backend>? CreateOnDevice { get; init; }
+
+    /// <summary>
+    /// For backends that compile kernel sources at run time: a checker that builds them all (<c>kernellab kernels check</c>),
+    /// on the named device where the backend has a choice; null for the rest.
+    /// </summary>
+    public Func<string?, IKernelSourceChecker>? KernelSources { get; init; }
+}
 
 /// <summary>
 /// The one list of backends. The CLI, the tests and the benchmarks all read it; a new backend is one entry here.
@@ -24,8 +36,15 @@ public static class BackendRegistry
         new("reference", "plain scalar C#, float64: the specification", () => Availability.Yes, () => new ReferenceBackend()),
         // Always available: every kernel has Vector128 and scalar fallbacks for CPUs without AVX2.
         new("cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32", () => Availability.Yes, () => new CpuSimdBackend()),
-        Unavailable("opencl", "OpenCL C kernels through libOpenCL.so.1", NotBuilt),
-        Unavailable("cuda", "CUDA C kernels through the driver API and NVRTC", NotBuilt),
+        new("opencl", "OpenCL C kernels through libOpenCL.so.1", Probe(OpenClDevices.UnavailableReason), () => new OpenClBackend())
+        {
+            CreateOnDevice = device => new OpenClBackend(device),
+            KernelSources = device => (OpenClBackend)Create("opencl", device),
+        },
+        new(CudaBackend.RegistryName, "CUDA C kernels through the driver API and NVRTC", Probe(CudaBackend.UnavailableReason), () => new CudaBackend())
+        {
+            KernelSources = _ => new CudaKernelChecker(),
+        },
         Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
     ];
 
@@ -39,15 +58,26 @@ public static class BackendRegistry
         All.FirstOrDefault(e => e.Name == name)
         ?? throw new KernelLabException($"unknown backend '{name}': expected one of {string.Join(", ", Names)}");
 
-    /// <summary>Creates the backend, or throws <see cref="BackendUnavailableException"/> with the reason it cannot run here.</summary>
-    public static Backend Create(string name)
+    /// <summary>
+    /// Creates the backend, on <paramref name="device"/> when given, or throws <see cref="BackendUnavailableException"/>
+    /// with the reason it cannot run here.
+    /// </summary>
+    public static Backend Create(string name, string? device = null)
     {
         var entry = Find(name);
         var availability = entry.Probe();
         if (!availability.IsAvailable)
             throw new BackendUnavailableException(name, availability.Reason!);
-        return entry.Create();
+        if (device is null)
+            return entry.Create();
+        return entry.CreateOnDevice is { } create
+            ? create(device)
+            : throw new KernelLabException($"--device {device}: backend '{name}' has no choice of device");
     }
+
+    /// <summary>A probe from a check that returns null when the backend can run, else the reason.</summary>
+    private static Func<Availability> Probe(Func<string?> unavailableReason) =>
+        () => unavailableReason() is { } reason ? Availability.No(reason) : Availability.Yes;
 
     private static BackendEntry Unavailable(string name, string description, string reason) =>
         new(name, description, () => Availability.No(reason), () => throw new BackendUnavailableException(name, reason));

@@ -13,11 +13,12 @@ internal static class GradCommand
         var parameters = Options.Params();
         var batch = Options.Batch();
         var backend = Options.Backend();
+        var device = Options.Device();
         var output = Options.Required("--out", "gradient file to write (safetensors; the backend's precision)");
-        var command = new Command("grad", "compute the loss and the gradient of every parameter on one batch") { config, parameters, batch, backend, output };
+        var command = new Command("grad", "compute the loss and the gradient of every parameter on one batch") { config, parameters, batch, backend, device, output };
         command.SetAction(r =>
         {
-            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!);
+            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!, r.GetValue(device));
             double loss = session.Network.ComputeGradients();
             ModelSession.RequireFinite("loss", [loss]);
 

@@ -5,7 +5,8 @@ namespace KernelLab.Cli;
 
 /// <summary>
 /// The <c>kernellab</c> command line. Every failure is one line on stderr and a non-zero exit:
-/// 1 for an error in the input or the run, 2 for a malformed command line, 70 for a bug in KernelLab.
+/// 1 for an error in the input or the run, 2 for a malformed command line, 3 for a regression that
+/// <c>compare --fail-on-regression</c> found, 70 for a bug in KernelLab.
 /// </summary>
 public static class KernelLabCli
 {
@@ -18,6 +19,11 @@ public static class KernelLabCli
             BackendsCommand.Create(stdout),
             InitCommand.Create(stdout),
             BatchCommand.Create(stdout),
+            RunCommand.Create(stdout),
+            ReportCommand.Create(stdout),
+            CompareCommand.Create(stdout),
+            OpsCommand.Create(stdout),
+            KernelsCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -19,13 +19,13 @@ internal sealed class ModelSession : IDisposable
     public Network Network { get; }
 
     /// <summary>Reads and checks every input file before the backend is created, so bad input fails fast.</summary>
-    public static ModelSession Open(string configPath, string paramsPath, string batchPath, string backendName)
+    public static ModelSession Open(string configPath, string paramsPath, string batchPath, string backendName, string? device)
     {
         var config = ModelConfig.Load(configPath);
         BackendRegistry.Find(backendName);
         var parameters = SafetensorsFile.Read(paramsPath);
         var batch = Batch.Load(batchPath, config);
-        var backend = BackendRegistry.Create(backendName);
+        var backend = BackendRegistry.Create(backendName, device);
         Network? network = null;
         try
         {

@@ -15,6 +15,7 @@ internal static class TrainCommand
         var parameters = Options.Params();
         var batch = Options.Batch();
         var backend = Options.Backend();
+        var device = Options.Device();
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, adam, adamw, rmsprop or adagrad", DefaultValueFactory = _ => "adamw" };
         var lr = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 0.001 };
         var weightDecay = new Option<double?>("--weight-decay") { Description = "weight decay (default: the optimizer's PyTorch default)" };
@@ -25,7 +26,7 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "final parameters to write (safetensors, F32)" };
         var command = new Command("train", "train on one batch, repeated, and record the loss before every step")
         {
-            config, parameters, batch, backend, optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
+            config, parameters, batch, backend, device, optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
         };
         command.SetAction(r =>
         {
@@ -40,7 +41,7 @@ internal static class TrainCommand
                 Nesterov = r.GetValue(nesterov),
             };
 
-            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!);
+            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!, r.GetValue(device));
             using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);
             var history = new double[stepCount];
             for (int s = 0; s < stepCount; s++)

@@ -14,13 +14,13 @@ public static class StandardWorkloads
     private const int TestBatch = 2;
     private static readonly string SuitePath = Path.Combine(AppContext.BaseDirectory, "suites", "standard.json");
 
-    private static readonly Dictionary<string, (ModelConfig Config, int Steps)> Workloads = Read();
+    private static readonly Dictionary<string, (ModelConfig Config, int Batch, int Steps)> Workloads = Read();
 
     public static IEnumerable<string> Names => Workloads.Keys;
 
     public static Network Open(Backend backend, string workload)
     {
-        var (config, steps) = Workloads[workload];
+        var (config, _, steps) = Workloads[workload];
         var shape = new BatchShape(TestBatch, steps);
         var network = Network.Create(backend, config, shape);
         network.Parameters.Initialize(seed: 1);
@@ -28,11 +28,18 @@ public static class StandardWorkloads
         return network;
     }
 
-    private static Dictionary<string, (ModelConfig, int)> Read()
+    /// <summary>The op cases of every standard workload at its full batch, with AdamW as the suite runs it.</summary>
+    public static IReadOnlyList<(string Workload, OpCase Case)> OpCases() =>
+        WorkloadOpCases.For(
+            Workloads.Select(w => (w.Key, w.Value.Config, new BatchShape(w.Value.Batch, w.Value.Steps))),
+            OptimizerSettings.Defaults(OptimizerKind.AdamW, 1e-3));
+
+    private static Dictionary<string, (ModelConfig, int, int)> Read()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(SuitePath));
         return doc.RootElement.GetProperty("workloads").EnumerateArray().ToDictionary(
             w => w.GetProperty("name").GetString()!,
-            w => (ModelConfig.Parse(w.GetProperty("model"), SuitePath), w.TryGetProperty("seq", out var t) ? t.GetInt32() : 1));
+            w => (ModelConfig.Parse(w.GetProperty("model"), SuitePath), w.GetProperty("batch").GetInt32(),
+                w.TryGetProperty("seq", out var t) ? t.GetInt32() : 1));
     }
 }

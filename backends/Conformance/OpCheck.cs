@@ -1,17 +1,16 @@
-using KernelLab.Backends;
 using KernelLab.Backends.Reference;
 
-namespace KernelLab.Tests;
+namespace KernelLab.Backends.Conformance;
 
 /// <summary>
 /// One op, or a forward and its backward, run on a backend under test and on the reference from the same random
 /// inputs. Outputs start as NaN on both, so an element that the op does not write cannot pass. Afterwards every
 /// tensor is compared with the reference's at the backend's tolerance: the outputs, the tensors updated in place,
-/// and the inputs, which must come back as they went in.
+/// and the inputs, which must come back as they went in. The tests assert on the result; <c>kernellab ops</c>
+/// prints it and then times the op.
 /// </summary>
 public sealed class OpCheck
 {
-    private readonly string _name;
     private readonly RandomData _data;
     private readonly List<(string Name, double[]? Values, long Length)> _tensors = []; // Values null: an output, poisoned
     private readonly List<(string Name, int[] Values)> _indices = [];
@@ -20,9 +19,11 @@ public sealed class OpCheck
     /// <summary>The name appears in every failure; it also seeds the random inputs, so a failing check reproduces.</summary>
     public OpCheck(string name)
     {
-        _name = name;
+        Name = name;
         _data = new RandomData(StableHash(name));
     }
+
+    public string Name { get; }
 
     /// <summary>An input, uniform in [min, max).</summary>
     public OpCheck In(string name, long length, double min = -1, double max = 1) => In(name, _data.Uniform(length, min, max));
@@ -62,30 +63,41 @@ public sealed class OpCheck
         return this;
     }
 
-    public void Run(Backend backend, Action<Backend, OpBuffers> op)
+    /// <summary>Runs the op on <paramref name="backend"/> and on a fresh reference and compares every tensor.</summary>
+    public OpCheckResult Check(Backend backend, Action<Backend, OpBuffers> op)
     {
         using var reference = new ReferenceBackend();
         var expected = Execute(reference, op);
         var actual = Execute(backend, op);
         double tolerance = TensorComparison.ToleranceFor(backend.Precision);
-        var failures = _tensors
-            .Select(t => TensorComparison.Compare($"{_name}: {t.Name}", actual[t.Name], expected[t.Name], tolerance))
-            .Where(result => !result.Passed)
-            .Select(result => result.ToString())
-            .ToList();
-        Assert.True(failures.Count == 0, $"{backend.Name} against the reference:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+        return new OpCheckResult(Name, backend.Name,
+            _tensors.Select(t => TensorComparison.Compare($"{Name}: {t.Name}", actual[t.Name], expected[t.Name], tolerance)).ToList());
+    }
+
+    /// <summary>The check's buffers on <paramref name="backend"/>, inputs uploaded and outputs poisoned: what an op is timed on.</summary>
+    public OpBuffers Allocate(Backend backend)
+    {
+        var buffers = new OpBuffers();
+        try
+        {
+            foreach (var (name, values, length) in _tensors)
+                buffers.Add(name, values is null ? backend.AllocatePoisoned(length) : backend.Upload(values));
+            foreach (var (name, values) in _indices)
+                buffers.Add(name, backend.Upload(values));
+            foreach (var (name, length) in _indexScratch)
+                buffers.Add(name, backend.AllocateIndices(length));
+            return buffers;
+        }
+        catch
+        {
+            buffers.Dispose();
+            throw;
+        }
     }
 
     private Dictionary<string, double[]> Execute(Backend backend, Action<Backend, OpBuffers> op)
     {
-        using var buffers = new OpBuffers();
-        foreach (var (name, values, length) in _tensors)
-            buffers.Add(name, values is null ? backend.AllocatePoisoned(length) : backend.Upload(values));
-        foreach (var (name, values) in _indices)
-            buffers.Add(name, backend.Upload(values));
-        foreach (var (name, length) in _indexScratch)
-            buffers.Add(name, backend.AllocateIndices(length));
-
+        using var buffers = Allocate(backend);
         op(backend, buffers);
         return _tensors.ToDictionary(t => t.Name, t => backend.Download(buffers[t.Name]));
     }
@@ -98,6 +110,18 @@ public sealed class OpCheck
             hash = (hash ^ c) * 16777619;
         return (int)hash;
     }
+}
+
+/// <summary>Every tensor of one <see cref="OpCheck"/> against the reference.</summary>
+public sealed record OpCheckResult(string Name, string Backend, IReadOnlyList<ComparisonResult> Tensors)
+{
+    public bool Passed => Tensors.All(t => t.Passed);
+
+    /// <summary>The largest error over the tensors (infinite where a NaN or an infinity appeared).</summary>
+    public double MaxError => Tensors.Count == 0 ? 0 : Tensors.Max(t => t.MaxError);
+
+    /// <summary>One line per failing tensor, or the empty string.</summary>
+    public string Failures => string.Join(Environment.NewLine, Tensors.Where(t => !t.Passed).Select(t => t.ToString()));
 }
 
 /// <summary>An <see cref="OpCheck"/>'s buffers on one backend, by name.</summary>

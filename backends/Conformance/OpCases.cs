@@ -1,0 +1,171 @@
+namespace KernelLab.Backends.Conformance;
+
+/// <summary>
+/// One op of the contract (a forward together with its backward where it has one) at one shape: its inputs,
+/// outputs and the calls that run it. The tests check these at odd shapes, <c>kernellab ops</c> at the shapes
+/// of a suite's workloads (<see cref="WorkloadOpCases"/>), with the same code.
+/// </summary>
+public sealed record OpCase(string Op, string Shape, OpCheck Inputs, Action<Backend, OpBuffers> Run)
+{
+    public string Name => $"{Op} {Shape}";
+
+    /// <summary>Runs the op on <paramref name="backend"/> and on the reference, from the same random inputs, with poisoned outputs.</summary>
+    public OpCheckResult Check(Backend backend) => Inputs.Check(backend, Run);
+}
+
+/// <summary>The op cases, one factory per op group of <see cref="Backend"/>.</summary>
+public static class OpCases
+{
+    public static OpCase Fill(int n) =>
+        Case("fill", $"n={n}", c => c.Out("y", n), (b, t) => b.Fill(t["y"], 0.25));
+
+    /// <summary>y = a + b, or a = a + b when <paramref name="intoA"/> (the aliasing residual connections use).</summary>
+    public static OpCase Add(long n, bool intoA = false) =>
+        Case(intoA ? "add into a" : "add", $"n={n}",
+            c => intoA ? c.In("a", n).In("b", n) : c.In("a", n).In("b", n).Out("y", n),
+            (b, t) => b.Add(t["a"], t["b"], intoA ? t["a"] : t["y"], n));
+
+    /// <summary>Forward and backward of <paramref name="f"/>; <paramref name="inPlace"/> adds the aliasing the contract allows (y = x, dx = dy).</summary>
+    public static OpCase Activation(Activation f, long n, bool inPlace = false) => inPlace
+        ? Case($"{f} in place", $"n={n}", c => c.In("x", n, -4, 4).In("dy", n).Out("y", n).In("xy", n, -4, 4), (b, t) =>
+        {
+            b.ActivationForward(f, t["x"], t["y"], n);
+            b.ActivationBackward(f, t["x"], t["y"], t["dy"], t["dy"], n);
+            b.ActivationForward(f, t["xy"], t["xy"], n);
+        })
+        : Case($"{f}", $"n={n}", c => c.In("x", n, -4, 4).In("dy", n).Out("y", n).Out("dx", n), (b, t) =>
+        {
+            b.ActivationForward(f, t["x"], t["y"], n);
+            b.ActivationBackward(f, t["x"], t["y"], t["dy"], t["dx"], n);
+        });
+
+    public static OpCase Gemm(int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, double alpha = 0.75) =>
+        Case("gemm", $"m={m} n={n} k={k} transposeA={transposeA} transposeB={transposeB} accumulate={accumulate}",
+            c => c.In("a", (long)m * k).In("b", (long)k * n).Out("c", (long)m * n, accumulated: accumulate),
+            (b, t) => b.Gemm(transposeA, transposeB, m, n, k, t["a"], t["b"], t["c"], alpha, accumulate));
+
+    /// <summary><see cref="Backend.AddBias"/> and <see cref="Backend.BiasBackward"/>.</summary>
+    public static OpCase Bias(int outer, int channels, int inner, bool accumulate = false)
+    {
+        long length = (long)outer * channels * inner;
+        return Case("bias", $"outer={outer} channels={channels} inner={inner} accumulate={accumulate}",
+            c => c.In("y", length).In("bias", channels).In("dy", length).Out("dBias", channels, accumulated: accumulate),
+            (b, t) =>
+            {
+                b.AddBias(t["y"], t["bias"], outer, channels, inner);
+                b.BiasBackward(t["dy"], t["dBias"], outer, channels, inner, accumulate);
+            });
+    }
+
+    public static OpCase Conv2d(Conv2dShape s) =>
+        Case("conv2d", $"B={s.Batch} in={s.InChannels} out={s.OutChannels} H={s.Height} W={s.Width} k={s.KernelSize}",
+            c => c.In("x", s.InputLength).In("w", s.WeightLength).In("dy", s.OutputLength)
+                .Out("y", s.OutputLength).Out("dx", s.InputLength).Out("dw", s.WeightLength),
+            (b, t) =>
+            {
+                b.Conv2dForward(t["x"], t["w"], t["y"], s);
+                b.Conv2dBackwardData(t["dy"], t["w"], t["dx"], s);
+                b.Conv2dBackwardWeight(t["x"], t["dy"], t["dw"], s);
+            });
+
+    /// <summary>With <paramref name="ties"/>, windows often hold equal maxima: the first in row-major order must win everywhere.</summary>
+    public static OpCase MaxPool2d(Pool2dShape s, bool ties = false) =>
+        Case("maxpool", $"planes={s.Planes} H={s.Height} W={s.Width} ties={ties}",
+            c => c.In("x", data => ties ? data.Levels(s.InputLength, 3) : data.Uniform(s.InputLength)).In("dy", s.OutputLength)
+                .Out("y", s.OutputLength).Out("dx", s.InputLength).IndexScratch("argMax", s.OutputLength),
+            (b, t) =>
+            {
+                b.MaxPool2dForward(t["x"], t["y"], t.Indices("argMax"), s);
+                b.MaxPool2dBackward(t["dy"], t.Indices("argMax"), t["dx"], s);
+            });
+
+    public static OpCase Embedding(int count, int vocab, int dim) =>
+        Case("embedding", $"count={count} vocab={vocab} dim={dim}",
+            c => c.Indices("ids", count, vocab).In("table", (long)vocab * dim).In("dy", (long)count * dim)
+                .Out("y", (long)count * dim).Out("dTable", (long)vocab * dim, accumulated: true),
+            (b, t) =>
+            {
+                b.EmbeddingForward(t.Indices("ids"), t["table"], t["y"], count, vocab, dim);
+                b.EmbeddingBackward(t.Indices("ids"), t["dy"], t["dTable"], count, vocab, dim);
+            });
+
+    /// <summary>With <paramref name="dcPrevIsDc"/>, the backward writes dcPrev over dc, as the LSTM layer calls it.</summary>
+    public static OpCase LstmCell(int batch, int hidden, bool dcPrevIsDc)
+    {
+        long bh = (long)batch * hidden;
+        return Case("lstm", $"batch={batch} hidden={hidden} dcPrevIsDc={dcPrevIsDc}",
+            c =>
+            {
+                c.In("preact", 4 * bh, -3, 3).In("cPrev", bh).In("dh", bh).In("dc", bh)
+                    .Out("gates", 4 * bh).Out("c", bh).Out("h", bh).Out("dPreact", 4 * bh);
+                return dcPrevIsDc ? c : c.Out("dcPrev", bh);
+            },
+            (b, t) =>
+            {
+                b.LstmCellForward(t["preact"], t["cPrev"], t["gates"], t["c"], t["h"], batch, hidden);
+                b.LstmCellBackward(t["gates"], t["cPrev"], t["c"], t["dh"], t["dc"], t["dPreact"], t[dcPrevIsDc ? "dc" : "dcPrev"], batch, hidden);
+            });
+    }
+
+    public static OpCase LayerNorm(int rows, int cols)
+    {
+        long n = (long)rows * cols;
+        return Case("layernorm", $"rows={rows} cols={cols}",
+            c => c.In("x", n, -2, 3).In("weight", cols).In("bias", cols).In("dy", n)
+                .Out("y", n).Out("mean", rows).Out("rstd", rows).Out("dx", n).Out("dWeight", cols).Out("dBias", cols),
+            (b, t) =>
+            {
+                b.LayerNormForward(t["x"], t["weight"], t["bias"], t["y"], t["mean"], t["rstd"], rows, cols, 1e-5);
+                b.LayerNormBackward(t["dy"], t["x"], t["weight"], t["mean"], t["rstd"], t["dx"], t["dWeight"], t["dBias"], rows, cols);
+            });
+    }
+
+    public static OpCase Attention(AttentionShape s) =>
+        Case("attention", $"B={s.Batch} T={s.T} C={s.Channels} heads={s.Heads}",
+            c => c.In("qkv", s.QkvLength, -2, 2).In("dy", s.OutputLength)
+                .Out("y", s.OutputLength).Out("probabilities", s.ProbabilitiesLength).Out("dQkv", s.QkvLength),
+            (b, t) =>
+            {
+                b.AttentionForward(t["qkv"], t["y"], t["probabilities"], s);
+                b.AttentionBackward(t["dy"], t["qkv"], t["probabilities"], t["dQkv"], s);
+            });
+
+    public static OpCase SoftmaxCrossEntropy(int rows, int classes)
+    {
+        long n = (long)rows * classes;
+        return Case("softmax cross-entropy", $"rows={rows} classes={classes}",
+            c => c.In("logits", n, -5, 5).Indices("targets", rows, classes).Out("probabilities", n).Out("loss", 1).Out("dLogits", n),
+            (b, t) =>
+            {
+                b.SoftmaxCrossEntropyForward(t["logits"], t.Indices("targets"), t["probabilities"], t["loss"], rows, classes);
+                b.SoftmaxCrossEntropyBackward(t["probabilities"], t.Indices("targets"), t["dLogits"], rows, classes);
+            });
+    }
+
+    /// <summary><paramref name="steps"/> optimizer steps over n parameters, a fresh gradient each step; the state starts as the caller fills it.</summary>
+    public static OpCase OptimizerSteps(OptimizerSettings s, long n, int steps = 3)
+    {
+        double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
+        return Case($"{s.Kind} step", $"n={n} steps={steps} {Describe(s)}",
+            c =>
+            {
+                c.In("param", n).In("grads", steps * n);
+                for (int i = 0; i < s.StateCount; i++)
+                    c.In($"state{i}", Enumerable.Repeat(initial, checked((int)n)).ToArray());
+                return c;
+            },
+            (b, t) =>
+            {
+                var state = Enumerable.Range(0, s.StateCount).Select(i => (DeviceView)t[$"state{i}"]).ToArray();
+                for (int step = 1; step <= steps; step++)
+                    b.OptimizerStep(s, step, t["param"], t["grads"].Slice((step - 1) * n, n), state);
+            });
+    }
+
+    // The hyper-parameters that tell the optimizer variants apart.
+    private static string Describe(OptimizerSettings s) => System.FormattableString.Invariant(
+        $"lr={s.LearningRate} wd={s.WeightDecay} momentum={s.Momentum} dampening={s.Dampening} nesterov={s.Nesterov} centered={s.Centered} lr_decay={s.LearningRateDecay} initial={s.InitialAccumulatorValue}");
+
+    private static OpCase Case(string op, string shape, Func<OpCheck, OpCheck> inputs, Action<Backend, OpBuffers> run) =>
+        new(op, shape, inputs(new OpCheck($"{op} {shape}")), run);
+}

@@ -1,0 +1,417 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using KernelLab.Backends.Cuda.Native;
+using static KernelLab.Backends.Cuda.Native.CudaDriver;
+
+namespace KernelLab.Backends.Cuda;
+
+/// <summary>
+/// float32 on an NVIDIA GPU through the driver API: the device's primary context, one stream, the kernels of
+/// <c>kernels/cuda</c> compiled by NVRTC for the device's compute capability, and CUDA events for the timer.
+/// Discovery (<see cref="UnavailableReason"/>) never throws; once a device is chosen, every failed call throws
+/// <see cref="CudaException"/>. The ops are in CudaBackend.Ops.cs.
+/// </summary>
+public sealed unsafe partial class CudaBackend : Backend
+{
+    public const string RegistryName = "cuda";
+
+    private static readonly Lazy<string?> Probe = new(ProbeCore);
+
+    private readonly int _device;
+    private readonly nint _context;
+    private readonly nint _stream;
+    private readonly Dictionary<string, nint> _modules = [];
+    private readonly Dictionary<KernelSignature, nint> _functions = [];
+    private readonly HashSet<ulong> _allocations = [];
+    private readonly List<nint> _events = [];
+    private ulong _scratch;
+    private long _scratchLength;
+    private bool _disposed;
+
+    /// <summary>Why this machine cannot run the backend (no driver, no device, no NVRTC), or null when it can. Never throws.</summary>
+    public static string? UnavailableReason() => Probe.Value;
+
+    private static string? ProbeCore()
+    {
+        try
+        {
+            if (!NativeLibrary.TryLoad(Library, out _))
+                return $"{Library} not found (no NVIDIA driver on this machine)";
+            int init = cuInit(0);
+            if (init != Success)
+                return $"cuInit failed: {ErrorName(init)}" + (ErrorDescription(init) is { } d ? $" ({d})" : "");
+            int count, version;
+            Check(cuDeviceGetCount(&count));
+            if (count == 0)
+                return "the NVIDIA driver reports no CUDA device";
+            Check(cuDriverGetVersion(&version));
+            try
+            {
+                Nvrtc.Load(version);
+            }
+            catch (KernelLabException) when (Directory.Exists(CudaKernels.ShippedPtxDirectory))
+            {
+                // No NVRTC, but a published build's PTX: the constructor picks the architecture.
+            }
+            return null;
+        }
+        catch (Exception e)
+        {
+            // An entry point that an old driver lacks, a failing call: the backend cannot run here, and says why.
+            return e.Message;
+        }
+    }
+
+    /// <summary>Chooses device <paramref name="ordinal"/>, retains its primary context and loads the kernels (compiled once per process).</summary>
+    public CudaBackend(int ordinal = 0)
+    {
+        if (UnavailableReason() is { } reason)
+            throw new BackendUnavailableException(RegistryName, reason);
+        int device, major, minor, multiprocessors, driverVersion;
+        nuint memory;
+        Check(cuDeviceGet(&device, ordinal));
+        _device = device;
+        Check(cuDeviceGetAttribute(&major, AttributeComputeCapabilityMajor, device));
+        Check(cuDeviceGetAttribute(&minor, AttributeComputeCapabilityMinor, device));
+        Check(cuDeviceGetAttribute(&multiprocessors, AttributeMultiprocessorCount, device));
+        Check(cuDeviceTotalMem_v2(&memory, device));
+        Check(cuDriverGetVersion(&driverVersion));
+        const int nameLength = 256;
+        byte* name = stackalloc byte[nameLength];
+        Check(cuDeviceGetName(name, nameLength, device));
+
+        nint context, stream;
+        Check(cuDevicePrimaryCtxRetain(&context, device));
+        _context = context;
+        try
+        {
+            Check(cuCtxSetCurrent(context));
+            // Flags 0 (CU_STREAM_DEFAULT): a blocking stream, ordered with the legacy default stream that the synchronous
+            // cuMemcpyHtoD/DtoH run on, so a copy waits for the kernels queued before it and the kernels after it wait for the copy.
+            Check(cuStreamCreate(&stream, 0));
+            _stream = stream;
+
+            var (architecture, kernels, compiler) = Kernels(major * 10 + minor, driverVersion);
+            foreach (var (source, ptx) in kernels)
+                _modules[source] = LoadModule(source, ptx, compiler, driverVersion);
+
+            Info = new DeviceInfo(
+                Name: Marshal.PtrToStringUTF8((nint)name) ?? "NVIDIA GPU",
+                Vendor: "NVIDIA",
+                Kind: "gpu",
+                ComputeUnits: multiprocessors,
+                MemoryBytes: (long)memory,
+                Precision: Precision.Float32,
+                Properties: new Dictionary<string, string>
+                {
+                    ["device"] = ordinal.ToString(),
+                    ["compute capability"] = $"{major}.{minor}",
+                    ["driver"] = $"CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}",
+                    ["kernels"] = compiler,
+                    ["architecture"] = architecture,
+                });
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public override string Name => RegistryName;
+
+    public override DeviceInfo Info { get; }
+
+    /// <summary>
+    /// The virtual architecture to compile for: the device's own (compute_86 for 8.6), or the newest NVRTC knows below it,
+    /// whose PTX the driver compiles for the device.
+    /// </summary>
+    private static string Architecture(int deviceArchitecture, IReadOnlyList<int>? supported)
+    {
+        int chosen = supported is null ? deviceArchitecture : supported.Where(a => a <= deviceArchitecture).DefaultIfEmpty(deviceArchitecture).Max();
+        return $"compute_{chosen}";
+    }
+
+    /// <summary>
+    /// The PTX of every source: compiled by NVRTC for the device (once per process), or, where NVRTC is missing, the PTX a
+    /// published build ships for the newest architecture not above the device's. Also says where it came from.
+    /// </summary>
+    private static (string Architecture, IReadOnlyDictionary<string, string> Ptx, string Compiler) Kernels(int deviceArchitecture, int driverVersion)
+    {
+        Nvrtc nvrtc;
+        try
+        {
+            nvrtc = Nvrtc.Load(driverVersion);
+        }
+        catch (KernelLabException missing)
+        {
+            var shipped = CudaKernels.ShippedPtx(CudaKernels.ShippedPtxDirectory, deviceArchitecture)
+                ?? throw new KernelLabException($"{missing.Message}; and no PTX at or below compute_{deviceArchitecture} in {CudaKernels.ShippedPtxDirectory}");
+            return (shipped.Architecture, shipped.Ptx, $"PTX shipped in {CudaKernels.ShippedPtxDirectory}");
+        }
+        string architecture = Architecture(deviceArchitecture, nvrtc.SupportedArchitectures());
+        return (architecture, CudaKernels.Ptx(nvrtc, architecture), $"NVRTC {nvrtc.Path} (CUDA {nvrtc.Version})");
+    }
+
+    private nint LoadModule(string source, string ptx, string compiler, int driverVersion)
+    {
+        const int logSize = 16 * 1024;
+        byte* errorLog = stackalloc byte[logSize];
+        byte* infoLog = stackalloc byte[logSize];
+        errorLog[0] = infoLog[0] = 0;
+        int* options = stackalloc int[] { JitErrorLogBuffer, JitErrorLogBufferSizeBytes, JitInfoLogBuffer, JitInfoLogBufferSizeBytes };
+        // The size options are passed in the pointer-sized slot itself, as cuda.h specifies.
+        nint* values = stackalloc nint[] { (nint)errorLog, logSize, (nint)infoLog, logSize };
+        byte[] image = Encoding.UTF8.GetBytes(ptx + "\0");
+        nint module;
+        int result;
+        fixed (byte* p = image)
+            result = cuModuleLoadDataEx(&module, p, 4, options, (void**)values);
+        if (result != Success)
+        {
+            string log = Marshal.PtrToStringUTF8((nint)errorLog) ?? "";
+            if (ErrorName(result) == "CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
+                log += $" PTX from {compiler}, driver of CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}: the PTX needs a driver at least as new as its compiler.";
+            throw new CudaException(ErrorName(result), $"cuModuleLoadDataEx({source})", ErrorDescription(result), log);
+        }
+        return module;
+    }
+
+    private nint Function(KernelSignature kernel)
+    {
+        if (_functions.TryGetValue(kernel, out nint function))
+            return function;
+        byte[] name = Encoding.UTF8.GetBytes(kernel.Name + "\0");
+        fixed (byte* p = name)
+            Check(cuModuleGetFunction(&function, _modules[kernel.Source], p), $"cuModuleGetFunction({kernel.Name})");
+        _functions[kernel] = function;
+        return function;
+    }
+
+    /// <summary>Makes this backend's context current on the calling thread (a test may continue on another thread).</summary>
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Check(cuCtxSetCurrent(_context));
+    }
+
+    /// <summary>
+    /// Queues <paramref name="kernel"/> on the stream. Each argument is checked against the kernel's declared parameters,
+    /// then passed as cuLaunchKernel wants it: an array of pointers, each to one argument's value. An empty grid launches nothing.
+    /// </summary>
+    private void Launch(KernelSignature kernel, (long X, long Y) grid, (int X, int Y) block, int sharedBytes, params ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (arguments.Length != kernel.Parameters.Length)
+            throw new InvalidOperationException($"{kernel} launched with {arguments.Length} arguments");
+        for (int i = 0; i < arguments.Length; i++)
+            if (arguments[i].Kind != kernel.Parameters[i])
+                throw new InvalidOperationException($"{kernel}: argument {i} is {arguments[i].Kind}");
+        if (grid.X <= 0 || grid.Y <= 0)
+            return;
+        if (grid.X > int.MaxValue || grid.Y > ushort.MaxValue)
+            throw new KernelLabException($"{kernel.Name}: a grid of {grid.X} x {grid.Y} blocks is beyond the device's limits");
+        Enter();
+        ulong* values = stackalloc ulong[arguments.Length];
+        nint* pointers = stackalloc nint[arguments.Length];
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            values[i] = arguments[i].Bits;
+            pointers[i] = (nint)(values + i);
+        }
+        Check(cuLaunchKernel(Function(kernel), (uint)grid.X, (uint)grid.Y, 1, (uint)block.X, (uint)block.Y, 1, (uint)sharedBytes, _stream, (void**)pointers, null),
+            $"cuLaunchKernel({kernel.Name})");
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    internal sealed class CudaBuffer(CudaBackend owner, long length) : DeviceBuffer(owner, length)
+    {
+        public ulong Address { get; } = owner.AllocateBytes(length * sizeof(float));
+
+        public override void Dispose() => ((CudaBackend)Owner).Free(Address);
+    }
+
+    internal sealed class CudaIndexBuffer(CudaBackend owner, long length) : DeviceIndexBuffer(owner, length)
+    {
+        public ulong Address { get; } = owner.AllocateBytes(length * sizeof(int));
+
+        public override void Dispose() => ((CudaBackend)Owner).Free(Address);
+    }
+
+    protected override DeviceBuffer AllocateCore(long length) => new CudaBuffer(this, length);
+
+    protected override DeviceIndexBuffer AllocateIndicesCore(long length) => new CudaIndexBuffer(this, length);
+
+    /// <summary>Device memory; an empty buffer gets address 0 (cuMemAlloc refuses 0 bytes) and no kernel reads it.</summary>
+    private ulong AllocateBytes(long bytes)
+    {
+        if (bytes == 0)
+            return 0;
+        Enter();
+        ulong address;
+        Check(cuMemAlloc_v2(&address, (nuint)bytes));
+        lock (_allocations)
+            _allocations.Add(address);
+        return address;
+    }
+
+    /// <summary>
+    /// Frees once; memory that the backend's Dispose already freed is left alone. A failed free is not reported: it can only
+    /// follow an error that an earlier call has thrown.
+    /// </summary>
+    private void Free(ulong address)
+    {
+        lock (_allocations)
+        {
+            if (_disposed || !_allocations.Remove(address))
+                return;
+        }
+        if (cuCtxSetCurrent(_context) == Success)
+            cuMemFree_v2(address);
+    }
+
+    /// <summary>Backend-owned device memory for an op's intermediate values (per-row losses), grown as needed, reused in stream order.</summary>
+    private ulong Scratch(long floats)
+    {
+        if (floats > _scratchLength)
+        {
+            Synchronize(); // queued kernels may still read the old block
+            Free(_scratch);
+            _scratch = AllocateBytes(floats * sizeof(float));
+            _scratchLength = floats;
+        }
+        return _scratch;
+    }
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source)
+    {
+        if (source.IsEmpty)
+            return;
+        Enter();
+        fixed (float* p = source)
+            Check(cuMemcpyHtoD_v2(Address(destination), p, (nuint)(source.Length * sizeof(float))));
+    }
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
+    {
+        float[] rounded = ArrayPool<float>.Shared.Rent(source.Length);
+        try
+        {
+            for (int i = 0; i < source.Length; i++)
+                rounded[i] = (float)source[i];
+            CopyInCore(destination, rounded.AsSpan(0, source.Length));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rounded);
+        }
+    }
+
+    protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
+    {
+        if (source.IsEmpty)
+            return;
+        Enter();
+        fixed (int* p = source)
+            Check(cuMemcpyHtoD_v2(((CudaIndexBuffer)destination).Address, p, (nuint)(source.Length * sizeof(int))));
+    }
+
+    protected override void CopyOutCore(DeviceView source, Span<float> destination)
+    {
+        if (destination.IsEmpty)
+            return;
+        Enter();
+        fixed (float* p = destination)
+            Check(cuMemcpyDtoH_v2(p, Address(source), (nuint)(destination.Length * sizeof(float))));
+    }
+
+    protected override void CopyOutCore(DeviceView source, Span<double> destination)
+    {
+        float[] values = ArrayPool<float>.Shared.Rent(destination.Length);
+        try
+        {
+            CopyOutCore(source, values.AsSpan(0, destination.Length));
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = values[i];
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(values);
+        }
+    }
+
+    private static ulong Address(DeviceView view) => ((CudaBuffer)view.Buffer).Address + (ulong)view.Offset * sizeof(float);
+
+    public override void Synchronize()
+    {
+        Enter();
+        Check(cuStreamSynchronize(_stream));
+    }
+
+    // ---------------------------------------------------------------- timer
+
+    public override IDeviceTimer CreateTimer()
+    {
+        Enter();
+        nint start, stop;
+        Check(cuEventCreate(&start, 0));
+        _events.Add(start);
+        Check(cuEventCreate(&stop, 0));
+        _events.Add(stop);
+        return new CudaTimer(this, start, stop);
+    }
+
+    /// <summary>Device time between two events recorded on the stream; the events live as long as the backend.</summary>
+    private sealed class CudaTimer(CudaBackend backend, nint start, nint stop) : IDeviceTimer
+    {
+        public void Start()
+        {
+            backend.Enter();
+            Check(cuEventRecord(start, backend._stream));
+        }
+
+        public double Stop()
+        {
+            backend.Enter();
+            Check(cuEventRecord(stop, backend._stream));
+            Check(cuEventSynchronize(stop));
+            float milliseconds;
+            Check(EventElapsedTime(&milliseconds, start, stop));
+            return milliseconds;
+        }
+    }
+
+    // ---------------------------------------------------------------- release
+
+    /// <summary>
+    /// Frees every allocation still live, the events, modules and stream, and releases the primary context. Never throws:
+    /// a release that fails can only follow an error that an earlier call has thrown.
+    /// </summary>
+    public override void Dispose()
+    {
+        lock (_allocations)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        if (_context == 0)
+            return;
+        if (cuCtxSetCurrent(_context) == Success)
+        {
+            if (_stream != 0)
+                cuStreamSynchronize(_stream);
+            foreach (ulong address in _allocations)
+                cuMemFree_v2(address);
+            foreach (nint evt in _events)
+                cuEventDestroy_v2(evt);
+            foreach (nint module in _modules.Values)
+                cuModuleUnload(module);
+            if (_stream != 0)
+                cuStreamDestroy_v2(_stream);
+        }
+        _allocations.Clear();
+        cuDevicePrimaryCtxRelease_v2(_device);
+    }
+}

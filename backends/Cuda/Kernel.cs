@@ -1,0 +1,93 @@
+using System.Reflection;
+
+namespace KernelLab.Backends.Cuda;
+
+/// <summary>How one kernel parameter is passed: a device pointer, an int, a long long, a float or a double.</summary>
+internal enum KernelParameter
+{
+    Pointer,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+}
+
+/// <summary>
+/// A kernel of <c>kernels/cuda</c>: its source, its (extern "C", so unmangled) name and its parameter list exactly as the
+/// CUDA C declares it. Every launch is checked against it, and a test checks it against the PTX NVRTC writes, so a launch
+/// cannot pass arguments of the wrong number or size.
+/// </summary>
+internal sealed record KernelSignature(string Source, string Name, params KernelParameter[] Parameters)
+{
+    public override string ToString() => $"{Source}:{Name}({string.Join(", ", Parameters)})";
+}
+
+/// <summary>Every kernel the backend launches.</summary>
+internal static class Kernel
+{
+    private const KernelParameter P = KernelParameter.Pointer, I = KernelParameter.Int32, L = KernelParameter.Int64, F = KernelParameter.Float32, D = KernelParameter.Float64;
+
+    private const string Elementwise = "elementwise.cu", Tiled = "gemm.cu", Reductions = "reductions.cu";
+    private const string Convolution = "convolution.cu", Sequence = "sequence.cu", Optimizers = "optimizers.cu";
+
+    public static readonly KernelSignature Fill = new(Elementwise, "fill", P, F, L);
+    public static readonly KernelSignature Add = new(Elementwise, "add", P, P, P, L);
+    public static readonly KernelSignature ActivationForward = new(Elementwise, "activation_forward", I, P, P, L);
+    public static readonly KernelSignature ActivationBackward = new(Elementwise, "activation_backward", I, P, P, P, P, L);
+    public static readonly KernelSignature AddBias = new(Elementwise, "add_bias", P, P, I, I, L);
+    public static readonly KernelSignature SoftmaxCrossEntropyBackward = new(Elementwise, "softmax_cross_entropy_backward", P, P, P, I, I);
+
+    public static readonly KernelSignature Gemm = new(Tiled, "gemm", I, I, I, I, I, P, P, P, F, I);
+
+    public static readonly KernelSignature BiasBackward = new(Reductions, "bias_backward", P, P, I, I, I, I);
+    public static readonly KernelSignature LayerNormForward = new(Reductions, "layernorm_forward", P, P, P, P, P, P, I, F);
+    public static readonly KernelSignature LayerNormBackwardData = new(Reductions, "layernorm_backward_data", P, P, P, P, P, P, I);
+    public static readonly KernelSignature LayerNormBackwardParams = new(Reductions, "layernorm_backward_params", P, P, P, P, P, P, I, I);
+    public static readonly KernelSignature SoftmaxCrossEntropyForward = new(Reductions, "softmax_cross_entropy_forward", P, P, P, P, I);
+    public static readonly KernelSignature MeanLoss = new(Reductions, "mean_loss", P, P, I);
+
+    public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature Conv2dBackwardData = new(Convolution, "conv2d_backward_data", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature MaxPool2dForward = new(Convolution, "maxpool2d_forward", P, P, P, I, I, I);
+    public static readonly KernelSignature MaxPool2dBackward = new(Convolution, "maxpool2d_backward", P, P, P, I, I, I);
+
+    public static readonly KernelSignature EmbeddingForward = new(Sequence, "embedding_forward", P, P, P, I, L);
+    public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, L);
+    public static readonly KernelSignature LstmCellForward = new(Sequence, "lstm_cell_forward", P, P, P, P, P, I, I);
+    public static readonly KernelSignature LstmCellBackward = new(Sequence, "lstm_cell_backward", P, P, P, P, P, P, P, I, I);
+    public static readonly KernelSignature AttentionForward = new(Sequence, "attention_forward", P, P, P, I, I, I, F);
+    public static readonly KernelSignature AttentionBackward = new(Sequence, "attention_backward", P, P, P, P, I, I, I, F);
+
+    public static readonly KernelSignature SgdStep = new(Optimizers, "sgd_step", P, P, P, L, D, D, I, D, D, I, I);
+    public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, D, D, D, D, D, D, D, D, D);
+    public static readonly KernelSignature RmsPropStep = new(Optimizers, "rmsprop_step", P, P, P, P, P, L, D, D, D, D, D, I, D, I);
+    public static readonly KernelSignature AdagradStep = new(Optimizers, "adagrad_step", P, P, P, L, D, D, D);
+
+    public static IReadOnlyList<KernelSignature> All { get; } =
+        [.. typeof(Kernel).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(KernelSignature))
+            .Select(f => (KernelSignature)f.GetValue(null)!)];
+}
+
+/// <summary>One kernel argument: its kind and its bits (a float's or an int's in the low four bytes), as cuLaunchKernel reads them.</summary>
+internal readonly record struct KernelArgument(KernelParameter Kind, ulong Bits)
+{
+    public static implicit operator KernelArgument(int value) => new(KernelParameter.Int32, unchecked((uint)value));
+
+    public static implicit operator KernelArgument(long value) => new(KernelParameter.Int64, unchecked((ulong)value));
+
+    public static implicit operator KernelArgument(float value) => new(KernelParameter.Float32, BitConverter.SingleToUInt32Bits(value));
+
+    public static implicit operator KernelArgument(double value) => new(KernelParameter.Float64, BitConverter.DoubleToUInt64Bits(value));
+
+    public static implicit operator KernelArgument(bool value) => new(KernelParameter.Int32, value ? 1u : 0u);
+
+    /// <summary>A view is passed as its element's address: the buffer's base plus the offset in floats.</summary>
+    public static implicit operator KernelArgument(DeviceView view) =>
+        Pointer(((CudaBackend.CudaBuffer)view.Buffer).Address + (ulong)view.Offset * sizeof(float));
+
+    public static implicit operator KernelArgument(DeviceIndexBuffer indices) => Pointer(((CudaBackend.CudaIndexBuffer)indices).Address);
+
+    public static KernelArgument Pointer(ulong address) => new(KernelParameter.Pointer, address);
+}

@@ -1,0 +1,96 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace KernelLab.Backends.Cuda.Native;
+
+/// <summary>
+/// The driver API calls this backend makes (cuda.h), bound to <c>libcuda.so.1</c>. Where cuda.h #defines a name to a
+/// versioned entry point (cuMemAlloc to cuMemAlloc_v2, ...), the versioned one is bound. Handles (CUcontext, CUmodule,
+/// CUfunction, CUstream, CUevent) are pointers; CUdevice is an int; CUdeviceptr is a 64-bit integer; size_t is nuint.
+/// </summary>
+internal static unsafe partial class CudaDriver
+{
+    public const string Library = "libcuda.so.1";
+
+    public const int Success = 0; // CUDA_SUCCESS
+
+    // CUdevice_attribute
+    public const int AttributeMultiprocessorCount = 16;
+    public const int AttributeComputeCapabilityMajor = 75;
+    public const int AttributeComputeCapabilityMinor = 76;
+
+    // CUjit_option
+    public const int JitInfoLogBuffer = 3;
+    public const int JitInfoLogBufferSizeBytes = 4;
+    public const int JitErrorLogBuffer = 5;
+    public const int JitErrorLogBufferSizeBytes = 6;
+
+    [LibraryImport(Library)] public static partial int cuInit(uint flags);
+    [LibraryImport(Library)] public static partial int cuDriverGetVersion(int* driverVersion);
+    [LibraryImport(Library)] public static partial int cuDeviceGetCount(int* count);
+    [LibraryImport(Library)] public static partial int cuDeviceGet(int* device, int ordinal);
+    [LibraryImport(Library)] public static partial int cuDeviceGetName(byte* name, int length, int device);
+    [LibraryImport(Library)] public static partial int cuDeviceGetAttribute(int* value, int attribute, int device);
+    [LibraryImport(Library)] public static partial int cuDeviceTotalMem_v2(nuint* bytes, int device);
+    [LibraryImport(Library)] public static partial int cuDevicePrimaryCtxRetain(nint* context, int device);
+    [LibraryImport(Library)] public static partial int cuDevicePrimaryCtxRelease_v2(int device);
+    [LibraryImport(Library)] public static partial int cuCtxSetCurrent(nint context);
+    [LibraryImport(Library)] public static partial int cuMemAlloc_v2(ulong* pointer, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuMemFree_v2(ulong pointer);
+    [LibraryImport(Library)] public static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuStreamCreate(nint* stream, uint flags);
+    [LibraryImport(Library)] public static partial int cuStreamSynchronize(nint stream);
+    [LibraryImport(Library)] public static partial int cuStreamDestroy_v2(nint stream);
+    [LibraryImport(Library)] public static partial int cuModuleLoadDataEx(nint* module, void* image, uint optionCount, int* options, void** optionValues);
+    [LibraryImport(Library)] public static partial int cuModuleGetFunction(nint* function, nint module, byte* name);
+    [LibraryImport(Library)] public static partial int cuModuleUnload(nint module);
+
+    [LibraryImport(Library)]
+    public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
+        uint sharedMemoryBytes, nint stream, void** kernelParams, void** extra);
+
+    [LibraryImport(Library)] public static partial int cuEventCreate(nint* evt, uint flags);
+    [LibraryImport(Library)] public static partial int cuEventRecord(nint evt, nint stream);
+    [LibraryImport(Library)] public static partial int cuEventSynchronize(nint evt);
+    [LibraryImport(Library)] public static partial int cuEventDestroy_v2(nint evt);
+    [LibraryImport(Library)] public static partial int cuGetErrorName(int error, byte** name);
+    [LibraryImport(Library)] public static partial int cuGetErrorString(int error, byte** description);
+
+    /// <summary>
+    /// cuEventElapsedTime(float*, CUevent, CUevent): CUDA 12.8 added cuEventElapsedTime_v2 with the same signature, and
+    /// CUDA 13's cuda.h maps the name to it, so the entry point is looked up at run time: _v2 where the driver has it.
+    /// </summary>
+    public static int EventElapsedTime(float* milliseconds, nint start, nint end)
+    {
+        var function = (delegate* unmanaged<float*, nint, nint, int>)ElapsedTimeEntryPoint.Value;
+        return function(milliseconds, start, end);
+    }
+
+    private static readonly Lazy<nint> ElapsedTimeEntryPoint = new(() =>
+    {
+        nint library = NativeLibrary.Load(Library);
+        if (NativeLibrary.TryGetExport(library, "cuEventElapsedTime_v2", out nint v2))
+            return v2;
+        return NativeLibrary.GetExport(library, "cuEventElapsedTime");
+    });
+
+    /// <summary>The one check of every driver call: throws <see cref="CudaException"/> with the status's name (cuGetErrorName) and the call.</summary>
+    public static void Check(int result, [CallerArgumentExpression(nameof(result))] string call = "")
+    {
+        if (result != Success)
+            throw new CudaException(ErrorName(result), call, ErrorDescription(result));
+    }
+
+    public static string ErrorName(int result)
+    {
+        byte* name = null;
+        return cuGetErrorName(result, &name) == Success && name != null ? Marshal.PtrToStringUTF8((nint)name)! : $"CUresult {result}";
+    }
+
+    public static string? ErrorDescription(int result)
+    {
+        byte* description = null;
+        return cuGetErrorString(result, &description) == Success && description != null ? Marshal.PtrToStringUTF8((nint)description) : null;
+    }
+}

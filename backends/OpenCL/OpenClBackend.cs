@@ -1,0 +1,331 @@
+using System.Buffers;
+using static KernelLab.Backends.OpenCL.OpenClException;
+
+namespace KernelLab.Backends.OpenCL;
+
+/// <summary>
+/// The OpenCL backend: float32 buffers on one device, every op an OpenCL C kernel of kernels/opencl, run on one
+/// in-order command queue with profiling on. The ops are in the other OpenClBackend.*.cs files, by group.
+/// </summary>
+public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
+{
+    private readonly OpenClDevice _device;
+    private readonly ClContext _context;
+    private readonly ClQueue _queue;
+    private readonly OpenClPrograms _programs;
+    private readonly Dictionary<string, OpenClBuffer> _scratch = []; // per-op work space, grown on demand
+    private List<nint>? _timedEvents; // kernel events since the running timer's Start; null when no timer runs
+    private bool _disposed;
+
+    /// <param name="device">platformIndex:deviceIndex or a name substring; null: <see cref="OpenClDevices.EnvironmentVariable"/>, else the default.</param>
+    public OpenClBackend(string? device = null)
+    {
+        _device = OpenClDevices.Select(device);
+        nint id = _device.Id;
+        int status;
+        nint* properties = stackalloc nint[] { Native.ContextPlatform, _device.Platform, 0 };
+        _context = new ClContext(Native.clCreateContext(properties, 1, &id, 0, 0, &status));
+        Check(status, "clCreateContext");
+        ulong* queueProperties = stackalloc ulong[] { Native.QueueProperties, Native.QueueProfilingEnable, 0 };
+        _queue = new ClQueue(Native.clCreateCommandQueueWithProperties(_context.Value, id, queueProperties, &status));
+        Check(status, "clCreateCommandQueueWithProperties");
+        _programs = new OpenClPrograms(_context, id);
+        Info = ReadInfo(_device);
+    }
+
+    public override string Name => "opencl";
+
+    public override DeviceInfo Info { get; }
+
+    public override void Synchronize() => Check(Native.clFinish(_queue.Value));
+
+    /// <summary>Kernel time from the queue's profiling events: the sum of the durations (end - start) of the kernels enqueued between Start and Stop. Copies are not counted.</summary>
+    public override IDeviceTimer CreateTimer() => new OpenClTimer(this);
+
+    public IReadOnlyList<KernelCheckResult> CheckKernelSources() => _programs.CheckAll(Info.Name);
+
+    public string CompilerDescription => $"{Info.Name}, {Info.Properties["OpenCL C version"]} ({Info.Properties["platform"]})";
+
+    public override void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        ReleaseEvents();
+        foreach (var buffer in _scratch.Values)
+            buffer.Dispose();
+        _programs.Dispose();
+        _queue.Dispose();
+        _context.Dispose();
+    }
+
+    private static DeviceInfo ReadInfo(OpenClDevice device)
+    {
+        nint id = device.Id;
+        string kind = device.IsGpu ? "gpu" : (device.Type & Native.DeviceTypeCpu) != 0 ? "cpu" : "accelerator";
+        return new DeviceInfo(
+            Name: device.Name,
+            Vendor: OpenClDevices.DeviceString(id, Native.DeviceVendor),
+            Kind: kind,
+            ComputeUnits: (int)OpenClDevices.DeviceValue<uint>(id, Native.DeviceMaxComputeUnits),
+            MemoryBytes: (long)OpenClDevices.DeviceValue<ulong>(id, Native.DeviceGlobalMemSize),
+            Precision: Precision.Float32,
+            Properties: new Dictionary<string, string>
+            {
+                ["device"] = $"{device.PlatformIndex}:{device.DeviceIndex}",
+                ["platform"] = device.PlatformName,
+                ["platform version"] = OpenClDevices.PlatformString(device.Platform, Native.PlatformVersion),
+                ["device version"] = OpenClDevices.DeviceString(id, Native.DeviceVersion),
+                ["OpenCL C version"] = OpenClDevices.DeviceString(id, Native.DeviceOpenClCVersion),
+                ["driver version"] = OpenClDevices.DeviceString(id, Native.DriverVersion),
+                ["local memory bytes"] = OpenClDevices.DeviceValue<ulong>(id, Native.DeviceLocalMemSize).ToString(),
+                ["max work-group size"] = OpenClDevices.DeviceValue<nuint>(id, Native.DeviceMaxWorkGroupSize).ToString(),
+            });
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    private sealed class OpenClBuffer(Backend owner, long length, ClMem mem) : DeviceBuffer(owner, length)
+    {
+        public ClMem Mem { get; } = mem;
+
+        public override void Dispose() => Mem.Dispose();
+    }
+
+    private sealed class OpenClIndexBuffer(Backend owner, long length, ClMem mem) : DeviceIndexBuffer(owner, length)
+    {
+        public ClMem Mem { get; } = mem;
+
+        public override void Dispose() => Mem.Dispose();
+    }
+
+    // An empty buffer is not allowed by OpenCL: every buffer holds at least one element.
+    private ClMem CreateMem(long length)
+    {
+        int status;
+        nint handle = Native.clCreateBuffer(_context.Value, Native.MemReadWrite, (nuint)(Math.Max(length, 1) * sizeof(float)), null, &status);
+        Check(status, $"clCreateBuffer({length} elements)");
+        return new ClMem(handle);
+    }
+
+    protected override DeviceBuffer AllocateCore(long length) => new OpenClBuffer(this, length, CreateMem(length));
+
+    protected override DeviceIndexBuffer AllocateIndicesCore(long length) => new OpenClIndexBuffer(this, length, CreateMem(length));
+
+    /// <summary>A buffer of at least <paramref name="length"/> floats that one op uses as work space; the in-order queue keeps uses apart.</summary>
+    private DeviceBuffer Scratch(string purpose, long length)
+    {
+        if (_scratch.TryGetValue(purpose, out var buffer) && buffer.Length >= length)
+            return buffer;
+        buffer?.Dispose();
+        buffer = (OpenClBuffer)AllocateCore(length);
+        _scratch[purpose] = buffer;
+        return buffer;
+    }
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source)
+    {
+        if (source.IsEmpty)
+            return;
+        fixed (float* s = source)
+            Check(Native.clEnqueueWriteBuffer(_queue.Value, Mem(destination).Value, 1, (nuint)(destination.Offset * sizeof(float)),
+                (nuint)(source.Length * sizeof(float)), s, 0, null, null));
+        GC.KeepAlive(destination.Buffer); // its memory object must outlive the call
+    }
+
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
+    {
+        var floats = ArrayPool<float>.Shared.Rent(source.Length);
+        try
+        {
+            for (int i = 0; i < source.Length; i++)
+                floats[i] = (float)source[i];
+            CopyInCore(destination, floats.AsSpan(0, source.Length));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(floats);
+        }
+    }
+
+    protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
+    {
+        if (source.IsEmpty)
+            return;
+        fixed (int* s = source)
+            Check(Native.clEnqueueWriteBuffer(_queue.Value, ((OpenClIndexBuffer)destination).Mem.Value, 1, 0,
+                (nuint)(source.Length * sizeof(int)), s, 0, null, null));
+        GC.KeepAlive(destination);
+    }
+
+    protected override void CopyOutCore(DeviceView source, Span<float> destination)
+    {
+        if (destination.IsEmpty)
+            return;
+        fixed (float* d = destination)
+            Check(Native.clEnqueueReadBuffer(_queue.Value, Mem(source).Value, 1, (nuint)(source.Offset * sizeof(float)),
+                (nuint)(destination.Length * sizeof(float)), d, 0, null, null));
+        GC.KeepAlive(source.Buffer);
+    }
+
+    protected override void CopyOutCore(DeviceView source, Span<double> destination)
+    {
+        var floats = ArrayPool<float>.Shared.Rent(destination.Length);
+        try
+        {
+            CopyOutCore(source, floats.AsSpan(0, destination.Length));
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = floats[i];
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(floats);
+        }
+    }
+
+    private static ClMem Mem(DeviceView view) => ((OpenClBuffer)view.Buffer).Mem;
+
+    // ---------------------------------------------------------------- kernel launches
+
+    /// <summary>Starts a launch of kernel <paramref name="name"/> of kernels/opencl/<paramref name="source"/>: set its arguments in order, then run.</summary>
+    private KernelLaunch Kernel(string source, string name) => new(this, _programs.Kernel(source, name), name);
+
+    private sealed class KernelLaunch(OpenClBackend backend, ClKernel kernel, string name)
+    {
+        // The memory objects set as arguments, kept reachable until the kernel is enqueued (the queue then holds
+        // them), so that a finalizer cannot release one between clSetKernelArg and clEnqueueNDRangeKernel.
+        private readonly List<ClMem> _memory = [];
+        private uint _index;
+
+        /// <summary>A float32 view: two arguments, the buffer and the element offset.</summary>
+        public KernelLaunch View(DeviceView view) => Handle(Mem(view)).Int(view.Offset);
+
+        public KernelLaunch Indices(DeviceIndexBuffer indices) => Handle(((OpenClIndexBuffer)indices).Mem);
+
+        public KernelLaunch Int(long value)
+        {
+            int v = checked((int)value);
+            return Set(sizeof(int), &v);
+        }
+
+        public KernelLaunch Bool(bool value) => Int(value ? 1 : 0);
+
+        /// <summary>Host scalars are double in the contract; the kernels take them as float, rounded once here.</summary>
+        public KernelLaunch Float(double value)
+        {
+            float v = (float)value;
+            return Set(sizeof(float), &v);
+        }
+
+        /// <summary>A host scalar of the optimizers (SCALAR(x) in optimizers.cl): two floats, hi and lo, whose sum is the double to about 48 bits.</summary>
+        public KernelLaunch Scalar(double value)
+        {
+            float hi = (float)value;
+            return Float(hi).Float(value - hi);
+        }
+
+        /// <summary>A __local float array of <paramref name="count"/> elements (at least one).</summary>
+        public KernelLaunch LocalFloats(long count) => Set((nuint)(Math.Max(count, 1) * sizeof(float)), null);
+
+        /// <summary>One work-item per element: <paramref name="items"/> rounded up to whole work-groups of <paramref name="groupSize"/>.</summary>
+        public void Run(long items, int groupSize = 128)
+        {
+            if (items > 0)
+                Enqueue((items + groupSize - 1) / groupSize * groupSize, 1, groupSize, 1);
+        }
+
+        /// <summary>One work-group of <see cref="OpenClPrograms.ReduceGroup"/> work-items per row (or column, or weight).</summary>
+        public void RunGroups(long groups)
+        {
+            if (groups > 0)
+                Enqueue(groups * OpenClPrograms.ReduceGroup, 1, OpenClPrograms.ReduceGroup, 1);
+        }
+
+        /// <summary>A 2-D range of work-groups of <paramref name="local0"/> x <paramref name="local1"/>.</summary>
+        public void Run2D(long groups0, long groups1, int local0, int local1)
+        {
+            if (groups0 > 0 && groups1 > 0)
+                Enqueue(groups0 * local0, groups1 * local1, local0, local1);
+        }
+
+        private void Enqueue(long global0, long global1, int local0, int local1)
+        {
+            backend.Enqueue(kernel, name, global0, global1, local0, local1);
+            GC.KeepAlive(_memory);
+        }
+
+        private KernelLaunch Handle(ClMem mem)
+        {
+            _memory.Add(mem);
+            nint handle = mem.Value;
+            return Set((nuint)sizeof(nint), &handle);
+        }
+
+        private KernelLaunch Set(nuint size, void* value)
+        {
+            Check(Native.clSetKernelArg(kernel.Value, _index, size, value), $"clSetKernelArg({name}, {_index})");
+            _index++;
+            return this;
+        }
+    }
+
+    private void Enqueue(ClKernel kernel, string name, long global0, long global1, int local0, int local1)
+    {
+        nuint* global = stackalloc nuint[] { (nuint)global0, (nuint)global1 };
+        nuint* local = stackalloc nuint[] { (nuint)local0, (nuint)local1 };
+        uint dimensions = global1 == 1 && local1 == 1 ? 1u : 2u;
+        nint evt = 0;
+        Check(Native.clEnqueueNDRangeKernel(_queue.Value, kernel.Value, dimensions, null, global, local, 0, null, _timedEvents is null ? null : &evt),
+            $"clEnqueueNDRangeKernel({name})");
+        _timedEvents?.Add(evt);
+    }
+
+    // ---------------------------------------------------------------- timing
+
+    private sealed class OpenClTimer(OpenClBackend backend) : IDeviceTimer
+    {
+        public void Start() => backend.StartTiming();
+
+        public double Stop() => backend.StopTiming();
+    }
+
+    private void StartTiming()
+    {
+        if (_timedEvents is not null)
+            throw new InvalidOperationException("an OpenCL timer is already running on this backend");
+        Synchronize();
+        _timedEvents = [];
+    }
+
+    private double StopTiming()
+    {
+        if (_timedEvents is null)
+            throw new InvalidOperationException("the OpenCL timer was not started");
+        try
+        {
+            Synchronize();
+            ulong nanoseconds = 0;
+            foreach (nint evt in _timedEvents)
+            {
+                ulong start, end;
+                Check(Native.clGetEventProfilingInfo(evt, Native.ProfilingCommandStart, sizeof(ulong), &start, null));
+                Check(Native.clGetEventProfilingInfo(evt, Native.ProfilingCommandEnd, sizeof(ulong), &end, null));
+                nanoseconds += end - start;
+            }
+            return nanoseconds / 1e6;
+        }
+        finally
+        {
+            ReleaseEvents();
+        }
+    }
+
+    private void ReleaseEvents()
+    {
+        if (_timedEvents is null)
+            return;
+        foreach (nint evt in _timedEvents)
+            Native.clReleaseEvent(evt); // release only reports an invalid event, which cannot be acted on here
+        _timedEvents = null;
+    }
+}

@@ -1,0 +1,141 @@
+// Ops that reduce on the device: bias gradient, LayerNorm forward and backward, softmax cross-entropy forward and its mean loss.
+// The row kernels are launched with one block per row (or channel) of a multiple of 32 threads.
+#include "common.cuh"
+
+// dBias[ch] = sum over o, i of dy[o, ch, i] (+ dBias[ch] when accumulate), for dy [outer, channels, inner]. Grid: channels.
+extern "C" __global__ void bias_backward(const float* dy, float* dBias, int outer, int channels, int inner, int accumulate)
+{
+    const int ch = blockIdx.x;
+    const long long count = (long long)outer * inner;
+    float sum = 0.0f;
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+    {
+        long long o = e / inner, i = e % inner;
+        sum += dy[(o * channels + ch) * inner + i];
+    }
+    sum = block_sum(sum);
+    if (threadIdx.x == 0)
+        dBias[ch] = sum + (accumulate ? dBias[ch] : 0.0f);
+}
+
+// y = (x - mean) * rstd * weight + bias per row of x [rows, cols]; saves mean and rstd = 1/sqrt(biased var + eps). Grid: rows.
+extern "C" __global__ void layernorm_forward(const float* x, const float* weight, const float* bias, float* y,
+                                             float* mean, float* rstd, int cols, float eps)
+{
+    const long long row = (long long)blockIdx.x * cols;
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+        sum += x[row + j];
+    const float mu = block_sum(sum) / cols;
+    // Two passes, as the reference: the squares are taken about the mean, not as E[x^2] - mean^2.
+    float squares = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+    {
+        float d = x[row + j] - mu;
+        squares += d * d;
+    }
+    const float rs = 1.0f / sqrtf(block_sum(squares) / cols + eps);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+        y[row + j] = (x[row + j] - mu) * rs * weight[j] + bias[j];
+    if (threadIdx.x == 0)
+    {
+        mean[blockIdx.x] = mu;
+        rstd[blockIdx.x] = rs;
+    }
+}
+
+// dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per row, with xhat = (x - mean) * rstd, dxhat = dy * weight. Grid: rows.
+extern "C" __global__ void layernorm_backward_data(const float* dy, const float* x, const float* weight, const float* mean,
+                                                   const float* rstd, float* dx, int cols)
+{
+    const long long row = (long long)blockIdx.x * cols;
+    const float mu = mean[blockIdx.x], rs = rstd[blockIdx.x];
+    float sumDxhat = 0.0f, sumDxhatXhat = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+    {
+        float xhat = (x[row + j] - mu) * rs;
+        float dxhat = dy[row + j] * weight[j];
+        sumDxhat += dxhat;
+        sumDxhatXhat += dxhat * xhat;
+    }
+    const float meanDxhat = block_sum(sumDxhat) / cols;
+    const float meanDxhatXhat = block_sum(sumDxhatXhat) / cols;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+    {
+        float xhat = (x[row + j] - mu) * rs;
+        dx[row + j] = rs * (dy[row + j] * weight[j] - meanDxhat - xhat * meanDxhatXhat);
+    }
+}
+
+#define COLUMNS_X 32 // the host launches layernorm_backward_params with blocks of COLUMNS_X x COLUMNS_Y threads
+#define COLUMNS_Y 8
+
+// dWeight[j] = sum over rows of dy * xhat, dBias[j] = sum over rows of dy. Each block sums COLUMNS_X columns, its
+// threads' rows COLUMNS_Y apart, then adds the COLUMNS_Y partial sums. Grid: ceil(cols / COLUMNS_X).
+extern "C" __global__ void layernorm_backward_params(const float* dy, const float* x, const float* mean, const float* rstd,
+                                                     float* dWeight, float* dBias, int rows, int cols)
+{
+    __shared__ float partialWeight[COLUMNS_Y][COLUMNS_X + 1];
+    __shared__ float partialBias[COLUMNS_Y][COLUMNS_X + 1];
+    const int j = blockIdx.x * COLUMNS_X + threadIdx.x;
+    float sumWeight = 0.0f, sumBias = 0.0f;
+    if (j < cols)
+    {
+        for (int r = threadIdx.y; r < rows; r += COLUMNS_Y)
+        {
+            long long at = (long long)r * cols + j;
+            float xhat = (x[at] - mean[r]) * rstd[r];
+            sumWeight += dy[at] * xhat;
+            sumBias += dy[at];
+        }
+    }
+    partialWeight[threadIdx.y][threadIdx.x] = sumWeight;
+    partialBias[threadIdx.y][threadIdx.x] = sumBias;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < cols)
+    {
+        float w = 0.0f, b = 0.0f;
+        for (int y = 0; y < COLUMNS_Y; y++)
+        {
+            w += partialWeight[y][threadIdx.x];
+            b += partialBias[y][threadIdx.x];
+        }
+        dWeight[j] = w;
+        dBias[j] = b;
+    }
+}
+
+// probabilities = softmax(logits) per row of [rows, classes]; rowLoss[r] = logsumexp(logits[r]) - logits[r, target],
+// which stays finite where the target's probability underflows. Grid: rows.
+extern "C" __global__ void softmax_cross_entropy_forward(const float* logits, const int* targets, float* probabilities,
+                                                         float* rowLoss, int classes)
+{
+    const long long row = (long long)blockIdx.x * classes;
+    float max = NEGATIVE_INFINITY;
+    for (int j = threadIdx.x; j < classes; j += blockDim.x)
+        max = fmaxf(max, logits[row + j]);
+    max = block_max(max);
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < classes; j += blockDim.x)
+    {
+        float e = expf(logits[row + j] - max);
+        probabilities[row + j] = e;
+        sum += e;
+    }
+    sum = block_sum(sum);
+    for (int j = threadIdx.x; j < classes; j += blockDim.x)
+        probabilities[row + j] /= sum;
+    if (threadIdx.x == 0)
+        rowLoss[blockIdx.x] = max + logf(sum) - logits[row + targets[blockIdx.x]];
+}
+
+// loss[0] = mean of rowLoss [rows]. Grid: one block.
+extern "C" __global__ void mean_loss(const float* rowLoss, float* loss, int rows)
+{
+    float sum = 0.0f;
+    for (int r = threadIdx.x; r < rows; r += blockDim.x)
+        sum += rowLoss[r];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0)
+        loss[0] = sum / rows;
+}

@@ -1,0 +1,129 @@
+// LayerNorm and the softmax cross-entropy loss: row reductions, one work-group per row (or column).
+
+// No fused multiply-adds: dx = rstd * (dy * w - mean(dy * w) - ...) must cancel exactly where the reference's does
+// (a row of one column), which a product fused into one subtraction but not the other would not.
+#pragma OPENCL FP_CONTRACT OFF
+
+// y = (x - mean) * rstd * weight + bias per row of x [rows, cols]; mean and rstd [rows] saved. Two passes (mean, then
+// the biased variance) as the reference.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void layernorm_forward(__global const float* x, int xo, __global const float* weight, int wo, __global const float* bias, int bo,
+                       __global float* y, int yo, __global float* mean, int mo, __global float* rstd, int ro, int cols, float eps)
+{
+    __local float scratch[REDUCE_GROUP];
+    int r = get_group_id(0), lid = get_local_id(0);
+    __global const float* row = x + xo + r * cols;
+    float s = 0.0f;
+    for (int j = lid; j < cols; j += REDUCE_GROUP)
+        s += row[j];
+    float mu = group_sum(s, scratch) / cols;
+    float sq = 0.0f;
+    for (int j = lid; j < cols; j += REDUCE_GROUP)
+        sq += (row[j] - mu) * (row[j] - mu);
+    float rs = 1.0f / sqrt(group_sum(sq, scratch) / cols + eps);
+    for (int j = lid; j < cols; j += REDUCE_GROUP)
+        y[yo + r * cols + j] = (row[j] - mu) * rs * weight[wo + j] + bias[bo + j];
+    if (lid == 0)
+    {
+        mean[mo + r] = mu;
+        rstd[ro + r] = rs;
+    }
+}
+
+// dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per row, with xhat = (x - mean) * rstd, dxhat = dy * weight.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void layernorm_backward_input(__global const float* dy, int dyo, __global const float* x, int xo, __global const float* weight, int wo,
+                              __global const float* mean, int mo, __global const float* rstd, int ro, __global float* dx, int dxo, int cols)
+{
+    __local float scratch[REDUCE_GROUP];
+    int r = get_group_id(0), lid = get_local_id(0);
+    float mu = mean[mo + r], rs = rstd[ro + r];
+    float sumDxhat = 0.0f, sumDxhatXhat = 0.0f;
+    for (int j = lid; j < cols; j += REDUCE_GROUP)
+    {
+        int at = r * cols + j;
+        float dxhat = dy[dyo + at] * weight[wo + j];
+        sumDxhat += dxhat;
+        sumDxhatXhat += dxhat * (x[xo + at] - mu) * rs;
+    }
+    float meanDxhat = group_sum(sumDxhat, scratch) / cols;
+    float meanDxhatXhat = group_sum(sumDxhatXhat, scratch) / cols;
+    for (int j = lid; j < cols; j += REDUCE_GROUP)
+    {
+        int at = r * cols + j;
+        float xhat = (x[xo + at] - mu) * rs;
+        dx[dxo + at] = rs * (dy[dyo + at] * weight[wo + j] - meanDxhat - xhat * meanDxhatXhat);
+    }
+}
+
+// dWeight[j] = sum over rows of dy * xhat, dBias[j] = sum over rows of dy: one work-group per column.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void layernorm_backward_params(__global const float* dy, int dyo, __global const float* x, int xo,
+                               __global const float* mean, int mo, __global const float* rstd, int ro,
+                               __global float* dWeight, int dwo, __global float* dBias, int dbo, int rows, int cols)
+{
+    __local float scratch[REDUCE_GROUP];
+    int j = get_group_id(0), lid = get_local_id(0);
+    float sw = 0.0f, sb = 0.0f;
+    for (int r = lid; r < rows; r += REDUCE_GROUP)
+    {
+        int at = r * cols + j;
+        float g = dy[dyo + at];
+        sw += g * (x[xo + at] - mean[mo + r]) * rstd[ro + r];
+        sb += g;
+    }
+    sw = group_sum(sw, scratch);
+    sb = group_sum(sb, scratch);
+    if (lid == 0)
+    {
+        dWeight[dwo + j] = sw;
+        dBias[dbo + j] = sb;
+    }
+}
+
+// probabilities = softmax of each row of logits [rows, classes]; rowLoss[r] = logsumexp(logits) - logits[target],
+// which stays finite where p[target] underflows to 0.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void softmax_cross_entropy_forward(__global const float* logits, int lo, __global const int* targets,
+                                   __global float* probabilities, int po, __global float* rowLoss, int rlo, int classes)
+{
+    __local float scratch[REDUCE_GROUP];
+    int r = get_group_id(0), lid = get_local_id(0);
+    __global const float* row = logits + lo + r * classes;
+    float m = -INFINITY;
+    for (int j = lid; j < classes; j += REDUCE_GROUP)
+        m = fmax(m, row[j]);
+    m = group_max(m, scratch);
+    float s = 0.0f;
+    for (int j = lid; j < classes; j += REDUCE_GROUP)
+        s += exp(row[j] - m);
+    s = group_sum(s, scratch);
+    for (int j = lid; j < classes; j += REDUCE_GROUP)
+        probabilities[po + r * classes + j] = exp(row[j] - m) / s;
+    if (lid == 0)
+        rowLoss[rlo + r] = m + log(s) - row[targets[r]];
+}
+
+// loss[0] = mean of values [n]: one work-group.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void mean_reduce(__global const float* values, int vo, __global float* loss, int lo, int n)
+{
+    __local float scratch[REDUCE_GROUP];
+    float s = 0.0f;
+    for (int i = get_local_id(0); i < n; i += REDUCE_GROUP)
+        s += values[vo + i];
+    s = group_sum(s, scratch);
+    if (get_local_id(0) == 0)
+        loss[lo] = s / n;
+}
+
+// dLogits = (probabilities - onehot(target)) / rows: one work-item per element.
+__kernel void softmax_cross_entropy_backward(__global const float* probabilities, int po, __global const int* targets,
+                                             __global float* dLogits, int dlo, int rows, int classes)
+{
+    int idx = get_global_id(0);
+    if (idx >= rows * classes)
+        return;
+    int r = idx / classes, j = idx % classes;
+    dLogits[dlo + idx] = (probabilities[po + idx] - (j == targets[r] ? 1.0f : 0.0f)) / rows;
+}

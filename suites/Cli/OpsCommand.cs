@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Text.Json;
+using KernelLab.Backends;
+using KernelLab.Models;
+using KernelLab.Suites;
+
+namespace KernelLab.Cli;
+
+/// <summary><c>kernellab ops --backend X [--shapes standard|FILE] [--out OPS.json]</c>: every op checked against the reference, then timed.</summary>
+internal static class OpsCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var backend = Options.Backend();
+        var shapes = new Option<string>("--shapes") { Description = "suite whose workloads give the shapes: a name in suites/ (standard, smoke, large) or a suite file", DefaultValueFactory = _ => "standard" };
+        var output = new Option<string?>("--out") { Description = "JSON file to write with every op's check and time" };
+        var command = new Command("ops", "check every op of the contract against the reference at a suite's shapes (fresh random inputs, poisoned outputs), then time it")
+        {
+            backend, shapes, output,
+        };
+        command.SetAction(r =>
+        {
+            var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(shapes)!));
+            string name = r.GetValue(backend)!;
+            using var device = BackendRegistry.Create(name);
+            stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
+            stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10}  shape");
+            var results = new List<OpResult>();
+            foreach (var result in new OpsRunner(device).Run(suite))
+            {
+                results.Add(result);
+                string check = result.Passed ? "ok" : "FAIL";
+                string median = result.MedianMs is { } m ? Terminal.Ms(m) : "-";
+                string min = result.MinMs is { } n ? Terminal.Ms(n) : "-";
+                stdout.WriteLine($"{result.Workload,-12} {result.Op,-22} {check,-6} {Terminal.Error(result.MaxErr),9} {median,11} {min,10}  {result.Shape}");
+                if (result.Error is not null)
+                    stdout.WriteLine($"{"",-12} {result.Error}");
+            }
+            if (r.GetValue(output) is { } path)
+                AtomicFile.Write(path, stream => Write(stream, name, device.Info, suite, results));
+            int failed = results.Count(x => !x.Passed);
+            stdout.WriteLine($"{results.Count - failed} of {results.Count} ops match the reference");
+            return failed == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static void Write(Stream stream, string backend, DeviceInfo info, Suite suite, List<OpResult> results)
+    {
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("schema", "kernellab.ops/1");
+        w.WriteString("backend", backend);
+        w.WriteString("device", info.Name);
+        w.WriteString("precision", info.Precision.ToString());
+        w.WriteString("shapes", suite.Name);
+        w.WriteNumber("tolerance", TensorComparison.ToleranceFor(info.Precision));
+        w.WriteStartArray("ops");
+        foreach (var r in results)
+        {
+            w.WriteStartObject();
+            w.WriteString("workload", r.Workload);
+            w.WriteString("op", r.Op);
+            w.WriteString("shape", r.Shape);
+            w.WriteBoolean("passed", r.Passed);
+            Number(w, "max_err", r.MaxErr);
+            if (r.Worst is not null)
+                w.WriteString("worst", r.Worst);
+            if (r.Error is not null)
+                w.WriteString("error", r.Error);
+            Number(w, "median_ms", r.MedianMs);
+            Number(w, "min_ms", r.MinMs);
+            w.WriteNumber("repeats", r.Repeats);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } v)
+            w.WriteNumber(name, v);
+        else
+            w.WriteNull(name);
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using KernelLab.Backends;
+using KernelLab.Suites;
+
+namespace KernelLab.Cli;
+
+/// <summary><c>kernellab run SUITE.json [--backends a,b] [--out DIR]</c>: a suite on its backends, into DIR/results.json.</summary>
+internal static class RunCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var suitePath = new Argument<string>("suite") { Description = "suite file (shared/spec/SUITES.md), or the name of one in suites/ (smoke, standard, large)" };
+        var backends = new Option<string?>("--backends") { Description = "comma-separated backends to run instead of the suite's list" };
+        var output = new Option<string?>("--out") { Description = "output folder (default: results/<suite name>)" };
+        var command = new Command("run", "run a suite: correctness against the reference, then timed training steps; writes results.json after every run")
+        {
+            suitePath, backends, output,
+        };
+        command.SetAction(r =>
+        {
+            var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(suitePath)!));
+            IReadOnlyList<string> names = r.GetValue(backends) is { } list
+                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                : suite.Backends;
+            if (names.Count == 0)
+                throw new KernelLabException("--backends: no backend named");
+            foreach (string name in names)
+                Suite.Known(name, "--backends");
+            string outDir = r.GetValue(output) ?? Path.Combine("results", suite.Name);
+
+            var observer = Terminal.IsInteractive(stdout) ? (ISuiteObserver)new LiveTableObserver() : new PlainObserver(stdout);
+            var runner = new SuiteRunner(suite, names, outDir, observer);
+            var document = observer is LiveTableObserver live ? live.Show(() => runner.Run()) : runner.Run();
+            stdout.WriteLine($"wrote {runner.ResultsPath} ({document.Runs.Count(x => x.IsOk)} ok, " +
+                $"{document.Runs.Count(x => x.Status == "failed")} failed, {document.Runs.Count(x => x.Status == "unavailable")} unavailable)");
+            return document.Runs.Any(x => x.Status == "failed") ? 1 : 0;
+        });
+        return command;
+    }
+}
+
+/// <summary>Where the suite files are: a path as given, or a name of suites/ (beside the binary, where the build copies them).</summary>
+internal static class SuiteFiles
+{
+    public static string Resolve(string pathOrName)
+    {
+        if (File.Exists(pathOrName) || pathOrName.Contains('/') || pathOrName.Contains('\\') || pathOrName.EndsWith(".json", StringComparison.Ordinal))
+            return pathOrName;
+        string bundled = Path.Combine(AppContext.BaseDirectory, "suites", pathOrName + ".json");
+        return File.Exists(bundled) ? bundled : pathOrName;
+    }
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using KernelLab.Backends;
+using KernelLab.Suites.Results;
+
+namespace KernelLab.Suites;
+
+/// <summary>What a result was measured on, and the machine's measured peaks. Nothing here throws: a fact that cannot be read is left out.</summary>
+public static class MachineProbe
+{
+    /// <summary>The machine; <paramref name="probePeaks"/> measures FMA GFLOP/s and copy GB/s (about half a second).</summary>
+    public static MachineInfo Describe(bool probePeaks = true) => new()
+    {
+        Os = RuntimeInformation.OSDescription,
+        Cpu = CpuModel(),
+        Cores = Environment.ProcessorCount,
+        Simd = SimdLevel(),
+        Gpus = NvidiaGpus(),
+        Dotnet = Environment.Version.ToString(),
+        OpenclDevices = OpenClDevices(),
+        PeakGflops = probePeaks ? Math.Round(PeakFmaGflops(), 2) : null,
+        MemoryGbps = probePeaks ? Math.Round(CopyGbps(), 2) : null,
+    };
+
+    public static string SimdLevel()
+    {
+        if (Avx512F.IsSupported)
+            return "AVX-512";
+        if (Avx2.IsSupported)
+            return "AVX2";
+        if (Sse.IsSupported)
+            return "SSE";
+        return AdvSimd.IsSupported ? "NEON" : "none";
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+                if (line is not null)
+                    return line[(line.IndexOf(':') + 1)..].Trim();
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The architecture below is what can be said then.
+        }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    /// <summary>nvidia-smi's GPUs, or none where it is not installed or fails.</summary>
+    private static List<GpuInfo> NvidiaGpus()
+    {
+        string? output = RunTool("nvidia-smi", "--query-gpu=name,driver_version,memory.total --format=csv,noheader,nounits");
+        if (output is null)
+            return [];
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split(',', StringSplitOptions.TrimEntries))
+            .Where(f => f.Length >= 1 && f[0].Length > 0)
+            .Select(f => new GpuInfo
+            {
+                Name = f[0],
+                Driver = f.Length > 1 ? f[1] : null,
+                MemoryMib = f.Length > 2 && double.TryParse(f[2], System.Globalization.CultureInfo.InvariantCulture, out double m) ? m : null,
+            })
+            .ToList();
+    }
+
+    /// <summary>The device of the registry's opencl backend, where it is registered and available here.</summary>
+    private static List<OpenClDeviceInfo> OpenClDevices()
+    {
+        var entry = BackendRegistry.All.FirstOrDefault(e => e.Name == "opencl");
+        if (entry is null || !entry.Probe().IsAvailable)
+            return [];
+        try
+        {
+            using var backend = entry.Create();
+            var info = backend.Info;
+            return [new OpenClDeviceInfo { Name = info.Name, Vendor = info.Vendor, Properties = info.Properties }];
+        }
+        catch (KernelLabException)
+        {
+            return [];
+        }
+    }
+
+    private static string? RunTool(string name, string arguments)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(name, arguments)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            });
+            if (process is null)
+                return null;
+            var output = process.StandardOutput.ReadToEndAsync();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill();
+                return null;
+            }
+            return process.ExitCode == 0 ? output.Result : null;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            return null; // not installed
+        }
+    }
+
+    private const double ProbeSeconds = 0.2;
+
+    /// <summary>
+    /// float32 FMA throughput with every core busy: each thread keeps 8 independent accumulators (enough to
+    /// hide the FMA latency) and counts 2 FLOP per lane per FMA. Each thread's best 10 ms window counts, so
+    /// that a moment of sharing the core with another process lowers the figure less.
+    /// </summary>
+    public static double PeakFmaGflops()
+    {
+        int threads = Environment.ProcessorCount;
+        var best = new double[threads];
+        var sinks = new float[threads];
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+        {
+            var total = Stopwatch.StartNew();
+            while (total.Elapsed.TotalSeconds < ProbeSeconds)
+            {
+                long start = Stopwatch.GetTimestamp();
+                double flops = 0;
+                while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < 10)
+                {
+                    var (f, s) = FmaBurst(4096);
+                    flops += f;
+                    sinks[i] += s; // keeps the loop's result alive
+                }
+                best[i] = Math.Max(best[i], flops / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            }
+        });
+        return best.Sum() / 1e9;
+    }
+
+    private static (double Flops, float Sink) FmaBurst(int iterations)
+    {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var m = Vector256.Create(0.999f);
+            var a = Vector256.Create(0.001f);
+            Vector256<float> x0 = Vector256.Create(1f), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0;
+            for (int i = 0; i < iterations; i++)
+            {
+                x0 = Vector256.FusedMultiplyAdd(x0, m, a); x1 = Vector256.FusedMultiplyAdd(x1, m, a);
+                x2 = Vector256.FusedMultiplyAdd(x2, m, a); x3 = Vector256.FusedMultiplyAdd(x3, m, a);
+                x4 = Vector256.FusedMultiplyAdd(x4, m, a); x5 = Vector256.FusedMultiplyAdd(x5, m, a);
+                x6 = Vector256.FusedMultiplyAdd(x6, m, a); x7 = Vector256.FusedMultiplyAdd(x7, m, a);
+            }
+            var sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+            return ((double)iterations * 8 * Vector256<float>.Count * 2, Vector256.Sum(sum));
+        }
+        else
+        {
+            var m = Vector128.Create(0.999f);
+            var a = Vector128.Create(0.001f);
+            Vector128<float> x0 = Vector128.Create(1f), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0;
+            for (int i = 0; i < iterations; i++)
+            {
+                x0 = Vector128.FusedMultiplyAdd(x0, m, a); x1 = Vector128.FusedMultiplyAdd(x1, m, a);
+                x2 = Vector128.FusedMultiplyAdd(x2, m, a); x3 = Vector128.FusedMultiplyAdd(x3, m, a);
+                x4 = Vector128.FusedMultiplyAdd(x4, m, a); x5 = Vector128.FusedMultiplyAdd(x5, m, a);
+                x6 = Vector128.FusedMultiplyAdd(x6, m, a); x7 = Vector128.FusedMultiplyAdd(x7, m, a);
+            }
+            var sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
+            return ((double)iterations * 8 * Vector128<float>.Count * 2, Vector128.Sum(sum));
+        }
+    }
+
+    /// <summary>Copy bandwidth over a buffer far larger than the caches, every core copying its share: bytes read plus bytes written per second.</summary>
+    public static double CopyGbps()
+    {
+        const int length = 64 << 20; // 64 MiB each way
+        var source = GC.AllocateUninitializedArray<byte>(length);
+        var destination = GC.AllocateUninitializedArray<byte>(length);
+        source.AsSpan().Fill(1);
+        destination.AsSpan().Fill(0); // touch every page before timing
+        int threads = Environment.ProcessorCount;
+        int chunk = length / threads;
+        double best = 0;
+        var total = Stopwatch.StartNew();
+        do
+        {
+            var sw = Stopwatch.StartNew();
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+            {
+                int start = i * chunk, count = i == threads - 1 ? length - start : chunk;
+                source.AsSpan(start, count).CopyTo(destination.AsSpan(start, count));
+            });
+            best = Math.Max(best, 2.0 * length / sw.Elapsed.TotalSeconds / 1e9);
+        }
+        while (total.Elapsed.TotalSeconds < ProbeSeconds);
+        return best;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace KernelLab.Suites.Results;
+
+/// <summary>
+/// A result file, <c>results.json</c> (shared/spec/SUITES.md). The fixed fields of the spec are <c>required</c>
+/// here, under the spec's names; everything else is additional and optional, so that files written by older
+/// versions, or by tools/torch_baseline.py, still load.
+/// </summary>
+public sealed record ResultsDocument
+{
+    public const string SchemaName = "kernellab.results/1";
+
+    public required string Schema { get; init; }
+
+    public required string Suite { get; init; }
+
+    /// <summary>UTC, ISO 8601 ("2026-11-21T10:00:00Z").</summary>
+    public required string Started { get; init; }
+
+    public string? Finished { get; init; }
+
+    public required MachineInfo Machine { get; init; }
+
+    /// <summary>How the runs were measured (warm-up, minimum steps and seconds, optimizer, seed).</summary>
+    public RunSettings? Settings { get; init; }
+
+    public required IReadOnlyList<RunRecord> Runs { get; init; }
+}
+
+public sealed record MachineInfo
+{
+    public required string Os { get; init; }
+
+    public required string Cpu { get; init; }
+
+    public required int Cores { get; init; }
+
+    /// <summary>AVX-512, AVX2, SSE, NEON or none.</summary>
+    public required string Simd { get; init; }
+
+    public required IReadOnlyList<GpuInfo> Gpus { get; init; }
+
+    public required string Dotnet { get; init; }
+
+    public IReadOnlyList<OpenClDeviceInfo>? OpenclDevices { get; init; }
+
+    /// <summary>float32 FMA throughput of all cores (Vector256 or Vector128 FMA loop), GFLOP/s.</summary>
+    public double? PeakGflops { get; init; }
+
+    /// <summary>Copy bandwidth of a large buffer on all cores, read + write bytes, GB/s.</summary>
+    public double? MemoryGbps { get; init; }
+}
+
+public sealed record GpuInfo
+{
+    public required string Name { get; init; }
+
+    public string? Driver { get; init; }
+
+    public double? MemoryMib { get; init; }
+}
+
+public sealed record OpenClDeviceInfo
+{
+    public required string Name { get; init; }
+
+    public string? Vendor { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Properties { get; init; }
+}
+
+public sealed record RunSettings
+{
+    public int WarmupSteps { get; init; }
+
+    public int MinSteps { get; init; }
+
+    public double MinSeconds { get; init; }
+
+    public int? MaxSteps { get; init; }
+
+    public ulong? Seed { get; init; }
+
+    public JsonElement? Optimizer { get; init; }
+
+    public string? SuiteFile { get; init; }
+}
+
+public static class RunStatus
+{
+    public const string Ok = "ok";
+    public const string Failed = "failed";
+    public const string Unavailable = "unavailable";
+}
+
+/// <summary>One workload on one backend.</summary>
+public sealed record RunRecord
+{
+    public required string Workload { get; init; }
+
+    public required string Backend { get; init; }
+
+    /// <summary><see cref="RunStatus"/>: ok, failed (with <see cref="Error"/>), unavailable (with <see cref="Reason"/>).</summary>
+    public required string Status { get; init; }
+
+    public string? Error { get; init; }
+
+    public string? Reason { get; init; }
+
+    public string? Family { get; init; }
+
+    public int? Batch { get; init; }
+
+    public int? Seq { get; init; }
+
+    /// <summary>What the backend ran on (its DeviceInfo name) and its kind (cpu, gpu).</summary>
+    public string? Device { get; init; }
+
+    public string? DeviceKind { get; init; }
+
+    public string? Precision { get; init; }
+
+    public Correctness? Correctness { get; init; }
+
+    public Throughput? Throughput { get; init; }
+
+    [JsonIgnore]
+    public bool IsOk => Status == RunStatus.Ok;
+}
+
+/// <summary>
+/// The backend's gradients and loss against the reference backend's on the same parameters and batch.
+/// <see cref="Passed"/> and <see cref="MaxErr"/> are null where no comparison applies (an outside baseline
+/// such as PyTorch, which <see cref="Note"/> explains); <see cref="MaxErr"/> is also null when a NaN or an
+/// infinity appeared (JSON has no infinity), and then <see cref="Passed"/> is false.
+/// </summary>
+public sealed record Correctness
+{
+    public required bool? Passed { get; init; }
+
+    public required double? MaxErr { get; init; }
+
+    public required string? Reference { get; init; }
+
+    public double? Tolerance { get; init; }
+
+    /// <summary>The tensor where the largest error is.</summary>
+    public string? Worst { get; init; }
+
+    public string? Note { get; init; }
+}
+
+public sealed record Throughput
+{
+    public required double StepMsMedian { get; init; }
+
+    public required double StepMsMin { get; init; }
+
+    public required double StepMsMax { get; init; }
+
+    public required int Steps { get; init; }
+
+    public required double SamplesPerSecond { get; init; }
+
+    public required double Gflops { get; init; }
+
+    public double? StepMsP10 { get; init; }
+
+    public double? StepMsP90 { get; init; }
+
+    public double? TokensPerSecond { get; init; }
+
+    /// <summary>Counted FLOP of one training step (models/FlopCount.cs).</summary>
+    public double? FlopPerStep { get; init; }
+
+    /// <summary>GFLOP/s over the machine's measured peak (CPU backends only: the peak probed is the CPU's).</summary>
+    public double? PeakShare { get; init; }
+
+    public int? WarmupSteps { get; init; }
+
+    /// <summary>Every measured step, in order, in milliseconds.</summary>
+    public IReadOnlyList<double>? SamplesMs { get; init; }
+}

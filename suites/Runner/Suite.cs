@@ -1,0 +1,174 @@
+using System.Text.Json;
+using KernelLab.Backends;
+using KernelLab.Models;
+
+namespace KernelLab.Suites;
+
+/// <summary>One workload of a suite: a model config of MODELS.md, its batch and, for sequence models, its length.</summary>
+public sealed record Workload(string Name, ModelConfig Model, int Batch, int? Seq)
+{
+    public BatchShape Shape => new(Batch, Seq ?? 1);
+
+    /// <summary>Tokens of one batch (B*T) for sequence models, null otherwise.</summary>
+    public long? TokensPerBatch => Seq is { } t ? (long)Batch * t : null;
+}
+
+/// <summary>
+/// A suite file (shared/spec/SUITES.md), checked whole by <see cref="Load"/> before anything runs: every
+/// problem is one line naming the file, the workload and the field.
+/// </summary>
+public sealed record Suite
+{
+    public required string Name { get; init; }
+
+    /// <summary>The file it was read from.</summary>
+    public required string Source { get; init; }
+
+    public required IReadOnlyList<string> Backends { get; init; }
+
+    public required int WarmupSteps { get; init; }
+
+    public required int MinSteps { get; init; }
+
+    public required double MinSeconds { get; init; }
+
+    /// <summary>A cap on measured steps, so that a very fast step does not record samples without end (default 10000).</summary>
+    public int MaxSteps { get; init; } = DefaultMaxSteps;
+
+    /// <summary>Seeds the parameters; the batch takes seed + 1 (default 1, as <c>kernellab init --seed 1</c>).</summary>
+    public ulong Seed { get; init; } = 1;
+
+    public required OptimizerSettings Optimizer { get; init; }
+
+    /// <summary>The optimizer object as the file spells it, recorded in results as it was given.</summary>
+    public required JsonElement OptimizerJson { get; init; }
+
+    public required IReadOnlyList<Workload> Workloads { get; init; }
+
+    public const int DefaultMaxSteps = 10000;
+
+    /// <summary>Reads and checks a suite file; a bad one throws a one-line <see cref="KernelLabException"/>.</summary>
+    public static Suite Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.Length == 0)
+            throw new KernelLabException("the suite file path is empty");
+        if (Directory.Exists(path))
+            throw new KernelLabException($"{path}: is a directory, expected a suite file");
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new KernelLabException($"{path}: {(e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : e.Message)}");
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return Parse(doc.RootElement, path);
+        }
+        catch (JsonException e)
+        {
+            throw new KernelLabException($"{path}: invalid JSON: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    public static Suite Parse(JsonElement json, string source)
+    {
+        var f = new JsonFields(json, source);
+        string name = f.String("name");
+        string[] backends = Strings(f, "backends", source);
+        foreach (string backend in backends)
+            Known(backend, $"{source}: 'backends'");
+
+        int warmup = NonNegative(f, "warmup_steps", source);
+        int minSteps = f.Int("min_steps");
+        double minSeconds = f.Number("min_seconds");
+        if (!(minSeconds >= 0) || !double.IsFinite(minSeconds))
+            throw new KernelLabException($"{source}: 'min_seconds' is {minSeconds}, expected a number >= 0");
+        int maxSteps = f.Has("max_steps") ? f.Int("max_steps") : DefaultMaxSteps;
+        if (maxSteps < minSteps)
+            throw new KernelLabException($"{source}: 'max_steps' {maxSteps} is less than 'min_steps' {minSteps}");
+        ulong seed = f.Has("seed") ? (ulong)NonNegative(f, "seed", source) : 1;
+
+        var optimizerJson = f.Element("optimizer").Clone();
+        OptimizerSettings optimizer;
+        try
+        {
+            optimizer = KernelLab.Models.Training.Optimizer.ParseSettings(optimizerJson, $"{source}: 'optimizer'");
+        }
+        catch (KernelLabException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
+        {
+            throw new KernelLabException($"{source}: 'optimizer': {e.Message}");
+        }
+
+        var workloadsJson = f.Element("workloads");
+        if (workloadsJson.ValueKind != JsonValueKind.Array || workloadsJson.GetArrayLength() == 0)
+            throw new KernelLabException($"{source}: 'workloads' must be a non-empty array of workloads");
+        var workloads = new List<Workload>();
+        int index = 0;
+        foreach (var w in workloadsJson.EnumerateArray())
+        {
+            var workload = ParseWorkload(w, $"{source}: workloads[{index++}]");
+            if (workloads.Any(x => x.Name == workload.Name))
+                throw new KernelLabException($"{source}: workload name '{workload.Name}' appears twice");
+            workloads.Add(workload);
+        }
+
+        return new Suite
+        {
+            Name = name, Source = source, Backends = backends, WarmupSteps = warmup, MinSteps = minSteps,
+            MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer,
+            OptimizerJson = optimizerJson, Workloads = workloads,
+        };
+    }
+
+    /// <summary>Throws the one-line error for a backend name the registry does not know.</summary>
+    public static void Known(string backend, string where)
+    {
+        if (!BackendRegistry.Names.Contains(backend))
+            throw new KernelLabException($"{where}: unknown backend '{backend}': expected one of {string.Join(", ", BackendRegistry.Names)}");
+    }
+
+    private static Workload ParseWorkload(JsonElement json, string source)
+    {
+        var f = new JsonFields(json, source);
+        string name = f.String("name");
+        source = $"{source} ('{name}')";
+        f = new JsonFields(json, source);
+        var model = ModelConfig.Parse(f.Element("model"), $"{source}: 'model'");
+        int batch = f.Int("batch");
+        int? seq = null;
+        if (model.IsSequence)
+        {
+            if (!f.Has("seq"))
+                throw new KernelLabException($"{source}: 'seq' is missing: a {model.Family} workload needs its sequence length");
+            seq = f.Int("seq");
+            if (model is TransformerConfig t && seq > t.Context)
+                throw new KernelLabException($"{source}: 'seq' {seq} is more than the model's context {t.Context}");
+        }
+        else if (f.Has("seq"))
+        {
+            throw new KernelLabException($"{source}: 'seq' is given, but a {model.Family} workload has no sequence");
+        }
+        return new Workload(name, model, batch, seq);
+    }
+
+    private static string[] Strings(JsonFields f, string name, string source)
+    {
+        var v = f.Element(name);
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            throw new KernelLabException($"{source}: '{name}' must be an array of strings");
+        return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
+    }
+
+    private static int NonNegative(JsonFields f, string name, string source)
+    {
+        var v = f.Element(name);
+        return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i >= 0
+            ? i
+            : throw new KernelLabException($"{source}: '{name}' is {v.GetRawText()}, expected an integer >= 0");
+    }
+}

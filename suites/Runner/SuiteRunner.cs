@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using KernelLab.Backends;
+using KernelLab.Backends.Reference;
+using KernelLab.Models;
+using KernelLab.Models.Networks;
+using KernelLab.Models.Training;
+using KernelLab.Suites.Results;
+
+namespace KernelLab.Suites;
+
+/// <summary>What a suite run reports while it goes: the terminal's progress and live table, or plain lines.</summary>
+public interface ISuiteObserver
+{
+    void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan);
+
+    /// <summary><paramref name="phase"/> is correctness, warm-up or measuring; <paramref name="progress"/> runs from 0 to 1 while measuring.</summary>
+    void Progress(Workload workload, string backend, string phase, double progress);
+
+    void Finished(RunRecord run);
+}
+
+/// <summary>
+/// Runs a suite: for each workload and backend, seeded parameters and a seeded batch; the gradients against the
+/// reference backend's first (correct before fast); then warm-up steps, and timed training steps (forward,
+/// backward, optimizer) until both min_steps and min_seconds are reached. results.json is rewritten after
+/// every run, so a crash or Ctrl-C loses nothing that had finished.
+/// </summary>
+public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, string outDirectory, ISuiteObserver observer)
+{
+    public const string ReferenceBackend = "reference";
+
+    /// <summary>Measures the machine's peaks before the runs (off in quick tests).</summary>
+    public bool ProbePeaks { get; init; } = true;
+
+    public string ResultsPath => Path.Combine(outDirectory, ResultsFile.FileName);
+
+    public ResultsDocument Run(CancellationToken cancel = default)
+    {
+        foreach (string backend in backends)
+            Suite.Known(backend, "--backends");
+        if (Debugger.IsAttached || !IsOptimizedBuild())
+            throw new KernelLabException("this is a Debug build: timings from it mean nothing; build with -c Release");
+
+        string started = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var document = new ResultsDocument
+        {
+            Schema = ResultsDocument.SchemaName,
+            Suite = suite.Name,
+            Started = started,
+            Machine = MachineProbe.Describe(ProbePeaks),
+            Settings = new RunSettings
+            {
+                WarmupSteps = suite.WarmupSteps, MinSteps = suite.MinSteps, MinSeconds = suite.MinSeconds,
+                MaxSteps = suite.MaxSteps, Seed = suite.Seed, Optimizer = suite.OptimizerJson, SuiteFile = suite.Source,
+            },
+            Runs = [],
+        };
+        Directory.CreateDirectory(outDirectory);
+        var plan = suite.Workloads.SelectMany(w => backends.Select(b => (w, b))).ToList();
+        observer.Started(document, plan);
+
+        var runs = new List<RunRecord>();
+        foreach (var workload in suite.Workloads)
+        {
+            ReferenceGradients? reference = null;
+            foreach (string backend in backends)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var run = RunOne(workload, backend, () => reference ??= ReferenceGradients.Compute(workload, suite.Seed), document.Machine, cancel);
+                runs.Add(run);
+                document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
+                ResultsFile.Write(ResultsPath, document);
+                observer.Finished(run);
+            }
+        }
+        return document;
+    }
+
+    private RunRecord RunOne(Workload workload, string backendName, Func<ReferenceGradients> reference, MachineInfo machine, CancellationToken cancel)
+    {
+        var record = new RunRecord
+        {
+            Workload = workload.Name, Backend = backendName, Status = RunStatus.Ok,
+            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq,
+        };
+        var entry = BackendRegistry.Find(backendName);
+        var availability = entry.Probe();
+        if (!availability.IsAvailable)
+            return record with { Status = RunStatus.Unavailable, Reason = availability.Reason };
+
+        try
+        {
+            using var backend = entry.Create();
+            record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
+            using var network = Open(backend, workload, suite.Seed);
+
+            observer.Progress(workload, backendName, "correctness", 0);
+            var correctness = reference().CompareWith(network);
+            record = record with { Correctness = correctness };
+            if (correctness.Passed != true)
+                return record with { Status = RunStatus.Failed, Error = $"gradients differ from the reference: {correctness.Note}" };
+
+            var throughput = Measure(backend, network, workload, backendName, machine, cancel);
+            return record with { Throughput = throughput };
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            return record with { Status = RunStatus.Failed, Error = $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}" };
+        }
+    }
+
+    private Throughput Measure(Backend backend, Network network, Workload workload, string backendName, MachineInfo machine, CancellationToken cancel)
+    {
+        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer);
+        void Step()
+        {
+            network.ComputeGradients();
+            optimizer.Step();
+        }
+
+        for (int i = 0; i < suite.WarmupSteps; i++)
+        {
+            observer.Progress(workload, backendName, "warm-up", 0);
+            Step();
+        }
+        backend.Synchronize();
+
+        var timer = backend.CreateTimer();
+        var samples = new List<double>();
+        var clock = Stopwatch.StartNew();
+        while ((samples.Count < suite.MinSteps || clock.Elapsed.TotalSeconds < suite.MinSeconds) && samples.Count < suite.MaxSteps)
+        {
+            cancel.ThrowIfCancellationRequested();
+            timer.Start();
+            Step();
+            samples.Add(timer.Stop());
+            double byCount = (double)samples.Count / suite.MinSteps;
+            double byTime = suite.MinSeconds > 0 ? clock.Elapsed.TotalSeconds / suite.MinSeconds : 1;
+            observer.Progress(workload, backendName, "measuring", Math.Min(1, Math.Min(byCount, byTime)));
+        }
+
+        double median = Statistics.Median(samples);
+        double flop = FlopCount.TrainingStep(workload.Model, workload.Shape);
+        double gflops = flop / (median / 1e3) / 1e9;
+        bool onCpu = backend.Info.Kind == "cpu";
+        return new Throughput
+        {
+            StepMsMedian = median,
+            StepMsMin = samples.Min(),
+            StepMsMax = samples.Max(),
+            Steps = samples.Count,
+            SamplesPerSecond = workload.Batch / (median / 1e3),
+            Gflops = gflops,
+            StepMsP10 = Statistics.Quantile(samples, 0.1),
+            StepMsP90 = Statistics.Quantile(samples, 0.9),
+            TokensPerSecond = workload.TokensPerBatch is { } tokens ? tokens / (median / 1e3) : null,
+            FlopPerStep = flop,
+            PeakShare = onCpu && machine.PeakGflops is > 0 ? gflops / machine.PeakGflops : null,
+            WarmupSteps = suite.WarmupSteps,
+            SamplesMs = samples,
+        };
+    }
+
+    /// <summary>The workload's network on <paramref name="backend"/>, with the suite's seeded parameters and batch.</summary>
+    internal static Network Open(Backend backend, Workload workload, ulong seed)
+    {
+        var network = Network.Create(backend, workload.Model, workload.Shape);
+        try
+        {
+            network.Parameters.Initialize(seed);
+            network.LoadBatch(Batch.Synthetic(workload.Model, workload.Shape, seed + 1));
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private static bool IsOptimizedBuild() =>
+        typeof(SuiteRunner).Assembly.GetCustomAttributes(typeof(DebuggableAttribute), false)
+            .OfType<DebuggableAttribute>().All(a => !a.IsJITOptimizerDisabled);
+
+    /// <summary>The reference backend's loss and gradients of a workload, computed once and compared with every backend's.</summary>
+    private sealed class ReferenceGradients
+    {
+        private readonly double _loss;
+        private readonly Dictionary<string, double[]> _grads;
+
+        private ReferenceGradients(double loss, Dictionary<string, double[]> grads)
+        {
+            _loss = loss;
+            _grads = grads;
+        }
+
+        public static ReferenceGradients Compute(Workload workload, ulong seed)
+        {
+            using var backend = new ReferenceBackend();
+            using var network = Open(backend, workload, seed);
+            double loss = network.ComputeGradients();
+            return new ReferenceGradients(loss, Gradients(network));
+        }
+
+        public Correctness CompareWith(Network network)
+        {
+            double tolerance = TensorComparison.ToleranceFor(network.Backend.Precision);
+            double loss = network.ComputeGradients();
+            var grads = Gradients(network);
+            var results = new List<ComparisonResult> { TensorComparison.Compare("loss", [loss], [_loss], tolerance) };
+            results.AddRange(_grads.Select(g => TensorComparison.Compare(g.Key, grads[g.Key], g.Value, tolerance)));
+            var worst = results.MaxBy(r => r.MaxError)!;
+            bool passed = results.All(r => r.Passed);
+            return new Correctness
+            {
+                Passed = passed,
+                MaxErr = double.IsFinite(worst.MaxError) ? worst.MaxError : null,
+                Reference = SuiteRunner.ReferenceBackend,
+                Tolerance = tolerance,
+                Worst = worst.Name,
+                Note = passed ? null : string.Join("; ", results.Where(r => !r.Passed).Take(3).Select(r => r.ToString())),
+            };
+        }
+
+        private static Dictionary<string, double[]> Gradients(Network network) =>
+            network.Parameters.All.ToDictionary(p => p.Name, p =>
+            {
+                var values = new double[p.Length];
+                network.Backend.CopyOut(p.Grad, values);
+                return values;
+            });
+    }
+}

@@ -1,0 +1,32 @@
+using System.Text.Json;
+
+namespace KernelLab.Tests;
+
+/// <summary>kernellab ops: every op case of a suite's shapes checked and timed, a table and a JSON file.</summary>
+public sealed class OpsCommandTests : SuiteTestBase
+{
+    [Fact]
+    public void SmokeShapesOnTheReference()
+    {
+        string json = Temp("ops.json");
+        var (code, stdout, stderr) = Cli("ops", "--backend", "reference", "--shapes", Bundled("smoke"), "--out", json);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("ops match the reference", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var ops = doc.RootElement.GetProperty("ops").EnumerateArray().ToList();
+        var names = ops.Select(o => o.GetProperty("op").GetString()).ToHashSet();
+        foreach (string op in new[] { "gemm", "bias", "Relu", "conv2d", "maxpool", "embedding", "lstm", "layernorm", "attention", "GeluTanh in place", "add", "add into a", "softmax cross-entropy", "AdamW step" })
+            Assert.Contains(op, names);
+        Assert.All(ops, o =>
+        {
+            Assert.True(o.GetProperty("passed").GetBoolean());
+            Assert.True(o.GetProperty("median_ms").GetDouble() >= 0);
+            Assert.True(o.GetProperty("repeats").GetInt32() >= 5);
+        });
+        Assert.Equal(ops.Count, ops.Select(o => o.GetProperty("op").GetString() + o.GetProperty("shape").GetString()).Distinct().Count());
+    }
+
+    [Fact]
+    public void UnavailableBackendIsOneLine() =>
+        AssertOneLineError(Cli("ops", "--backend", "cuda", "--shapes", Bundled("smoke")), "backend 'cuda' is unavailable");
+}

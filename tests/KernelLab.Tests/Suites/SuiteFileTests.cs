@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using KernelLab.Backends;
+using KernelLab.Models;
+using KernelLab.Suites;
+
+namespace KernelLab.Tests;
+
+/// <summary>Suite files (shared/spec/SUITES.md): the bundled ones load, and a bad one fails before anything runs, in one line, writing nothing.</summary>
+public sealed class SuiteFileTests : SuiteTestBase
+{
+    [Theory]
+    [InlineData("smoke", 4)]
+    [InlineData("standard", 4)]
+    [InlineData("large", 4)]
+    public void BundledSuitesLoad(string name, int workloads)
+    {
+        var suite = Suite.Load(Bundled(name));
+        Assert.Equal(name, suite.Name);
+        Assert.Equal(workloads, suite.Workloads.Count);
+        Assert.Equal(["mlp", "cnn", "lstm", "transformer"], suite.Workloads.Select(w => w.Model.Family));
+        Assert.All(suite.Workloads.Where(w => w.Model.IsSequence), w => Assert.NotNull(w.Seq));
+    }
+
+    [Fact]
+    public void StandardSuiteHoldsModelsStandardWorkloads()
+    {
+        var suite = Suite.Load(Bundled("standard"));
+        Assert.Equal(["reference", "cpu-simd", "opencl", "cuda"], suite.Backends);
+        Assert.Equal((3, 10, 2.0), (suite.WarmupSteps, suite.MinSteps, suite.MinSeconds));
+        Assert.Equal([64, 64, 32, 16], suite.Workloads.Select(w => w.Batch));
+        Assert.Equal([null, null, 32, 64], suite.Workloads.Select(w => w.Seq));
+        Assert.Equal(OptimizerKind.AdamW, suite.Optimizer.Kind);
+    }
+
+    public static TheoryData<string, string[]> BadSuites => new()
+    {
+        { "{\"name\": \"x\",", ["invalid JSON"] },
+        { "[1, 2]", ["expected a JSON object"] },
+        { Edit(j => j["workloads"]![0]!["model"]!["family"] = "rnn"), ["workloads[0] ('mlp')", "unknown family 'rnn'"] },
+        { Edit(j => j["backends"] = new JsonArray("reference", "tpu")), ["'backends'", "unknown backend 'tpu'"] },
+        { Edit(j => j["workloads"]![2]!.AsObject().Remove("seq")), ["workloads[2] ('lstm')", "'seq' is missing"] },
+        { Edit(j => j["workloads"]![3]!.AsObject().Remove("seq")), ["workloads[3] ('transformer')", "'seq' is missing"] },
+        { Edit(j => j["workloads"]![3]!["seq"] = 9), ["'seq' 9 is more than the model's context 8"] },
+        { Edit(j => j["workloads"]![0]!["batch"] = 0), ["workloads[0] ('mlp')", "'batch' is 0, expected a positive integer"] },
+        { Edit(j => j["workloads"]![1]!["batch"] = -3), ["workloads[1] ('cnn')", "'batch' is -3, expected a positive integer"] },
+        { Edit(j => j["workloads"]![0]!["model"]!["sizes"] = new JsonArray(4)), ["'sizes' has 1 entries"] },
+        { Edit(j => j["workloads"] = new JsonArray()), ["'workloads' must be a non-empty array"] },
+        { Edit(j => j["workloads"]![1]!["name"] = "mlp"), ["workload name 'mlp' appears twice"] },
+        { Edit(j => j["min_seconds"] = -1), ["'min_seconds' is -1"] },
+        { Edit(j => j["warmup_steps"] = -1), ["'warmup_steps' is -1, expected an integer >= 0"] },
+        { Edit(j => j["min_steps"] = 0), ["'min_steps' is 0, expected a positive integer"] },
+        { Edit(j => j["optimizer"]!["name"] = "lion"), ["unknown optimizer 'lion'"] },
+        { Edit(j => j.Remove("optimizer")), ["'optimizer' is missing"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSuites))]
+    public void BadSuiteFailsInOneLineBeforeAnythingRuns(string text, string[] phrases)
+    {
+        string path = Temp("bad.json");
+        File.WriteAllText(path, text);
+        string outDir = Temp("out");
+        AssertOneLineError(Cli("run", path, "--out", outDir), [path, .. phrases]);
+        Assert.False(Directory.Exists(outDir), "the output folder was created for a bad suite");
+    }
+
+    [Fact]
+    public void MissingSuiteFile()
+    {
+        string path = Temp("nope.json");
+        AssertOneLineError(Cli("run", path, "--out", Temp("out")), path, "file not found");
+        Assert.False(Directory.Exists(Temp("out")));
+    }
+
+    [Fact]
+    public void UnknownBackendOnTheCommandLine()
+    {
+        AssertOneLineError(Cli("run", Bundled("smoke"), "--backends", "reference,tpu", "--out", Temp("out")), "--backends", "unknown backend 'tpu'");
+        Assert.False(Directory.Exists(Temp("out")));
+    }
+
+    // The smoke suite's text with one edit; the JSON objects are rebuilt so that each row is independent.
+    private static string Edit(Action<JsonObject> edit)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Bundled("smoke")))!.AsObject();
+        edit(json);
+        return json.ToJsonString();
+    }
+}
