@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace KernelLab.Backends;
 
 /// <summary>
@@ -383,10 +385,38 @@ public abstract class Backend : IDisposable
     protected abstract DeviceBuffer AllocateCore(long length);
     protected abstract DeviceIndexBuffer AllocateIndicesCore(long length);
     protected abstract void CopyInCore(DeviceView destination, ReadOnlySpan<float> source);
-    protected abstract void CopyInCore(DeviceView destination, ReadOnlySpan<double> source);
+    /// <summary>A float32 backend takes float64 data rounded once, through a pooled staging array; a float64 backend overrides this.</summary>
+    protected virtual void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
+    {
+        float[] staging = ArrayPool<float>.Shared.Rent(source.Length);
+        try
+        {
+            for (int i = 0; i < source.Length; i++)
+                staging[i] = (float)source[i];
+            CopyInCore(destination, staging.AsSpan(0, source.Length));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(staging);
+        }
+    }
     protected abstract void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source);
     protected abstract void CopyOutCore(DeviceView source, Span<float> destination);
-    protected abstract void CopyOutCore(DeviceView source, Span<double> destination);
+    /// <summary>A float32 backend's data widened to float64 through a pooled staging array; a float64 backend overrides this.</summary>
+    protected virtual void CopyOutCore(DeviceView source, Span<double> destination)
+    {
+        float[] staging = ArrayPool<float>.Shared.Rent(destination.Length);
+        try
+        {
+            CopyOutCore(source, staging.AsSpan(0, destination.Length));
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = staging[i];
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(staging);
+        }
+    }
     protected abstract void FillCore(DeviceView y, double value);
     protected abstract void AddCore(DeviceView a, DeviceView b, DeviceView y, long n);
     protected abstract void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n);

@@ -98,23 +98,9 @@ public sealed unsafe partial class CpuSimdBackend : Backend
 
     protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source) => source.CopyTo(Span(destination));
 
-    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
-    {
-        var d = Span(destination);
-        for (int i = 0; i < source.Length; i++)
-            d[i] = (float)source[i];
-    }
-
     protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source) => source.CopyTo(((HostIndexBuffer)destination).Data);
 
     protected override void CopyOutCore(DeviceView source, Span<float> destination) => Span(source).CopyTo(destination);
-
-    protected override void CopyOutCore(DeviceView source, Span<double> destination)
-    {
-        var s = Span(source);
-        for (int i = 0; i < destination.Length; i++)
-            destination[i] = s[i];
-    }
 
     private static float* Ptr(DeviceView v) => ((HostBuffer)v.Buffer).Pointer + v.Offset;
 

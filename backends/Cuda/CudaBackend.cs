@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using KernelLab.Backends.Cuda.Native;
@@ -293,21 +292,6 @@ public sealed unsafe partial class CudaBackend : Backend
             Check(cuMemcpyHtoD_v2(Address(destination), p, (nuint)(source.Length * sizeof(float))));
     }
 
-    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
-    {
-        float[] rounded = ArrayPool<float>.Shared.Rent(source.Length);
-        try
-        {
-            for (int i = 0; i < source.Length; i++)
-                rounded[i] = (float)source[i];
-            CopyInCore(destination, rounded.AsSpan(0, source.Length));
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(rounded);
-        }
-    }
-
     protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
     {
         if (source.IsEmpty)
@@ -324,21 +308,6 @@ public sealed unsafe partial class CudaBackend : Backend
         Enter();
         fixed (float* p = destination)
             Check(cuMemcpyDtoH_v2(p, Address(source), (nuint)(destination.Length * sizeof(float))));
-    }
-
-    protected override void CopyOutCore(DeviceView source, Span<double> destination)
-    {
-        float[] values = ArrayPool<float>.Shared.Rent(destination.Length);
-        try
-        {
-            CopyOutCore(source, values.AsSpan(0, destination.Length));
-            for (int i = 0; i < destination.Length; i++)
-                destination[i] = values[i];
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(values);
-        }
     }
 
     private static ulong Address(DeviceView view) => ((CudaBuffer)view.Buffer).Address + (ulong)view.Offset * sizeof(float);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using static KernelLab.Backends.OpenCL.OpenClException;
 
 namespace KernelLab.Backends.OpenCL;
@@ -133,21 +132,6 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         GC.KeepAlive(destination.Buffer); // its memory object must outlive the call
     }
 
-    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<double> source)
-    {
-        var floats = ArrayPool<float>.Shared.Rent(source.Length);
-        try
-        {
-            for (int i = 0; i < source.Length; i++)
-                floats[i] = (float)source[i];
-            CopyInCore(destination, floats.AsSpan(0, source.Length));
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(floats);
-        }
-    }
-
     protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
     {
         if (source.IsEmpty)
@@ -166,21 +150,6 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
             Check(Native.clEnqueueReadBuffer(_queue.Value, Mem(source).Value, 1, (nuint)(source.Offset * sizeof(float)),
                 (nuint)(destination.Length * sizeof(float)), d, 0, null, null));
         GC.KeepAlive(source.Buffer);
-    }
-
-    protected override void CopyOutCore(DeviceView source, Span<double> destination)
-    {
-        var floats = ArrayPool<float>.Shared.Rent(destination.Length);
-        try
-        {
-            CopyOutCore(source, floats.AsSpan(0, destination.Length));
-            for (int i = 0; i < destination.Length; i++)
-                destination[i] = floats[i];
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(floats);
-        }
     }
 
     private static ClMem Mem(DeviceView view) => ((OpenClBuffer)view.Buffer).Mem;
