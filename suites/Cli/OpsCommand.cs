@@ -6,7 +6,7 @@ using KernelLab.Suites;
 
 namespace KernelLab.Cli;
 
-/// <summary><c>kernellab ops --backend X [--shapes standard|FILE] [--out OPS.json]</c>: every op checked against the reference, then timed.</summary>
+/// <summary><c>kernellab ops --backend X [--shapes standard|FILE] [--out OPS.json] [--warmup S]</c>: every op checked against the reference, then timed.</summary>
 internal static class OpsCommand
 {
     public static Command Create(TextWriter stdout)
@@ -14,19 +14,23 @@ internal static class OpsCommand
         var backend = Options.Backend();
         var shapes = new Option<string>("--shapes") { Description = "suite whose workloads give the shapes: a name in suites/ (standard, smoke, large) or a suite file", DefaultValueFactory = _ => "standard" };
         var output = new Option<string?>("--out") { Description = "JSON file to write with every op's check and time" };
+        var warmup = new Option<double>("--warmup") { Description = "seconds each op runs before it is timed, so the runtime's optimised code is what is timed", DefaultValueFactory = _ => 0.2 };
         var command = new Command("ops", "check every op of the contract against the reference at a suite's shapes (fresh random inputs, poisoned outputs), then time it")
         {
-            backend, shapes, output,
+            backend, shapes, output, warmup,
         };
         command.SetAction(r =>
         {
             var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(shapes)!));
+            double warmupSeconds = r.GetValue(warmup);
+            if (!(warmupSeconds >= 0))
+                throw new KernelLabException($"--warmup {warmupSeconds}: expected seconds >= 0");
             string name = r.GetValue(backend)!;
             using var device = BackendRegistry.Create(name);
             stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
             stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10}  shape");
             var results = new List<OpResult>();
-            foreach (var result in new OpsRunner(device).Run(suite))
+            foreach (var result in new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite))
             {
                 results.Add(result);
                 string check = result.Passed ? "ok" : "FAIL";
