@@ -28,6 +28,15 @@ public sealed record Suite
 
     public required int WarmupSteps { get; init; }
 
+    /// <summary>
+    /// The least time the warm-up lasts (default 0.5 s): besides first-use costs (kernel builds, first allocations),
+    /// the runtime replaces a method's first code with optimised code only after it has run a while, so a few warm-up
+    /// steps of a fast workload would leave that start-up in the measured steps.
+    /// </summary>
+    public double WarmupSeconds { get; init; } = DefaultWarmupSeconds;
+
+    public const double DefaultWarmupSeconds = 0.5;
+
     public required int MinSteps { get; init; }
 
     public required double MinSeconds { get; init; }
@@ -84,6 +93,9 @@ public sealed record Suite
             Known(backend, $"{source}: 'backends'");
 
         int warmup = NonNegative(f, "warmup_steps", source);
+        double warmupSeconds = f.Has("warmup_seconds") ? f.Number("warmup_seconds") : DefaultWarmupSeconds;
+        if (!(warmupSeconds >= 0) || !double.IsFinite(warmupSeconds))
+            throw new KernelLabException($"{source}: 'warmup_seconds' is {warmupSeconds}, expected a number >= 0");
         int minSteps = f.Int("min_steps");
         double minSeconds = f.Number("min_seconds");
         if (!(minSeconds >= 0) || !double.IsFinite(minSeconds))
@@ -119,7 +131,7 @@ public sealed record Suite
 
         return new Suite
         {
-            Name = name, Source = source, Backends = backends, WarmupSteps = warmup, MinSteps = minSteps,
+            Name = name, Source = source, Backends = backends, WarmupSteps = warmup, WarmupSeconds = warmupSeconds, MinSteps = minSteps,
             MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer,
             OptimizerJson = optimizerJson, Workloads = workloads,
         };

@@ -50,7 +50,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             Machine = MachineProbe.Describe(ProbePeaks),
             Settings = new RunSettings
             {
-                WarmupSteps = suite.WarmupSteps, MinSteps = suite.MinSteps, MinSeconds = suite.MinSeconds,
+                WarmupSteps = suite.WarmupSteps, WarmupSeconds = suite.WarmupSeconds, MinSteps = suite.MinSteps, MinSeconds = suite.MinSeconds,
                 MaxSteps = suite.MaxSteps, Seed = suite.Seed, Optimizer = suite.OptimizerJson, SuiteFile = suite.Source,
             },
             Runs = [],
@@ -118,8 +118,10 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             optimizer.Step();
         }
 
-        for (int i = 0; i < suite.WarmupSteps; i++)
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < suite.WarmupSteps || clock.Elapsed.TotalSeconds < suite.WarmupSeconds; i++)
         {
+            cancel.ThrowIfCancellationRequested();
             observer.Progress(workload, backendName, "warm-up", 0);
             Step();
         }
@@ -127,7 +129,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
         var timer = backend.CreateTimer();
         var samples = new List<double>();
-        var clock = Stopwatch.StartNew();
+        clock.Restart();
         while ((samples.Count < suite.MinSteps || clock.Elapsed.TotalSeconds < suite.MinSeconds) && samples.Count < suite.MaxSteps)
         {
             cancel.ThrowIfCancellationRequested();

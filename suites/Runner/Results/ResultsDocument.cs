@@ -75,6 +75,9 @@ public sealed record RunSettings
 {
     public int WarmupSteps { get; init; }
 
+    /// <summary>The least time the warm-up lasts, whatever <see cref="WarmupSteps"/> says (absent in files written before it existed).</summary>
+    public double? WarmupSeconds { get; init; }
+
     public int MinSteps { get; init; }
 
     public double MinSeconds { get; init; }

@@ -47,6 +47,7 @@ public sealed class SuiteFileTests : SuiteTestBase
         { Edit(j => j["workloads"] = new JsonArray()), ["'workloads' must be a non-empty array"] },
         { Edit(j => j["workloads"]![1]!["name"] = "mlp"), ["workload name 'mlp' appears twice"] },
         { Edit(j => j["min_seconds"] = -1), ["'min_seconds' is -1"] },
+        { Edit(j => j["warmup_seconds"] = -0.5), ["'warmup_seconds' is -0.5, expected a number >= 0"] },
         { Edit(j => j["warmup_steps"] = -1), ["'warmup_steps' is -1, expected an integer >= 0"] },
         { Edit(j => j["min_steps"] = 0), ["'min_steps' is 0, expected a positive integer"] },
         { Edit(j => j["optimizer"]!["name"] = "lion"), ["unknown optimizer 'lion'"] },

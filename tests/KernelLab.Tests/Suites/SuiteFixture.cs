@@ -33,6 +33,7 @@ public abstract class SuiteTestBase : IDisposable
     protected string QuickSmoke(string file = "quick.json") => SmokeWith(j =>
     {
         j["warmup_steps"] = 0;
+        j["warmup_seconds"] = 0;
         j["min_steps"] = 2;
         j["min_seconds"] = 0;
     }, file);
