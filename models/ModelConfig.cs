@@ -19,29 +19,8 @@ public abstract record ModelConfig
 
     public static ModelConfig Load(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        if (path.Length == 0)
-            throw new KernelLabException("the config file path is empty");
-        if (Directory.Exists(path))
-            throw new KernelLabException($"{path}: is a directory, expected a config file");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new KernelLabException($"{path}: {Describe(e)}");
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return Parse(doc.RootElement, path);
-        }
-        catch (JsonException e)
-        {
-            throw new KernelLabException($"{path}: invalid JSON: {e.Message.Split('\n')[0]}");
-        }
+        using var doc = InputFile.ReadJson(path, "config file");
+        return Parse(doc.RootElement, path);
     }
 
     /// <summary>Reads a config object; <paramref name="source"/> names where it came from in error messages.</summary>
@@ -67,13 +46,6 @@ public abstract record ModelConfig
 
     /// <summary>Why this config cannot be built, or null. Sizes are already known to be positive.</summary>
     protected virtual string? Problem() => null;
-
-    internal static string Describe(Exception e) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => "file not found",
-        UnauthorizedAccessException => "permission denied",
-        _ => e.Message,
-    };
 }
 
 public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
@@ -83,7 +55,6 @@ public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
     public override bool IsSequence => false;
 
     public override int Classes => Sizes[^1];
-
 }
 
 public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount) : ModelConfig
@@ -106,7 +77,6 @@ public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyL
             ? $"a {Height}x{Width} image pooled {Channels.Count} times is empty: use fewer channels entries or a larger image"
             : null;
     }
-
 }
 
 public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : ModelConfig
@@ -116,7 +86,6 @@ public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : 
     public override bool IsSequence => true;
 
     public override int Classes => Vocab;
-
 }
 
 public sealed record TransformerConfig(int Vocab, int Context, int DModel, int Heads, int Layers, int Ffn) : ModelConfig
@@ -129,7 +98,6 @@ public sealed record TransformerConfig(int Vocab, int Context, int DModel, int H
 
     protected override string? Problem() =>
         DModel % Heads != 0 ? $"heads {Heads} does not divide d_model {DModel}" : null;
-
 }
 
 /// <summary>Reads typed fields of a JSON object with one-line errors that name the source and the field.</summary>

@@ -48,7 +48,7 @@ public sealed class SafetensorsFile
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)
             throw new KernelLabException("the safetensors file path is empty");
-        return Parse(path, ReadAllBytes(path));
+        return Parse(path, InputFile.ReadBytes(path, "safetensors file"));
     }
 
     public bool Contains(string name) => _entries.ContainsKey(name);
@@ -118,26 +118,6 @@ public sealed class SafetensorsFile
         _bytes.AsSpan(checked((int)(_dataStart + e.Begin)), checked((int)(e.End - e.Begin)));
 
     private KernelLabException Error(string message) => Fail(Path, message);
-
-    private static byte[] ReadAllBytes(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw Fail(path, "file not found", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw Fail(path, Directory.Exists(path) ? "is a directory, expected a safetensors file" : "permission denied", ex);
-        }
-        catch (Exception ex) when (ex is IOException or ArgumentException or NotSupportedException)
-        {
-            throw Fail(path, $"cannot read: {ex.Message}", ex);
-        }
-    }
 
     private static SafetensorsFile Parse(string path, byte[] bytes)
     {

@@ -59,29 +59,8 @@ public sealed record Suite
     /// <summary>Reads and checks a suite file; a bad one throws a one-line <see cref="KernelLabException"/>.</summary>
     public static Suite Load(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        if (path.Length == 0)
-            throw new KernelLabException("the suite file path is empty");
-        if (Directory.Exists(path))
-            throw new KernelLabException($"{path}: is a directory, expected a suite file");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new KernelLabException($"{path}: {(e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : e.Message)}");
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return Parse(doc.RootElement, path);
-        }
-        catch (JsonException e)
-        {
-            throw new KernelLabException($"{path}: invalid JSON: {e.Message.Split('\n')[0]}");
-        }
+        using var doc = InputFile.ReadJson(path, "suite file");
+        return Parse(doc.RootElement, path);
     }
 
     public static Suite Parse(JsonElement json, string source)

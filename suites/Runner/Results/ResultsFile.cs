@@ -29,16 +29,7 @@ public static class ResultsFile
     {
         ArgumentNullException.ThrowIfNull(path);
         string file = Directory.Exists(path) ? Path.Combine(path, FileName) : path;
-        string text;
-        try
-        {
-            text = File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new KernelLabException($"{file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : e.Message)}");
-        }
-        return Parse(text, file);
+        return Parse(InputFile.ReadText(file, "results file"), file);
     }
 
     public static ResultsDocument Parse(string json, string source)
