@@ -40,8 +40,6 @@ public sealed class ParameterSet(Backend backend) : IDisposable
 
     public IReadOnlyList<Parameter> All => _parameters;
 
-    public Parameter this[string name] => _parameters.First(p => p.Name == name);
-
     public Parameter Add(string name, Init init, params long[] shape)
     {
         long length = shape.Aggregate(1L, (a, b) => a * b);

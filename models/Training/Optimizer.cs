@@ -11,40 +11,38 @@ public sealed class Optimizer : IDisposable
 {
     private readonly Backend _backend;
     private readonly IReadOnlyList<Parameter> _parameters;
-    private readonly DeviceBuffer[][] _state; // per parameter, StateCount buffers of its length
-    private readonly DeviceView[][] _stateViews;
+    private readonly DeviceView[][] _state; // per parameter, StateCount whole buffers of its length
+    private readonly OptimizerSettings _settings;
+    private int _steps; // taken so far; torch.optim's step counter, 1 on the first
 
     public Optimizer(Backend backend, IReadOnlyList<Parameter> parameters, OptimizerSettings settings)
     {
         _backend = backend;
         _parameters = parameters;
-        Settings = settings;
-        _state = parameters.Select(p => Enumerable.Range(0, settings.StateCount).Select(_ => backend.Allocate(p.Length)).ToArray()).ToArray();
-        _stateViews = _state.Select(buffers => buffers.Select(b => (DeviceView)b).ToArray()).ToArray();
-        foreach (var buffers in _state)
-            for (int i = 0; i < buffers.Length; i++)
-                // Adagrad's sum starts at initial_accumulator_value; every other state starts at 0.
-                backend.Fill(buffers[i], settings.Kind == OptimizerKind.Adagrad ? settings.InitialAccumulatorValue : 0);
+        _settings = settings;
+        // Adagrad's sum starts at initial_accumulator_value; every other state starts at 0.
+        double initial = settings.Kind == OptimizerKind.Adagrad ? settings.InitialAccumulatorValue : 0;
+        _state = parameters.Select(p => Enumerable.Range(0, settings.StateCount).Select(_ =>
+        {
+            DeviceView buffer = backend.Allocate(p.Length);
+            backend.Fill(buffer, initial);
+            return buffer;
+        }).ToArray()).ToArray();
     }
-
-    public OptimizerSettings Settings { get; }
-
-    /// <summary>Steps taken so far.</summary>
-    public int Steps { get; private set; }
 
     /// <summary>Updates every parameter from its gradient.</summary>
     public void Step()
     {
-        Steps++;
+        _steps++;
         for (int i = 0; i < _parameters.Count; i++)
-            _backend.OptimizerStep(Settings, Steps, _parameters[i].Value, _parameters[i].Grad, _stateViews[i]);
+            _backend.OptimizerStep(_settings, _steps, _parameters[i].Value, _parameters[i].Grad, _state[i]);
     }
 
     public void Dispose()
     {
         foreach (var buffers in _state)
             foreach (var b in buffers)
-                b.Dispose();
+                b.Buffer.Dispose();
     }
 
     /// <summary>
