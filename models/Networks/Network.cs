@@ -46,6 +46,27 @@ public abstract class Network : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(config)),
     };
 
+    /// <summary>
+    /// A network with seeded parameters (PyTorch's default distributions, <paramref name="seed"/>) and a seeded
+    /// synthetic batch (<paramref name="seed"/> + 1), as <c>kernellab init --seed S</c> and <c>kernellab batch
+    /// --seed S+1</c> write them: what the suites, the benchmarks and the tests run.
+    /// </summary>
+    public static Network CreateSeeded(Backend backend, ModelConfig config, BatchShape shape, ulong seed)
+    {
+        var network = Create(backend, config, shape);
+        try
+        {
+            network.Parameters.Initialize(seed);
+            network.LoadBatch(Batch.Synthetic(config, shape, seed + 1));
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Uploads a batch of this network's shape.</summary>
     public void LoadBatch(Batch batch)
     {

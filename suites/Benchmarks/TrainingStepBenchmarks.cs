@@ -1,9 +1,8 @@
-using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using KernelLab.Backends;
-using KernelLab.Models;
 using KernelLab.Models.Networks;
 using KernelLab.Models.Training;
+using KernelLab.Suites;
 
 namespace KernelLab.Benchmarks;
 
@@ -17,14 +16,9 @@ public class TrainingStepBenchmarks
 {
     private static readonly string SuitePath = Path.Combine(AppContext.BaseDirectory, "suites", "standard.json");
 
-    public static IEnumerable<string> Workloads
-    {
-        get
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(SuitePath));
-            return doc.RootElement.GetProperty("workloads").EnumerateArray().Select(w => w.GetProperty("name").GetString()!).ToList();
-        }
-    }
+    private static readonly Suite Standard = Suite.Load(SuitePath);
+
+    public static IEnumerable<string> Workloads => Standard.Workloads.Select(w => w.Name);
 
     public static IEnumerable<string> Cases =>
         from backend in BenchmarkBackends.Available
@@ -45,15 +39,9 @@ public class TrainingStepBenchmarks
     {
         var parts = Case.Split('/');
         _backend = BackendRegistry.Create(parts[0]);
-        using var doc = JsonDocument.Parse(File.ReadAllText(SuitePath));
-        var suite = doc.RootElement;
-        var w = suite.GetProperty("workloads").EnumerateArray().Single(w => w.GetProperty("name").GetString() == parts[1]);
-        var config = ModelConfig.Parse(w.GetProperty("model"), SuitePath);
-        var shape = new BatchShape(w.GetProperty("batch").GetInt32(), w.TryGetProperty("seq", out var t) ? t.GetInt32() : 1);
-        _network = Network.Create(_backend, config, shape);
-        _network.Parameters.Initialize(seed: 1);
-        _network.LoadBatch(Batch.Synthetic(config, shape, seed: 2));
-        _optimizer = new Optimizer(_backend, _network.Parameters.All, Optimizer.ParseSettings(suite.GetProperty("optimizer"), SuitePath));
+        var workload = Standard.Workloads.Single(w => w.Name == parts[1]);
+        _network = Network.CreateSeeded(_backend, workload.Model, workload.Shape, Standard.Seed);
+        _optimizer = new Optimizer(_backend, _network.Parameters.All, Standard.Optimizer);
     }
 
     [Benchmark]

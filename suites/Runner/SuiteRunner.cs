@@ -92,7 +92,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         {
             using var backend = entry.Create();
             record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
-            using var network = Open(backend, workload, suite.Seed);
+            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suite.Seed);
 
             observer.Progress(workload, backendName, "correctness", 0);
             var correctness = reference().CompareWith(network);
@@ -163,23 +163,6 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         };
     }
 
-    /// <summary>The workload's network on <paramref name="backend"/>, with the suite's seeded parameters and batch.</summary>
-    internal static Network Open(Backend backend, Workload workload, ulong seed)
-    {
-        var network = Network.Create(backend, workload.Model, workload.Shape);
-        try
-        {
-            network.Parameters.Initialize(seed);
-            network.LoadBatch(Batch.Synthetic(workload.Model, workload.Shape, seed + 1));
-            return network;
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
-    }
-
     private static bool IsOptimizedBuild() =>
         typeof(SuiteRunner).Assembly.GetCustomAttributes(typeof(DebuggableAttribute), false)
             .OfType<DebuggableAttribute>().All(a => !a.IsJITOptimizerDisabled);
@@ -199,7 +182,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         public static ReferenceGradients Compute(Workload workload, ulong seed)
         {
             using var backend = new ReferenceBackend();
-            using var network = Open(backend, workload, seed);
+            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, seed);
             double loss = network.ComputeGradients();
             return new ReferenceGradients(loss, Gradients(network));
         }
