@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using KernelLab.Backends.Cuda;
+using KernelLab.Backends.Cuda.Native;
+using static KernelLab.Backends.Cuda.Native.CudaDriver;
+
+namespace KernelLab.Tests;
+
+/// <summary>
+/// The CUDA emulator's own checks (tests/cuda-emulator): the kernels of faults.cu, compiled by NVRTC and launched through
+/// the driver API, each fail their launch with the error a GPU reports and the emulator's description of where. The cuda
+/// rows that pass on the emulator mean something only while these faults are caught. Skipped unless libcuda.so.1 is the
+/// emulator (.ci/run puts it on LD_LIBRARY_PATH).
+/// </summary>
+public sealed unsafe class CudaEmulatorTests
+{
+    private const string EmulatorName = "KernelLab CUDA emulator (CPU)";
+    private const int Threads = 64, Length = 257; // one block of two warps; y has 257 floats
+
+    [Fact]
+    public void Control_WarpShufflesAndBarrier_GiveTheWarpSums()
+    {
+        var (result, y) = Launch("warp_sums");
+        Assert.Equal(Success, result);
+        Assert.All(y.AsSpan(0, Threads).ToArray(), v => Assert.Equal(496f, v)); // 0 + 1 + ... + 31
+        Assert.True(float.IsNaN(y[Threads]), "an allocation starts as NaN");
+    }
+
+    [Theory]
+    [InlineData("overrun", "CUDA_ERROR_ILLEGAL_ADDRESS", "thread (63, 0, 0) touched address 0x", "0 bytes past the end of an allocation of 1028 bytes")]
+    [InlineData("barrier_after_exit", "CUDA_ERROR_LAUNCH_FAILED", "__syncthreads reached by 32 threads after 32 threads of the block exited")]
+    [InlineData("divergent_barrier", "CUDA_ERROR_LAUNCH_FAILED", "threads wait at different __syncthreads: thread 0 at line", "thread 32 at line")]
+    [InlineData("shuffle_missing_lane", "CUDA_ERROR_LAUNCH_FAILED", "__shfl_down_sync: lane 5 of the mask has exited")]
+    public void Fault_FailsItsLaunch_AndSaysWhere(string kernel, string error, params string[] details)
+    {
+        var (result, _) = Launch(kernel);
+        Assert.Equal(error, ErrorName(result));
+        string description = ErrorDescription(result) ?? "";
+        Assert.Contains($"(emulator: {kernel}, block (0, 0, 0) of (1, 1, 1), {Threads} threads: ", description);
+        Assert.All(details, detail => Assert.Contains(detail, description));
+    }
+
+    /// <summary>Launches one kernel of faults.cu on one block of <see cref="Threads"/> threads over y [Length], returns the launch's status and y.</summary>
+    private static (int Result, float[] Y) Launch(string kernelName)
+    {
+        RequireEmulator();
+        CudaKernelTests.RequireNvrtc();
+        string source = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "cuda-emulator", "faults.cu"));
+        var compilation = Nvrtc.Load(driverVersion: null).Compile("faults.cu", source, [], ["--gpu-architecture=compute_80"]);
+        Assert.True(compilation.Succeeded, compilation.Log);
+
+        nint context, module, function;
+        Check(cuDevicePrimaryCtxRetain(&context, 0));
+        try
+        {
+            Check(cuCtxSetCurrent(context));
+            byte[] image = Encoding.UTF8.GetBytes(compilation.Ptx + "\0");
+            fixed (byte* p = image)
+                Check(cuModuleLoadDataEx(&module, p, 0, null, null));
+            ulong y;
+            Check(cuMemAlloc_v2(&y, Length * sizeof(float)));
+            try
+            {
+                byte[] name = Encoding.UTF8.GetBytes(kernelName + "\0");
+                fixed (byte* p = name)
+                    Check(cuModuleGetFunction(&function, module, p));
+                long n = Length;
+                void** arguments = stackalloc void*[] { &y, &n };
+                int result = cuLaunchKernel(function, 1, 1, 1, Threads, 1, 1, 0, 0, arguments, null);
+                var host = new float[Length];
+                fixed (float* p = host)
+                    Check(cuMemcpyDtoH_v2(p, y, Length * sizeof(float)));
+                return (result, host);
+            }
+            finally
+            {
+                cuMemFree_v2(y);
+                cuModuleUnload(module);
+            }
+        }
+        finally
+        {
+            cuDevicePrimaryCtxRelease_v2(0);
+        }
+    }
+
+    private static void RequireEmulator()
+    {
+        if (!NativeLibrary.TryLoad(Library, out _))
+            Assert.Skip($"{Library} not found: build the emulator with tests/cuda-emulator/build.sh DIR and run with LD_LIBRARY_PATH=DIR");
+        Check(cuInit(0));
+        byte* name = stackalloc byte[256];
+        Check(cuDeviceGetName(name, 256, 0));
+        if (Marshal.PtrToStringUTF8((nint)name) is var device && device != EmulatorName)
+            Assert.Skip($"{Library} is the driver of '{device}', not the CUDA emulator");
+    }
+}
