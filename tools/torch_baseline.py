@@ -27,32 +27,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flop_count import flop_per_step  # noqa: E402
 from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch  # noqa: E402
 
 SCHEMA = "kernellab.results/1"
-
-
-def flop_per_step(c, B, T):
-    """Forward + backward FLOP as models/FlopCount.cs counts them: 2 per multiply-add of the products, backward 2x forward."""
-    f, tokens = c["family"], B * (T or 1)
-    if f == "mlp":
-        s = c["sizes"]
-        mac = B * sum(s[i - 1] * s[i] for i in range(1, len(s)))
-    elif f == "cnn":
-        k, prev, h, w, per = c["kernel_size"], c["in_channels"], c["height"], c["width"], 0
-        for ch in c["channels"]:
-            per += ch * prev * k * k * h * w
-            prev, h, w = ch, h // 2, w // 2
-        per += prev * h * w * c["hidden"] + c["hidden"] * c["classes"]
-        mac = B * per
-    elif f == "lstm":
-        g, H = 4 * c["hidden"], c["hidden"]
-        mac = tokens * (g * c["embed"] + g * H + (c["layers"] - 1) * 2 * g * H + H * c["vocab"])
-    else:
-        d = c["d_model"]
-        per_layer = tokens * (4 * d * d + 2 * d * c["ffn"]) + 2 * B * d * (T * (T + 1) / 2)
-        mac = c["layers"] * per_layer + tokens * d * c["vocab"]
-    return 6.0 * mac
 
 
 def quantile(values, q):

@@ -1,5 +1,8 @@
+using System.ComponentModel;
+using System.Diagnostics;
 using System.Text.Json;
 using KernelLab.Models;
+using KernelLab.Suites;
 
 namespace KernelLab.Tests;
 
@@ -43,12 +46,40 @@ public sealed class FlopCountTests
         Assert.Equal(3 * 128 + 3 * 12 + 48, FlopCount.ForwardMultiplyAdds(config, new BatchShape(1, 3)));
     }
 
+    /// <summary>tools/flop_count.py, which tools/torch_baseline.py's GFLOP/s come from, counts as FlopCount does, for every workload of every suite.</summary>
+    [Theory]
+    [InlineData("standard.json")]
+    [InlineData("smoke.json")]
+    [InlineData("large.json")]
+    public void PythonCount_MatchesFlopCount(string suiteFile)
+    {
+        var suite = Suite.Load(Path.Combine(AppContext.BaseDirectory, "suites", suiteFile));
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tools", "flop_count.py"));
+        start.ArgumentList.Add(suite.Source);
+        Process python;
+        try
+        {
+            python = Process.Start(start)!;
+        }
+        catch (Win32Exception e)
+        {
+            Assert.Skip($"python3 cannot be started: {e.Message}");
+            return;
+        }
+        string stdout = python.StandardOutput.ReadToEnd(), stderr = python.StandardError.ReadToEnd();
+        python.WaitForExit();
+        Assert.True(python.ExitCode == 0, stderr);
+        var counted = JsonSerializer.Deserialize<Dictionary<string, double>>(stdout)!;
+        Assert.Equal(suite.Workloads.Select(w => w.Name).Order(), counted.Keys.Order());
+        foreach (var w in suite.Workloads)
+            Assert.True(Math.Abs(counted[w.Name] / FlopCount.TrainingStep(w.Model, w.Shape) - 1) < 1e-12,
+                $"{suiteFile} {w.Name}: flop_count.py {counted[w.Name]}, FlopCount.cs {FlopCount.TrainingStep(w.Model, w.Shape)}");
+    }
+
     private static (ModelConfig, BatchShape) Standard(string workload)
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "suites", "standard.json");
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        var w = doc.RootElement.GetProperty("workloads").EnumerateArray().Single(e => e.GetProperty("name").GetString() == workload);
-        var config = ModelConfig.Parse(w.GetProperty("model"), path);
-        return (config, new BatchShape(w.GetProperty("batch").GetInt32(), w.TryGetProperty("seq", out var t) ? t.GetInt32() : 1));
+        var w = Suite.Load(Path.Combine(AppContext.BaseDirectory, "suites", "standard.json")).Workloads.Single(w => w.Name == workload);
+        return (w.Model, w.Shape);
     }
 }
