@@ -9,10 +9,11 @@
 //   memory it may not fails its launch with CUDA_ERROR_ILLEGAL_ADDRESS, and copies must lie inside one allocation;
 // - a __syncthreads that not every thread of the block reaches (some exited, or wait at another one), a warp shuffle
 //   with a lane missing, a block that can never finish: CUDA_ERROR_LAUNCH_FAILED;
+// - blocks run last first, so a block that reads what an earlier block of the same launch writes sees NaN;
 // - launch shapes are checked against the limits of compute capability 8.0.
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
-// memory coalescing, races between blocks (blocks run one after another), and the GPU's own math library (expf etc.
-// are glibc's here).
+// memory coalescing, other races between blocks (they run one after another), and the GPU's own math library (expf
+// etc. are glibc's here).
 //
 // Threads of a block are fibers of the launching OS thread, switched by emu_switch below (x86-64 System V only).
 #include "cuda_device.h"
@@ -745,7 +746,8 @@ EXPORT CUresult cuModuleGetFunction(void** function, void* module, const char* n
 
 EXPORT CUresult cuModuleUnload(void* module) { return Destroy(Modules, module); }
 
-// Runs the grid, block after block, before it returns.
+// Runs the grid, block after block, before it returns. The last block runs first: a GPU tends to start blocks in index
+// order, so a kernel that reads what an earlier block of the same launch writes can pass there by luck, and fails here.
 EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
                                unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
 {
@@ -794,9 +796,9 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
     else
     {
         FaultJump = &jump;
-        for (unsigned z = 0; z < grid_z && result == CUDA_SUCCESS; z++)
-            for (unsigned y = 0; y < grid_y && result == CUDA_SUCCESS; y++)
-                for (unsigned x = 0; x < grid_x && result == CUDA_SUCCESS; x++)
+        for (unsigned z = grid_z; z-- > 0 && result == CUDA_SUCCESS;)
+            for (unsigned y = grid_y; y-- > 0 && result == CUDA_SUCCESS;)
+                for (unsigned x = grid_x; x-- > 0 && result == CUDA_SUCCESS;)
                 {
                     emu::block_index = {x, y, z};
                     if (!RunBlock(block, *kernel, arguments, emu::block_dim))

@@ -1,5 +1,5 @@
 // Kernels that are wrong on purpose, compiled into the emulator beside kernels/cuda so that CudaEmulatorTests can check
-// that each fault fails its launch (tests/KernelLab.Tests/Cuda). Launched with one block of 64 threads (two warps).
+// that each fault fails its launch (tests/KernelLab.Tests/Cuda). Launched with blocks of 64 threads (two warps).
 
 // The control: every thread writes the sum of its warp's lane numbers (496) after a barrier.
 extern "C" __global__ void warp_sums(float* y, long long n)
@@ -46,4 +46,11 @@ extern "C" __global__ void shuffle_missing_lane(float* y, long long n)
     if (threadIdx.x == 5)
         return;
     y[threadIdx.x] = __shfl_down_sync(0xffffffffu, 1.0f, 1);
+}
+
+// Block 1 reads what block 0 writes in the same launch, which no launch order promises (launched with two blocks).
+extern "C" __global__ void reads_earlier_block(float* y, long long n)
+{
+    if (threadIdx.x == 0)
+        y[blockIdx.x] = blockIdx.x == 0 ? 1.0f : y[0];
 }

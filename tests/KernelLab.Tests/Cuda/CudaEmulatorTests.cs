@@ -26,6 +26,15 @@ public sealed unsafe class CudaEmulatorTests
         Assert.True(float.IsNaN(y[Threads]), "an allocation starts as NaN");
     }
 
+    [Fact]
+    public void BlocksRunLastFirst_SoReadingAnEarlierBlocksOutputShows()
+    {
+        var (result, y) = Launch("reads_earlier_block", blocks: 2);
+        Assert.Equal(Success, result);
+        Assert.Equal(1f, y[0]);
+        Assert.True(float.IsNaN(y[1]), $"block 1 read {y[1]}: it ran after block 0");
+    }
+
     [Theory]
     [InlineData("overrun", "CUDA_ERROR_ILLEGAL_ADDRESS", "thread (63, 0, 0) touched address 0x", "0 bytes past the end of an allocation of 1028 bytes")]
     [InlineData("barrier_after_exit", "CUDA_ERROR_LAUNCH_FAILED", "__syncthreads reached by 32 threads after 32 threads of the block exited")]
@@ -40,8 +49,8 @@ public sealed unsafe class CudaEmulatorTests
         Assert.All(details, detail => Assert.Contains(detail, description));
     }
 
-    /// <summary>Launches one kernel of faults.cu on one block of <see cref="Threads"/> threads over y [Length], returns the launch's status and y.</summary>
-    private static (int Result, float[] Y) Launch(string kernelName)
+    /// <summary>Launches one kernel of faults.cu on blocks of <see cref="Threads"/> threads over y [Length], returns the launch's status and y.</summary>
+    private static (int Result, float[] Y) Launch(string kernelName, uint blocks = 1)
     {
         RequireEmulator();
         CudaKernelTests.RequireNvrtc();
@@ -66,7 +75,7 @@ public sealed unsafe class CudaEmulatorTests
                     Check(cuModuleGetFunction(&function, module, p));
                 long n = Length;
                 void** arguments = stackalloc void*[] { &y, &n };
-                int result = cuLaunchKernel(function, 1, 1, 1, Threads, 1, 1, 0, 0, arguments, null);
+                int result = cuLaunchKernel(function, blocks, 1, 1, Threads, 1, 1, 0, 0, arguments, null);
                 var host = new float[Length];
                 fixed (float* p = host)
                     Check(cuMemcpyDtoH_v2(p, y, Length * sizeof(float)));
