@@ -9,16 +9,13 @@ internal static class GradCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var config = Options.Config();
-        var parameters = Options.Params();
-        var batch = Options.Batch();
-        var backend = Options.Backend();
-        var device = Options.Device();
+        var inputs = new ModelSessionOptions();
         var output = Options.Required("--out", "gradient file to write (safetensors; the backend's precision)");
-        var command = new Command("grad", "compute the loss and the gradient of every parameter on one batch") { config, parameters, batch, backend, device, output };
+        var command = new Command("grad", "compute the loss and the gradient of every parameter on one batch") { output };
+        inputs.AddTo(command);
         command.SetAction(r =>
         {
-            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!, r.GetValue(device));
+            using var session = inputs.Open(r);
             double loss = session.Network.ComputeGradients();
             ModelSession.RequireFinite("loss", [loss]);
 

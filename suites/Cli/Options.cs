@@ -21,3 +21,21 @@ internal static class Options
 
     public static Option<ulong> Seed() => new("--seed") { Description = "seed of the generator", DefaultValueFactory = _ => 0 };
 }
+
+/// <summary>The inputs of a command that opens a <see cref="ModelSession"/>: --config, --params, --batch, --backend and --device.</summary>
+internal sealed class ModelSessionOptions
+{
+    private readonly Option<string> _config = Options.Config(), _params = Options.Params(), _batch = Options.Batch(), _backend = Options.Backend();
+    private readonly Option<string?> _device = Options.Device();
+
+    /// <summary>Puts the five options first among <paramref name="command"/>'s, as its help lists them.</summary>
+    public void AddTo(Command command)
+    {
+        Option[] all = [_config, _params, _batch, _backend, _device];
+        for (int i = 0; i < all.Length; i++)
+            command.Options.Insert(i, all[i]);
+    }
+
+    public ModelSession Open(ParseResult r) =>
+        ModelSession.Open(r.GetValue(_config)!, r.GetValue(_params)!, r.GetValue(_batch)!, r.GetValue(_backend)!, r.GetValue(_device));
+}

@@ -11,11 +11,7 @@ internal static class TrainCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var config = Options.Config();
-        var parameters = Options.Params();
-        var batch = Options.Batch();
-        var backend = Options.Backend();
-        var device = Options.Device();
+        var inputs = new ModelSessionOptions();
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, adam, adamw, rmsprop or adagrad", DefaultValueFactory = _ => "adamw" };
         var lr = new Option<double>("--lr") { Description = "learning rate", DefaultValueFactory = _ => 0.001 };
         var weightDecay = new Option<double?>("--weight-decay") { Description = "weight decay (default: the optimizer's PyTorch default)" };
@@ -26,8 +22,9 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "final parameters to write (safetensors, F32)" };
         var command = new Command("train", "train on one batch, repeated, and record the loss before every step")
         {
-            config, parameters, batch, backend, device, optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
+            optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
         };
+        inputs.AddTo(command);
         command.SetAction(r =>
         {
             int stepCount = r.GetValue(steps);
@@ -41,7 +38,7 @@ internal static class TrainCommand
                 Nesterov = r.GetValue(nesterov),
             };
 
-            using var session = ModelSession.Open(r.GetValue(config)!, r.GetValue(parameters)!, r.GetValue(batch)!, r.GetValue(backend)!, r.GetValue(device));
+            using var session = inputs.Open(r);
             using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);
             var history = new double[stepCount];
             for (int s = 0; s < stepCount; s++)
