@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -207,11 +208,6 @@ struct Fiber
     void* stack_pointer;
 };
 
-struct LaunchFailure
-{
-    std::string message;
-};
-
 constexpr std::size_t FiberStackBytes = 256 * 1024;
 
 // The threads of the block in flight on this OS thread.
@@ -224,7 +220,7 @@ struct Block
     const Kernel* kernel = nullptr;
     void** arguments = nullptr;
     std::vector<float> shuffle_slots; // 32 per warp
-    std::unique_ptr<LaunchFailure> failure;
+    std::optional<std::string> failure; // why the block cannot finish
 
     ~Block()
     {
@@ -261,7 +257,7 @@ void Yield()
 // Records why the block cannot finish; returns false for the caller to return.
 bool Failed(Block& block, std::string message)
 {
-    block.failure = std::make_unique<LaunchFailure>(LaunchFailure{std::move(message)});
+    block.failure = std::move(message);
     return false;
 }
 
@@ -803,7 +799,7 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
                     emu::block_index = {x, y, z};
                     if (!RunBlock(block, *kernel, arguments, emu::block_dim))
                     {
-                        report(block.failure->message);
+                        report(*block.failure);
                         block.failure.reset();
                         result = CUDA_ERROR_LAUNCH_FAILED;
                     }

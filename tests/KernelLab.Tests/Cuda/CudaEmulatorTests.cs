@@ -49,13 +49,17 @@ public sealed unsafe class CudaEmulatorTests
         Assert.All(details, detail => Assert.Contains(detail, description));
     }
 
+    /// <summary>faults.cu compiled by NVRTC, once for all the tests.</summary>
+    private static readonly Lazy<Nvrtc.Compilation> FaultsPtx = new(() =>
+        Nvrtc.Load(driverVersion: null).Compile("faults.cu", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "cuda-emulator", "faults.cu")), [],
+            ["--gpu-architecture=compute_80"]));
+
     /// <summary>Launches one kernel of faults.cu on blocks of <see cref="Threads"/> threads over y [Length], returns the launch's status and y.</summary>
     private static (int Result, float[] Y) Launch(string kernelName, uint blocks = 1)
     {
         RequireEmulator();
         CudaKernelTests.RequireNvrtc();
-        string source = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "cuda-emulator", "faults.cu"));
-        var compilation = Nvrtc.Load(driverVersion: null).Compile("faults.cu", source, [], ["--gpu-architecture=compute_80"]);
+        var compilation = FaultsPtx.Value;
         Assert.True(compilation.Succeeded, compilation.Log);
 
         nint context, module, function;
