@@ -1,5 +1,6 @@
 using KernelLab.Backends.CpuSimd;
 using KernelLab.Backends.Cuda;
+using KernelLab.Backends.Ilgpu;
 using KernelLab.Backends.OpenCL;
 using KernelLab.Backends.Reference;
 
@@ -45,7 +46,10 @@ public static class BackendRegistry
         {
             KernelSources = _ => new CudaKernelChecker(),
         },
-        Unavailable("ilgpu", "ILGPU kernels written in C#", "the ILGPU package cannot be restored from this project's NuGet source"),
+        new(IlgpuBackend.RegistryName, "ILGPU kernels written in C# (Cuda accelerator on an NVIDIA GPU, else the CPU accelerator)", Probe(IlgpuDevices.UnavailableReason), () => new IlgpuBackend())
+        {
+            CreateOnDevice = device => new IlgpuBackend(device),
+        },
     ];
 
     // A backend whose implementation has not landed yet: listed, so that the registry shows the whole plan, but never created.
