@@ -7,7 +7,12 @@ namespace KernelLab.Backends.Reference;
 /// </summary>
 public sealed partial class ReferenceBackend : Backend
 {
-    public override string Name => "reference";
+    /// <summary>The registry's entry: always available, on the host CPU.</summary>
+    public static BackendEntry Entry { get; } = new(
+        "reference", "plain scalar C#, float64: the specification",
+        Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new ReferenceBackend());
+
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; } = new(
         Name: "host CPU (scalar, float64)",

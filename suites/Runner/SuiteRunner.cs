@@ -27,7 +27,8 @@ public interface ISuiteObserver
 /// </summary>
 public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, string outDirectory, ISuiteObserver observer)
 {
-    public const string ReferenceBackend = "reference";
+    /// <summary>The backend every other is checked against, and the report's default baseline.</summary>
+    public static string ReferenceBackend => Backends.Reference.ReferenceBackend.Entry.Name;
 
     /// <summary>Measures the machine's peaks before the runs (off in quick tests).</summary>
     public bool ProbePeaks { get; init; } = true;

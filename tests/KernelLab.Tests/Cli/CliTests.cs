@@ -79,13 +79,14 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void UnknownBackend() =>
         AssertInputRejected(Inputs.Of("mlp_a") with { Backend = "nope" },
-            "unknown backend 'nope'", "expected one of reference, cpu-simd, opencl, cuda, ilgpu");
+            "unknown backend 'nope'", $"expected one of {string.Join(", ", BackendRegistry.Names)}");
 
     [Fact]
     public void UnavailableBackend_SaysWhy()
     {
         var unavailable = BackendRegistry.All.Where(e => !e.Probe().IsAvailable).ToList();
-        Assert.Contains(unavailable, e => e.Name == "ilgpu");
+        if (unavailable.Count == 0)
+            Assert.Skip("every backend is available here");
         foreach (var entry in unavailable)
             AssertInputRejected(Inputs.Of("mlp_a") with { Backend = entry.Name },
                 $"backend '{entry.Name}' is unavailable", entry.Probe().Reason!);
@@ -431,16 +432,16 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         string[] lines = stdout.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
-        string[] names = ["reference", "cpu-simd", "opencl", "cuda", "ilgpu"];
-        Assert.Equal(names, lines.Select(l => l.Split(' ')[0]));
-        Assert.Equal(names, BackendRegistry.Names);
+        var backendLines = lines.Where(l => !l.StartsWith(' ')).ToList();
+        Assert.Equal(BackendRegistry.Names, backendLines.Select(l => l.Split(' ')[0]));
 
-        string Line(string name) => lines.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        string Line(string name) => backendLines.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
         Assert.Matches("^reference +available ", Line("reference"));
-        Assert.Matches("^ilgpu +unavailable +", Line("ilgpu"));
-        Assert.Contains(BackendRegistry.Find("ilgpu").Probe().Reason!, Line("ilgpu"));
         foreach (var entry in BackendRegistry.All)
-            Assert.Contains(entry.Probe().IsAvailable ? " available " : $" unavailable  {entry.Probe().Reason}", Line(entry.Name));
+        {
+            var availability = entry.Probe();
+            Assert.Contains(availability.IsAvailable ? " available " : $" unavailable  {availability.Reason}", Line(entry.Name));
+        }
     }
 
     [Theory]
