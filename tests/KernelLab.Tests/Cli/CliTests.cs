@@ -444,6 +444,28 @@ public sealed class CliTests : IDisposable
         }
     }
 
+    /// <summary>Under each backend's line, one indented line per device: its id first, then its kind, name and state.</summary>
+    [Fact]
+    public void Backends_ListsEachDeviceUnderItsBackend()
+    {
+        var (code, stdout, _) = Run("backends");
+        Assert.Equal(0, code);
+        string[] lines = stdout.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        foreach (var entry in BackendRegistry.All)
+        {
+            int at = Array.FindIndex(lines, l => l.StartsWith(entry.Name + " ", StringComparison.Ordinal));
+            var deviceLines = lines.Skip(at + 1).TakeWhile(l => l.StartsWith(' ')).ToList();
+            var devices = entry.Devices();
+            Assert.Equal(devices.Count, deviceLines.Count);
+            foreach (var (device, line) in devices.Zip(deviceLines))
+            {
+                Assert.Equal([device.Id, device.Kind], line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2));
+                Assert.Contains($" {device.Name} ", line);
+                Assert.EndsWith(device.Availability.IsAvailable ? "  available" : $"  unavailable  {device.Availability.Reason}", line);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("{'family': 'transformer', 'vocab': 9, 'context': 6, 'd_model': 6, 'heads': 2, 'layers': 2, 'ffn': 7}", 5)]
     [InlineData("{'family': 'lstm', 'vocab': 7, 'embed': 3, 'hidden': 4, 'layers': 2}", 3)]
