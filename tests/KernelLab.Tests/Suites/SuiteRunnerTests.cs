@@ -30,6 +30,11 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         foreach (string field in new[] { "os", "cpu", "cores", "simd", "gpus", "dotnet" })
             Assert.True(machine.TryGetProperty(field, out _), $"machine.{field} is missing");
         Assert.Equal(JsonValueKind.Array, machine.GetProperty("gpus").ValueKind);
+        var devices = machine.GetProperty("devices").EnumerateArray()
+            .Select(d => (d.GetProperty("backend").GetString(), d.GetProperty("id").GetString(), d.GetProperty("available").GetBoolean())).ToList();
+        var expected = BackendRegistry.All.Where(e => e.Probe().IsAvailable)
+            .SelectMany(e => e.Devices().Select(d => ((string?)e.Name, (string?)d.Id, d.Availability.IsAvailable))).ToList();
+        Assert.Equal(expected, devices);
 
         var runs = root.GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal(4 * backends.Length, runs.Count);
