@@ -444,6 +444,28 @@ public sealed class CliTests : IDisposable
         }
     }
 
+    /// <summary>Without --backend: every backend of the registry that compiles kernel sources, each under its own heading.</summary>
+    [Fact]
+    public void KernelsCheck_WithoutBackend_ChecksEveryBackendThatCompilesKernels()
+    {
+        var (code, stdout, stderr) = Run("kernels", "check");
+        string[] lines = stdout.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        var names = BackendRegistry.All.Where(e => e.KernelSources is not null).Select(e => e.Name).ToList();
+        Assert.NotEmpty(names);
+        Assert.Equal(names, lines.Where(l => names.Any(n => l.StartsWith(n + ": ", StringComparison.Ordinal))).Select(l => l[..l.IndexOf(':')]).Distinct());
+        // Where a backend cannot build here (no device, no NVRTC), the others are still checked and the exit says which failed.
+        Assert.True(code == 0 ? stderr == "" : stderr.StartsWith("error: kernel sources of ", StringComparison.Ordinal), stderr);
+    }
+
+    [Fact]
+    public void KernelsCheck_DeviceWithoutBackend_IsOneLine()
+    {
+        var (code, stdout, stderr) = Run("kernels", "check", "--device", "0:0");
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"error: --device 0:0 names a device of one backend: give --backend too{Environment.NewLine}", stderr);
+    }
+
     /// <summary>Under each backend's line, one indented line per device: its id first, then its kind, name and state.</summary>
     [Fact]
     public void Backends_ListsEachDeviceUnderItsBackend()
