@@ -2,8 +2,8 @@ namespace KernelLab.Backends.Conformance;
 
 /// <summary>
 /// One op of the contract (a forward together with its backward where it has one) at one shape: its inputs,
-/// outputs and the calls that run it. The tests check these at odd shapes, <c>kernellab ops</c> at the shapes
-/// of a suite's workloads (<see cref="WorkloadOpCases"/>), with the same code.
+/// outputs and the calls that run it. The tests check these at odd shapes, <c>kernellab ops</c> and the tests at the
+/// shapes of a suite's workloads (recorded from a training step by suites/Runner's OpRecorder), with the same code.
 /// </summary>
 public sealed record OpCase(string Op, string Shape, OpCheck Inputs, Action<Backend, OpBuffers> Run)
 {

@@ -50,7 +50,14 @@ public sealed unsafe partial class CpuSimdBackend : Backend
             });
     }
 
-    public override string Name => "cpu-simd";
+    /// <summary>
+    /// The registry's entry. Always available: every kernel has Vector128 and scalar fallbacks for CPUs without AVX2.
+    /// </summary>
+    public static BackendEntry Entry { get; } = new(
+        "cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
+        Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new CpuSimdBackend());
+
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using KernelLab.Backends.Cuda.Native;
@@ -13,9 +14,17 @@ namespace KernelLab.Backends.Cuda;
 /// </summary>
 public sealed unsafe partial class CudaBackend : Backend
 {
-    public const string RegistryName = "cuda";
+    /// <summary>The registry's entry: each CUDA device of the driver is a <c>--device</c> choice, by ordinal.</summary>
+    public static BackendEntry Entry { get; } = new(
+        "cuda", "CUDA C kernels through the driver API and NVRTC",
+        Probe: () => Availability.Unless(UnavailableReason()), Devices: Devices, Create: () => new CudaBackend())
+    {
+        CreateOnDevice = device => new CudaBackend(Ordinal(device)),
+        KernelSources = _ => new CudaKernelChecker(),
+    };
 
     private static readonly Lazy<string?> Probe = new(ProbeCore);
+    private static readonly Lazy<IReadOnlyList<BackendDevice>> Listed = new(ListDevices);
 
     private readonly int _device;
     private readonly nint _context;
@@ -31,23 +40,20 @@ public sealed unsafe partial class CudaBackend : Backend
     /// <summary>Why this machine cannot run the backend (no driver, no device, no NVRTC), or null when it can. Never throws.</summary>
     public static string? UnavailableReason() => Probe.Value;
 
+    /// <summary>The driver's CUDA devices, by ordinal; none where there is no driver. Never throws.</summary>
+    public static IReadOnlyList<BackendDevice> Devices() => Listed.Value;
+
     private static string? ProbeCore()
     {
         try
         {
-            if (!NativeLibrary.TryLoad(Library, out _))
-                return $"{Library} not found (no NVIDIA driver on this machine)";
-            int init = cuInit(0);
-            if (init != Success)
-                return $"cuInit failed: {ErrorName(init)}" + (ErrorDescription(init) is { } d ? $" ({d})" : "");
-            int count, version;
-            Check(cuDeviceGetCount(&count));
+            if (DriverFailure(out int count) is { } failure)
+                return failure;
             if (count == 0)
                 return "the NVIDIA driver reports no CUDA device";
-            Check(cuDriverGetVersion(&version));
             try
             {
-                Nvrtc.Load(version);
+                Nvrtc.Load(DriverVersion());
             }
             catch (KernelLabException) when (Directory.Exists(CudaKernels.ShippedPtxDirectory))
             {
@@ -62,26 +68,94 @@ public sealed unsafe partial class CudaBackend : Backend
         }
     }
 
-    /// <summary>Chooses device <paramref name="ordinal"/>, retains its primary context and loads the kernels (compiled once per process).</summary>
-    public CudaBackend(int ordinal = 0)
+    /// <summary>Loads and initialises the driver and counts its devices; null, or why there is no driver to use.</summary>
+    private static string? DriverFailure(out int count)
     {
-        if (UnavailableReason() is { } reason)
-            throw new BackendUnavailableException(RegistryName, reason);
-        int device, major, minor, multiprocessors, driverVersion;
+        count = 0;
+        if (!NativeLibrary.TryLoad(Library, out _))
+            return $"{Library} not found (no NVIDIA driver on this machine)";
+        int init = cuInit(0);
+        if (init != Success)
+            return $"cuInit failed: {ErrorName(init)}" + (ErrorDescription(init) is { } d ? $" ({d})" : "");
+        int devices;
+        Check(cuDeviceGetCount(&devices));
+        count = devices;
+        return null;
+    }
+
+    // Every device the driver reports, each usable or not as the backend is (NVRTC or shipped PTX is needed for any of them).
+    private static IReadOnlyList<BackendDevice> ListDevices()
+    {
+        try
+        {
+            if (DriverFailure(out int count) is not null)
+                return [];
+            var availability = Availability.Unless(UnavailableReason());
+            string driver = DriverDescription(DriverVersion());
+            return Enumerable.Range(0, count).Select(ordinal =>
+            {
+                var d = Describe(ordinal);
+                return new BackendDevice(ordinal.ToString(CultureInfo.InvariantCulture), d.Name, "gpu", availability)
+                {
+                    Vendor = "NVIDIA",
+                    Properties = new Dictionary<string, string>
+                    {
+                        ["compute capability"] = $"{d.Major}.{d.Minor}",
+                        ["multiprocessors"] = d.Multiprocessors.ToString(CultureInfo.InvariantCulture),
+                        ["memory bytes"] = d.MemoryBytes.ToString(CultureInfo.InvariantCulture),
+                        ["driver"] = driver,
+                    },
+                };
+            }).ToList();
+        }
+        catch (Exception)
+        {
+            return []; // a failing driver call: the probe names it on the backend's line
+        }
+    }
+
+    /// <summary>What the driver says of device <paramref name="ordinal"/>: its handle, name, compute capability, multiprocessors and memory.</summary>
+    private static (int Handle, string Name, int Major, int Minor, int Multiprocessors, long MemoryBytes) Describe(int ordinal)
+    {
+        int device, major, minor, multiprocessors;
         nuint memory;
         Check(cuDeviceGet(&device, ordinal));
-        _device = device;
         Check(cuDeviceGetAttribute(&major, AttributeComputeCapabilityMajor, device));
         Check(cuDeviceGetAttribute(&minor, AttributeComputeCapabilityMinor, device));
         Check(cuDeviceGetAttribute(&multiprocessors, AttributeMultiprocessorCount, device));
         Check(cuDeviceTotalMem_v2(&memory, device));
-        Check(cuDriverGetVersion(&driverVersion));
         const int nameLength = 256;
         byte* name = stackalloc byte[nameLength];
         Check(cuDeviceGetName(name, nameLength, device));
+        return (device, Marshal.PtrToStringUTF8((nint)name) ?? "NVIDIA GPU", major, minor, multiprocessors, (long)memory);
+    }
+
+    private static int DriverVersion()
+    {
+        int version;
+        Check(cuDriverGetVersion(&version));
+        return version;
+    }
+
+    private static string DriverDescription(int driverVersion) => $"CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}";
+
+    /// <summary>The ordinal that <c>--device</c> names: one of the ids of <see cref="Devices"/>.</summary>
+    private static int Ordinal(string device) =>
+        Devices().Any(d => d.Id == device)
+            ? int.Parse(device, CultureInfo.InvariantCulture)
+            : throw new KernelLabException($"cuda: --device '{device}' matches no device; devices: {string.Join("; ", Devices().Select(d => $"{d.Id} {d.Name}"))}");
+
+    /// <summary>Chooses device <paramref name="ordinal"/>, retains its primary context and loads the kernels (compiled once per process).</summary>
+    public CudaBackend(int ordinal = 0)
+    {
+        if (UnavailableReason() is { } reason)
+            throw new BackendUnavailableException(Entry.Name, reason);
+        var d = Describe(ordinal);
+        _device = d.Handle;
+        int driverVersion = DriverVersion();
 
         nint context, stream;
-        Check(cuDevicePrimaryCtxRetain(&context, device));
+        Check(cuDevicePrimaryCtxRetain(&context, _device));
         _context = context;
         try
         {
@@ -91,22 +165,22 @@ public sealed unsafe partial class CudaBackend : Backend
             Check(cuStreamCreate(&stream, 0));
             _stream = stream;
 
-            var (architecture, kernels, compiler) = Kernels(major * 10 + minor, driverVersion);
+            var (architecture, kernels, compiler) = Kernels(d.Major * 10 + d.Minor, driverVersion);
             foreach (var (source, ptx) in kernels)
                 _modules[source] = LoadModule(source, ptx, compiler, driverVersion);
 
             Info = new DeviceInfo(
-                Name: Marshal.PtrToStringUTF8((nint)name) ?? "NVIDIA GPU",
+                Name: d.Name,
                 Vendor: "NVIDIA",
                 Kind: "gpu",
-                ComputeUnits: multiprocessors,
-                MemoryBytes: (long)memory,
+                ComputeUnits: d.Multiprocessors,
+                MemoryBytes: d.MemoryBytes,
                 Precision: Precision.Float32,
                 Properties: new Dictionary<string, string>
                 {
-                    ["device"] = ordinal.ToString(),
-                    ["compute capability"] = $"{major}.{minor}",
-                    ["driver"] = $"CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}",
+                    ["device"] = ordinal.ToString(CultureInfo.InvariantCulture),
+                    ["compute capability"] = $"{d.Major}.{d.Minor}",
+                    ["driver"] = DriverDescription(driverVersion),
                     ["kernels"] = compiler,
                     ["architecture"] = architecture,
                 });
@@ -118,7 +192,7 @@ public sealed unsafe partial class CudaBackend : Backend
         }
     }
 
-    public override string Name => RegistryName;
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; }
 
@@ -171,7 +245,7 @@ public sealed unsafe partial class CudaBackend : Backend
         {
             string log = Marshal.PtrToStringUTF8((nint)errorLog) ?? "";
             if (ErrorName(result) == "CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
-                log += $" PTX from {compiler}, driver of CUDA {driverVersion / 1000}.{driverVersion % 1000 / 10}: the PTX needs a driver at least as new as its compiler.";
+                log += $" PTX from {compiler}, driver of {DriverDescription(driverVersion)}: the PTX needs a driver at least as new as its compiler.";
             throw new CudaException(ErrorName(result), $"cuModuleLoadDataEx({source})", ErrorDescription(result), log);
         }
         return module;

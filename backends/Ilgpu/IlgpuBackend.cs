@@ -12,7 +12,13 @@ namespace KernelLab.Backends.Ilgpu;
 /// </summary>
 public sealed partial class IlgpuBackend : Backend
 {
-    public const string RegistryName = "ilgpu";
+    /// <summary>The registry's entry: available where ILGPU has an accelerator it can run on (always its CPU accelerator); each of its devices is a <c>--device</c> choice.</summary>
+    public static BackendEntry Entry { get; } = new(
+        "ilgpu", "ILGPU kernels written in C#: its Cuda accelerator on an NVIDIA GPU, else its CPU accelerator",
+        Probe: () => Availability.Unless(IlgpuDevices.UnavailableReason()), Devices: IlgpuDevices.Listed, Create: () => new IlgpuBackend())
+    {
+        CreateOnDevice = device => new IlgpuBackend(device),
+    };
 
     private readonly IlgpuDevice _device;
     private readonly Accelerator _accelerator;
@@ -45,7 +51,7 @@ public sealed partial class IlgpuBackend : Backend
         _gemmY = _group / _gemmX;
         _profilingMarkers = SupportsProfilingMarkers(_accelerator);
         Info = new DeviceInfo(
-            Name: _accelerator.Name,
+            Name: _device.Name,
             Vendor: _accelerator.AcceleratorType == AcceleratorType.Cuda ? "NVIDIA" : "ILGPU",
             Kind: _device.Kind,
             ComputeUnits: _accelerator.NumMultiprocessors,
@@ -64,7 +70,7 @@ public sealed partial class IlgpuBackend : Backend
             });
     }
 
-    public override string Name => RegistryName;
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; }
 

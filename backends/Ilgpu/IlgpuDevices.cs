@@ -32,7 +32,11 @@ public static class IlgpuDevices
     public static IReadOnlyList<IlgpuDevice> All => Discovery.Value.Devices;
 
     /// <summary>The one ILGPU context of the process: kernels compiled for an accelerator are cached in it.</summary>
-    internal static Context Context => Discovery.Value.Context ?? throw new BackendUnavailableException(IlgpuBackend.RegistryName, UnavailableReason()!);
+    internal static Context Context => Discovery.Value.Context ?? throw new BackendUnavailableException(IlgpuBackend.Entry.Name, UnavailableReason()!);
+
+    /// <summary>The devices as the registry lists them.</summary>
+    public static IReadOnlyList<BackendDevice> Listed() =>
+        All.Select(d => new BackendDevice(d.Id, d.Name, d.Kind, Availability.Unless(d.UnavailableReason))).ToList();
 
     /// <summary>Null when at least one device can run the backend, else why none can.</summary>
     public static string? UnavailableReason() =>
@@ -47,7 +51,7 @@ public static class IlgpuDevices
         name ??= Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
         if (name is null)
             return All.FirstOrDefault(d => d.UnavailableReason is null)
-                ?? throw new BackendUnavailableException(IlgpuBackend.RegistryName, UnavailableReason()!);
+                ?? throw new BackendUnavailableException(IlgpuBackend.Entry.Name, UnavailableReason()!);
         var device = All.FirstOrDefault(d => string.Equals(d.Id, name, StringComparison.OrdinalIgnoreCase))
             ?? All.FirstOrDefault(d => d.Name.Contains(name, StringComparison.OrdinalIgnoreCase))
             ?? throw new KernelLabException($"ilgpu device '{name}' not found: expected one of {string.Join(", ", All.Select(d => $"{d.Id} ({d.Name})"))}");
@@ -144,7 +148,7 @@ public static class IlgpuDevices
                     string name = api.GetDeviceInfo(id, CLDeviceInfoType.CL_DEVICE_NAME).Trim();
                     string version = api.GetDeviceInfo(id, CLDeviceInfoType.CL_DEVICE_OPENCL_C_VERSION).Trim();
                     bool generic = api.GetDeviceInfo(id, GenericAddressSpaceSupport, out int support) == CLError.CL_SUCCESS && support != 0;
-                    var type = api.GetDeviceInfo(id, CLDeviceInfoType.CL_DEVICE_TYPE, out CLDeviceType t) == CLError.CL_SUCCESS ? t : CLDeviceType.CL_DEVICE_TYPE_DEFAULT;
+                    var type = api.GetDeviceInfo(id, CLDeviceInfoType.CL_DEVICE_TYPE, out ulong t) == CLError.CL_SUCCESS ? (CLDeviceType)t : CLDeviceType.CL_DEVICE_TYPE_DEFAULT;
                     string reason = generic
                         ? $"ILGPU's OpenCL accelerator does not support this device ({version})"
                         : $"ILGPU's OpenCL accelerator needs OpenCL C 2.0 with the generic address space; this device has {version} without it";

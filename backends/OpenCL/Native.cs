@@ -14,7 +14,7 @@ internal static unsafe partial class Native
     public const ulong DeviceTypeAll = 0xFFFFFFFF;
     public const uint PlatformVersion = 0x0901, PlatformName = 0x0902;
     public const uint DeviceType = 0x1000, DeviceMaxComputeUnits = 0x1002, DeviceMaxWorkGroupSize = 0x1004;
-    public const uint DeviceGlobalMemSize = 0x101F, DeviceLocalMemSize = 0x1023;
+    public const uint DeviceGlobalMemSize = 0x101F, DeviceLocalMemSize = 0x1023, DeviceAvailable = 0x1027, DeviceCompilerAvailable = 0x1028;
     public const uint DeviceName = 0x102B, DeviceVendor = 0x102C, DriverVersion = 0x102D, DeviceVersion = 0x102F;
     public const uint DeviceOpenClCVersion = 0x103D;
     public const ulong DeviceTypeCpu = 1 << 1, DeviceTypeGpu = 1 << 2;

@@ -16,9 +16,20 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
     private List<nint>? _timedEvents; // kernel events since the running timer's Start; null when no timer runs
     private bool _disposed;
 
+    /// <summary>The registry's entry: available where a usable device is found; each device of each platform is a <c>--device</c> choice.</summary>
+    public static BackendEntry Entry { get; } = new(
+        "opencl", "OpenCL C kernels through libOpenCL.so.1",
+        Probe: () => Availability.Unless(OpenClDevices.UnavailableReason()), Devices: OpenClDevices.Listed, Create: () => new OpenClBackend())
+    {
+        CreateOnDevice = device => new OpenClBackend(device),
+        KernelSources = device => new OpenClBackend(device),
+    };
+
     /// <param name="device">platformIndex:deviceIndex or a name substring; null: <see cref="OpenClDevices.EnvironmentVariable"/>, else the default.</param>
     public OpenClBackend(string? device = null)
     {
+        if (OpenClDevices.UnavailableReason() is { } reason)
+            throw new BackendUnavailableException(Entry.Name, reason);
         _device = OpenClDevices.Select(device);
         nint id = _device.Id;
         int status;
@@ -32,7 +43,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         Info = ReadInfo(_device);
     }
 
-    public override string Name => "opencl";
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; }
 
@@ -58,29 +69,14 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         _context.Dispose();
     }
 
-    private static DeviceInfo ReadInfo(OpenClDevice device)
-    {
-        nint id = device.Id;
-        string kind = device.IsGpu ? "gpu" : (device.Type & Native.DeviceTypeCpu) != 0 ? "cpu" : "accelerator";
-        return new DeviceInfo(
-            Name: device.Name,
-            Vendor: OpenClDevices.DeviceString(id, Native.DeviceVendor),
-            Kind: kind,
-            ComputeUnits: (int)OpenClDevices.DeviceValue<uint>(id, Native.DeviceMaxComputeUnits),
-            MemoryBytes: (long)OpenClDevices.DeviceValue<ulong>(id, Native.DeviceGlobalMemSize),
-            Precision: Precision.Float32,
-            Properties: new Dictionary<string, string>
-            {
-                ["device"] = $"{device.PlatformIndex}:{device.DeviceIndex}",
-                ["platform"] = device.PlatformName,
-                ["platform version"] = OpenClDevices.PlatformString(device.Platform, Native.PlatformVersion),
-                ["device version"] = OpenClDevices.DeviceString(id, Native.DeviceVersion),
-                ["OpenCL C version"] = OpenClDevices.DeviceString(id, Native.DeviceOpenClCVersion),
-                ["driver version"] = OpenClDevices.DeviceString(id, Native.DriverVersion),
-                ["local memory bytes"] = OpenClDevices.DeviceValue<ulong>(id, Native.DeviceLocalMemSize).ToString(),
-                ["max work-group size"] = OpenClDevices.DeviceValue<nuint>(id, Native.DeviceMaxWorkGroupSize).ToString(),
-            });
-    }
+    private static DeviceInfo ReadInfo(OpenClDevice device) => new(
+        Name: device.Name,
+        Vendor: device.Vendor,
+        Kind: device.Kind,
+        ComputeUnits: (int)OpenClDevices.DeviceValue<uint>(device.Id, Native.DeviceMaxComputeUnits),
+        MemoryBytes: (long)OpenClDevices.DeviceValue<ulong>(device.Id, Native.DeviceGlobalMemSize),
+        Precision: Precision.Float32,
+        Properties: device.Properties);
 
     // ---------------------------------------------------------------- memory
 

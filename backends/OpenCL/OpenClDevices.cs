@@ -10,14 +10,30 @@ public sealed record OpenClDevice(int PlatformIndex, int DeviceIndex, string Pla
 
     internal nint Id { get; init; }
 
+    public required string Vendor { get; init; }
+
+    /// <summary>Platform, versions, driver and limits, as <see cref="DeviceInfo.Properties"/> and the device list show them.</summary>
+    public required IReadOnlyDictionary<string, string> Properties { get; init; }
+
+    /// <summary>Why the backend cannot use the device (the driver reports it unavailable, it has no compiler); null when it can.</summary>
+    public string? UnusableReason { get; init; }
+
+    /// <summary>What <c>--device</c> takes: platformIndex:deviceIndex.</summary>
+    public string Index => $"{PlatformIndex}:{DeviceIndex}";
+
     public bool IsGpu => (Type & Native.DeviceTypeGpu) != 0;
 
-    public override string ToString() => $"{PlatformIndex}:{DeviceIndex} {Name} ({PlatformName})";
+    public string Kind => IsGpu ? "gpu" : (Type & Native.DeviceTypeCpu) != 0 ? "cpu" : "accelerator";
+
+    /// <summary>The device as the registry lists it.</summary>
+    public BackendDevice Listing => new(Index, Name, Kind, Availability.Unless(UnusableReason)) { Vendor = Vendor, Properties = Properties };
+
+    public override string ToString() => $"{Index} {Name} ({PlatformName})";
 }
 
 /// <summary>
 /// Platform and device discovery, and the choice of one device: <c>--device</c> on the command line, else
-/// <see cref="EnvironmentVariable"/>, else the first GPU, else the first device. A choice is
+/// <see cref="EnvironmentVariable"/>, else the first usable GPU, else the first usable device. A choice is
 /// <c>platformIndex:deviceIndex</c> or a case-insensitive substring of the device or platform name.
 /// </summary>
 public static unsafe class OpenClDevices
@@ -27,9 +43,27 @@ public static unsafe class OpenClDevices
     /// <summary>Null when a device can be used here; otherwise why not. Never throws.</summary>
     public static string? UnavailableReason()
     {
+        if (EnumerationFailure() is { } failure)
+            return failure;
+        var devices = All();
+        if (devices.Count == 0)
+            return "no OpenCL device on any platform";
+        return devices.All(d => d.UnusableReason is not null)
+            ? $"no usable OpenCL device: {string.Join("; ", devices.Select(d => $"{d.Index} {d.UnusableReason}"))}"
+            : null;
+    }
+
+    /// <summary>Every device of every platform, usable or not; none where OpenCL cannot be loaded. Never throws.</summary>
+    public static IReadOnlyList<BackendDevice> Listed() =>
+        EnumerationFailure() is null ? All().Select(d => d.Listing).ToList() : [];
+
+    /// <summary>Why the platforms and devices cannot be enumerated (no library, no platform), or null.</summary>
+    private static string? EnumerationFailure()
+    {
         try
         {
-            return All().Count == 0 ? "no OpenCL device on any platform" : null;
+            All();
+            return null;
         }
         catch (DllNotFoundException)
         {
@@ -79,24 +113,50 @@ public static unsafe class OpenClDevices
             fixed (nint* d = ids)
                 Check(Native.clGetDeviceIDs(platforms[pi], Native.DeviceTypeAll, deviceCount, d, null));
             string platformName = PlatformString(platforms[pi], Native.PlatformName);
+            string platformVersion = PlatformString(platforms[pi], Native.PlatformVersion);
             for (int di = 0; di < ids.Length; di++)
             {
-                devices.Add(new OpenClDevice(pi, di, platformName, DeviceString(ids[di], Native.DeviceName), DeviceValue<ulong>(ids[di], Native.DeviceType))
+                nint id = ids[di];
+                devices.Add(new OpenClDevice(pi, di, platformName, DeviceString(id, Native.DeviceName), DeviceValue<ulong>(id, Native.DeviceType))
                 {
                     Platform = platforms[pi],
-                    Id = ids[di],
+                    Id = id,
+                    Vendor = DeviceString(id, Native.DeviceVendor),
+                    Properties = new Dictionary<string, string>
+                    {
+                        ["device"] = $"{pi}:{di}",
+                        ["platform"] = platformName,
+                        ["platform version"] = platformVersion,
+                        ["device version"] = DeviceString(id, Native.DeviceVersion),
+                        ["OpenCL C version"] = DeviceString(id, Native.DeviceOpenClCVersion),
+                        ["driver version"] = DeviceString(id, Native.DriverVersion),
+                        ["local memory bytes"] = DeviceValue<ulong>(id, Native.DeviceLocalMemSize).ToString(),
+                        ["max work-group size"] = DeviceValue<nuint>(id, Native.DeviceMaxWorkGroupSize).ToString(),
+                    },
+                    UnusableReason = UnusableReason(id),
                 });
             }
         }
         return devices;
     }
 
-    /// <summary>The device <paramref name="choice"/> names (null: the environment variable, else the default).</summary>
-    public static OpenClDevice Select(string? choice)
+    // The kernels are OpenCL C, built at run time: a device needs its compiler as much as its driver.
+    private static string? UnusableReason(nint device)
+    {
+        if (DeviceValue<uint>(device, Native.DeviceAvailable) == 0)
+            return "the driver reports the device unavailable (CL_DEVICE_AVAILABLE is false)";
+        if (DeviceValue<uint>(device, Native.DeviceCompilerAvailable) == 0)
+            return "the device has no OpenCL C compiler (CL_DEVICE_COMPILER_AVAILABLE is false)";
+        return null;
+    }
+
+    /// <summary>
+    /// The device <paramref name="choice"/> names (null: the environment variable, else the default), where
+    /// <see cref="UnavailableReason"/> has found a usable one.
+    /// </summary>
+    internal static OpenClDevice Select(string? choice)
     {
         var devices = All();
-        if (devices.Count == 0)
-            throw new KernelLabException("OpenCL: no device on any platform");
         string? source = choice is null ? null : "--device";
         if (choice is null && Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } fromEnvironment)
         {
@@ -104,15 +164,18 @@ public static unsafe class OpenClDevices
             source = EnvironmentVariable;
         }
         if (choice is null)
-            return devices.FirstOrDefault(d => d.IsGpu) ?? devices[0];
+            return devices.FirstOrDefault(d => d.IsGpu && d.UnusableReason is null) ?? devices.First(d => d.UnusableReason is null);
 
         var parts = choice.Split(':');
         var match = parts.Length == 2 && int.TryParse(parts[0], out int p) && int.TryParse(parts[1], out int d)
             ? devices.FirstOrDefault(x => x.PlatformIndex == p && x.DeviceIndex == d)
             : devices.FirstOrDefault(x => x.Name.Contains(choice, StringComparison.OrdinalIgnoreCase)
                                           || x.PlatformName.Contains(choice, StringComparison.OrdinalIgnoreCase));
-        return match ?? throw new KernelLabException(
-            $"OpenCL: {source} '{choice}' matches no device; devices: {string.Join("; ", devices)}");
+        if (match is null)
+            throw new KernelLabException($"OpenCL: {source} '{choice}' matches no device; devices: {string.Join("; ", devices)}");
+        return match.UnusableReason is null
+            ? match
+            : throw new KernelLabException($"OpenCL: {source} '{choice}' is device {match}, which cannot be used: {match.UnusableReason}");
     }
 
     internal static string PlatformString(nint platform, uint name)

@@ -1,7 +1,7 @@
 namespace KernelLab.Backends.Reference;
 
 // Convolution and max pooling over NCHW tensors.
-public sealed partial class ReferenceBackend
+public partial class ReferenceBackend
 {
     protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s)
     {

@@ -1,7 +1,7 @@
 namespace KernelLab.Backends.Reference;
 
 // Element-wise ops, activations, GEMM, bias and embedding.
-public sealed partial class ReferenceBackend
+public partial class ReferenceBackend
 {
     private static readonly double SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI);
 

@@ -2,7 +2,7 @@ namespace KernelLab.Backends.Reference;
 
 // torch.optim's update rules (the single-tensor, non-foreach code paths; no amsgrad, no maximize), written in the
 // same order of operations as PyTorch so that a float64 trajectory can be compared step for step.
-public sealed partial class ReferenceBackend
+public partial class ReferenceBackend
 {
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
     {

@@ -1,7 +1,7 @@
 namespace KernelLab.Backends.Reference;
 
 // The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
-public sealed partial class ReferenceBackend
+public partial class ReferenceBackend
 {
     // Gate blocks of an LSTM row [4*hidden], in PyTorch's order.
     private const int GateI = 0, GateF = 1, GateG = 2, GateO = 3;

@@ -3,11 +3,17 @@ namespace KernelLab.Backends.Reference;
 /// <summary>
 /// The specification: plain scalar loops over float64 buffers, written to be read, not to be fast.
 /// Every other backend is compared with this one, and this one with finite differences and PyTorch.
-/// The ops are in the other ReferenceBackend.*.cs files, one per group of ops.
+/// The ops are in the other ReferenceBackend.*.cs files, one per group of ops. Not sealed: the suites' op recorder is a
+/// reference backend that notes each op it runs.
 /// </summary>
-public sealed partial class ReferenceBackend : Backend
+public partial class ReferenceBackend : Backend
 {
-    public override string Name => "reference";
+    /// <summary>The registry's entry: always available, on the host CPU.</summary>
+    public static BackendEntry Entry { get; } = new(
+        "reference", "plain scalar C#, float64: the specification",
+        Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new ReferenceBackend());
+
+    public override string Name => Entry.Name;
 
     public override DeviceInfo Info { get; } = new(
         Name: "host CPU (scalar, float64)",

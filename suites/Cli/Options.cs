@@ -12,8 +12,8 @@ internal static class Options
 
     public static Option<string> Backend() => Required("--backend", "backend name (see 'kernellab backends')");
 
-    /// <summary>The device of backends with a choice of device (opencl: platformIndex:deviceIndex or a name substring; overrides KERNELLAB_OPENCL_DEVICE).</summary>
-    public static Option<string?> Device() => new("--device") { Description = "device of the backend: platformIndex:deviceIndex or part of its name (default: KERNELLAB_OPENCL_DEVICE, else the first GPU, else the first device)" };
+    /// <summary>A device id as <c>kernellab backends</c> lists it (opencl also takes part of a device or platform name; overrides KERNELLAB_OPENCL_DEVICE).</summary>
+    public static Option<string?> Device() => new("--device") { Description = "device of the backend, an id as 'kernellab backends' lists it; opencl also takes part of a device or platform name (default: KERNELLAB_OPENCL_DEVICE, else the first GPU, else the first device)" };
 
     public static Option<string> Params() => Required("--params", "parameters, safetensors, named as PyTorch's state_dict");
 

@@ -12,18 +12,24 @@ namespace KernelLab.Suites;
 public static class MachineProbe
 {
     /// <summary>The machine; <paramref name="probePeaks"/> measures FMA GFLOP/s and copy GB/s (about half a second).</summary>
-    public static MachineInfo Describe(bool probePeaks = true) => new()
+    public static MachineInfo Describe(bool probePeaks = true)
     {
-        Os = RuntimeInformation.OSDescription,
-        Cpu = CpuModel(),
-        Cores = Environment.ProcessorCount,
-        Simd = SimdLevel(),
-        Gpus = NvidiaGpus(),
-        Dotnet = Environment.Version.ToString(),
-        OpenclDevices = OpenClDevices(),
-        PeakGflops = probePeaks ? Math.Round(PeakFmaGflops(), 2) : null,
-        MemoryGbps = probePeaks ? Math.Round(CopyGbps(), 2) : null,
-    };
+        var devices = Devices();
+        return new()
+        {
+            Os = RuntimeInformation.OSDescription,
+            Cpu = HostCpu.ModelName,
+            Cores = Environment.ProcessorCount,
+            Simd = SimdLevel(),
+            Gpus = NvidiaGpus(),
+            Dotnet = Environment.Version.ToString(),
+            OpenclDevices = devices.Where(d => d.Backend == OpenClDevicesBackend)
+                .Select(d => new OpenClDeviceInfo { Name = d.Name, Vendor = d.Vendor, Properties = d.Properties }).ToList(),
+            Devices = devices,
+            PeakGflops = probePeaks ? Math.Round(PeakFmaGflops(), 2) : null,
+            MemoryGbps = probePeaks ? Math.Round(CopyGbps(), 2) : null,
+        };
+    }
 
     public static string SimdLevel()
     {
@@ -34,24 +40,6 @@ public static class MachineProbe
         if (Sse.IsSupported)
             return "SSE";
         return AdvSimd.IsSupported ? "NEON" : "none";
-    }
-
-    private static string CpuModel()
-    {
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-            {
-                var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-                if (line is not null)
-                    return line[(line.IndexOf(':') + 1)..].Trim();
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The architecture below is what can be said then.
-        }
-        return RuntimeInformation.ProcessArchitecture.ToString();
     }
 
     /// <summary>nvidia-smi's GPUs, or none where it is not installed or fails.</summary>
@@ -72,23 +60,19 @@ public static class MachineProbe
             .ToList();
     }
 
-    /// <summary>The device of the registry's opencl backend, where it is registered and available here.</summary>
-    private static List<OpenClDeviceInfo> OpenClDevices()
-    {
-        var entry = BackendRegistry.All.FirstOrDefault(e => e.Name == "opencl");
-        if (entry is null || !entry.Probe().IsAvailable)
-            return [];
-        try
-        {
-            using var backend = entry.Create();
-            var info = backend.Info;
-            return [new OpenClDeviceInfo { Name = info.Name, Vendor = info.Vendor, Properties = info.Properties }];
-        }
-        catch (KernelLabException)
-        {
-            return [];
-        }
-    }
+    // The results field opencl_devices predates devices and keeps its meaning: the devices of the backend of this name.
+    private const string OpenClDevicesBackend = "opencl";
+
+    /// <summary>The devices of every backend that is available here, as the registry lists them (which never throws).</summary>
+    private static List<DeviceRecord> Devices() =>
+        BackendRegistry.All.Where(e => e.Probe().IsAvailable)
+            .SelectMany(e => e.Devices().Select(d => new DeviceRecord
+            {
+                Backend = e.Name, Id = d.Id, Name = d.Name, Kind = d.Kind,
+                Available = d.Availability.IsAvailable, Reason = d.Availability.Reason,
+                Vendor = d.Vendor, Properties = d.Properties.Count > 0 ? d.Properties : null,
+            }))
+            .ToList();
 
     private static string? RunTool(string name, string arguments)
     {

@@ -27,7 +27,8 @@ public interface ISuiteObserver
 /// </summary>
 public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, string outDirectory, ISuiteObserver observer)
 {
-    public const string ReferenceBackend = "reference";
+    /// <summary>The backend every other is checked against, and the report's default baseline.</summary>
+    public static string ReferenceBackend => Backends.Reference.ReferenceBackend.Entry.Name;
 
     /// <summary>Measures the machine's peaks before the runs (off in quick tests).</summary>
     public bool ProbePeaks { get; init; } = true;
@@ -112,11 +113,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
     private Throughput Measure(Backend backend, Network network, Workload workload, string backendName, MachineInfo machine, CancellationToken cancel)
     {
         using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer);
-        void Step()
-        {
-            network.ComputeGradients();
-            optimizer.Step();
-        }
+        void Step() => TrainingStep(network, optimizer);
 
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < suite.WarmupSteps || clock.Elapsed.TotalSeconds < suite.WarmupSeconds; i++)
@@ -161,6 +158,14 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             WarmupSteps = suite.WarmupSteps,
             SamplesMs = samples,
         };
+    }
+
+    /// <summary>One training step as a suite times it: forward and backward, then the optimizer's update of every parameter. Returns the loss.</summary>
+    public static double TrainingStep(Network network, Optimizer optimizer)
+    {
+        double loss = network.ComputeGradients();
+        optimizer.Step();
+        return loss;
     }
 
     private static bool IsOptimizedBuild() =>

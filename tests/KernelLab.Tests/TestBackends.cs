@@ -1,4 +1,5 @@
 using KernelLab.Backends;
+using KernelLab.Backends.Reference;
 
 namespace KernelLab.Tests;
 
@@ -8,7 +9,7 @@ public static class TestBackends
     /// <summary>Every registered backend but the reference: one theory row each, skipped where it cannot run.</summary>
     public static TheoryData<string> ComparedWithReference => new(NamesComparedWithReference);
 
-    public static IEnumerable<string> NamesComparedWithReference => BackendRegistry.Names.Where(name => name != "reference");
+    public static IEnumerable<string> NamesComparedWithReference => BackendRegistry.Names.Where(name => name != ReferenceBackend.Entry.Name);
 
     /// <summary>Creates the backend, or skips the test with the reason it cannot run on this machine.</summary>
     public static Backend CreateOrSkip(string name)

@@ -44,7 +44,11 @@ public sealed record MachineInfo
 
     public required string Dotnet { get; init; }
 
+    /// <summary>The devices of the backend named opencl: the same as its entries in <see cref="Devices"/>, kept for the files that read them.</summary>
     public IReadOnlyList<OpenClDeviceInfo>? OpenclDevices { get; init; }
+
+    /// <summary>Every device of every backend available on the machine, usable or not (absent in files written before it existed).</summary>
+    public IReadOnlyList<DeviceRecord>? Devices { get; init; }
 
     /// <summary>float32 FMA throughput of all cores (Vector256 or Vector128 FMA loop), GFLOP/s.</summary>
     public double? PeakGflops { get; init; }
@@ -65,6 +69,29 @@ public sealed record GpuInfo
 public sealed record OpenClDeviceInfo
 {
     public required string Name { get; init; }
+
+    public string? Vendor { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Properties { get; init; }
+}
+
+/// <summary>One device of one backend, as the registry lists it.</summary>
+public sealed record DeviceRecord
+{
+    public required string Backend { get; init; }
+
+    /// <summary>What <c>--device</c> takes.</summary>
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    /// <summary>cpu, gpu or accelerator.</summary>
+    public required string Kind { get; init; }
+
+    public required bool Available { get; init; }
+
+    /// <summary>Why the device cannot be used; null when it can.</summary>
+    public string? Reason { get; init; }
 
     public string? Vendor { get; init; }
 

@@ -32,6 +32,7 @@ public sealed class ResultsFileTests : SuiteTestBase
         Assert.Equal("smoke", results.Suite);
         Assert.Equal("AVX-512", results.Machine.Simd);
         Assert.Empty(results.Machine.Gpus);
+        Assert.Null(results.Machine.Devices); // written before machine.devices existed
         Assert.Equal(9, results.Runs.Count);
         Assert.Equal(4, results.Runs.Count(r => r.Status == RunStatus.Ok));
         Assert.Equal(4, results.Runs.Count(r => r.Status == RunStatus.Unavailable && r.Reason is { Length: > 0 }));
@@ -69,6 +70,21 @@ public sealed class ResultsFileTests : SuiteTestBase
         Assert.Equal(original.Machine with { Gpus = [], OpenclDevices = [] }, loaded.Machine with { Gpus = [], OpenclDevices = [] });
         Assert.Equal(original.Runs[0].Throughput!.SamplesMs, loaded.Runs[0].Throughput!.SamplesMs);
         Assert.Equal(original.Runs.Select(r => r with { Correctness = null, Throughput = null }), loaded.Runs.Select(r => r with { Correctness = null, Throughput = null }));
+    }
+
+    [Fact]
+    public void MachineDevicesRoundTrip()
+    {
+        var original = ResultsFile.Load(Sample);
+        var device = new DeviceRecord
+        {
+            Backend = "opencl", Id = "1:0", Name = "a GPU", Kind = "gpu", Available = false, Reason = "why not",
+            Vendor = "a vendor", Properties = new Dictionary<string, string> { ["driver version"] = "1.2" },
+        };
+        var written = original with { Machine = original.Machine with { Devices = [device] } };
+        var loaded = Assert.Single(ResultsFile.Parse(ResultsFile.Serialize(written), "round trip").Machine.Devices!);
+        Assert.Equal(device with { Properties = null }, loaded with { Properties = null });
+        Assert.Equal(device.Properties, loaded.Properties);
     }
 
     [Theory]

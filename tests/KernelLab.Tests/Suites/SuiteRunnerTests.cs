@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KernelLab.Backends;
 using KernelLab.Suites;
 using KernelLab.Suites.Results;
 
@@ -11,10 +12,14 @@ public sealed class SuiteRunnerTests : SuiteTestBase
     public void SmokeRunWritesEveryFixedField()
     {
         string outDir = Temp("out");
-        var (code, stdout, stderr) = Cli("run", QuickSmoke(), "--backends", "reference,cuda", "--out", outDir);
+        // One backend that cannot run here, where there is one, to see it recorded with its reason.
+        string? unavailable = BackendRegistry.All.FirstOrDefault(e => !e.Probe().IsAvailable)?.Name;
+        string[] backends = unavailable is null ? ["reference"] : ["reference", unavailable];
+        var (code, stdout, stderr) = Cli("run", QuickSmoke(), "--backends", string.Join(",", backends), "--out", outDir);
         Assert.True(code == 0, stderr);
         Assert.Contains("mlp          reference  ok  median", stdout);
-        Assert.Contains("cuda       unavailable: ", stdout);
+        if (unavailable is not null)
+            Assert.Contains($"{unavailable,-10} unavailable: ", stdout);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")));
         var root = doc.RootElement;
@@ -25,9 +30,14 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         foreach (string field in new[] { "os", "cpu", "cores", "simd", "gpus", "dotnet" })
             Assert.True(machine.TryGetProperty(field, out _), $"machine.{field} is missing");
         Assert.Equal(JsonValueKind.Array, machine.GetProperty("gpus").ValueKind);
+        var devices = machine.GetProperty("devices").EnumerateArray()
+            .Select(d => (d.GetProperty("backend").GetString(), d.GetProperty("id").GetString(), d.GetProperty("available").GetBoolean())).ToList();
+        var expected = BackendRegistry.All.Where(e => e.Probe().IsAvailable)
+            .SelectMany(e => e.Devices().Select(d => ((string?)e.Name, (string?)d.Id, d.Availability.IsAvailable))).ToList();
+        Assert.Equal(expected, devices);
 
         var runs = root.GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal(8, runs.Count);
+        Assert.Equal(4 * backends.Length, runs.Count);
         foreach (var run in runs.Where(r => r.GetProperty("backend").GetString() == "reference"))
         {
             Assert.Equal("ok", run.GetProperty("status").GetString());
@@ -42,7 +52,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
             Assert.Equal(2, t.GetProperty("samples_ms").GetArrayLength());
             Assert.True(t.GetProperty("step_ms_min").GetDouble() <= t.GetProperty("step_ms_median").GetDouble());
         }
-        foreach (var run in runs.Where(r => r.GetProperty("backend").GetString() == "cuda"))
+        foreach (var run in runs.Where(r => r.GetProperty("backend").GetString() == unavailable))
         {
             Assert.Equal("unavailable", run.GetProperty("status").GetString());
             Assert.False(string.IsNullOrEmpty(run.GetProperty("reason").GetString()));

@@ -1,0 +1,193 @@
+using KernelLab.Backends;
+using KernelLab.Backends.Conformance;
+using KernelLab.Backends.Reference;
+
+namespace KernelLab.Suites;
+
+/// <summary>
+/// The reference backend, noting the op case (backends/Conformance) of every op it runs inside <see cref="Record"/>:
+/// the ops, shapes and aliasing that the layers of models/ call, read from the calls themselves. Each op still runs,
+/// so that the layers see the values a training step computes.
+/// </summary>
+public sealed class OpRecorder : ReferenceBackend
+{
+    private Action<Func<OpCase>>? _note; // null outside Record
+
+    /// <summary>Runs <paramref name="work"/> and returns the distinct op cases it called (by name), in the order of first use.</summary>
+    public IReadOnlyList<OpCase> Record(Action work)
+    {
+        var seen = new HashSet<string>();
+        var cases = new List<OpCase>();
+        _note = opCase =>
+        {
+            var c = opCase();
+            if (seen.Add(c.Name))
+                cases.Add(c);
+        };
+        try
+        {
+            work();
+        }
+        finally
+        {
+            _note = null;
+        }
+        return cases;
+    }
+
+    // A case is built only while recording: it draws its random inputs when it is made.
+    private void Note(Func<OpCase> opCase) => _note?.Invoke(opCase);
+
+    protected override void FillCore(DeviceView y, double value)
+    {
+        Note(() => OpCases.Fill(checked((int)y.Length)));
+        base.FillCore(y, value);
+    }
+
+    // y = b, which the contract allows too, has no case of its own: it is checked as the plain form.
+    protected override void AddCore(DeviceView a, DeviceView b, DeviceView y, long n)
+    {
+        Note(() => OpCases.Add(n, intoA: y == a));
+        base.AddCore(a, b, y, n);
+    }
+
+    protected override void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n)
+    {
+        Note(() => OpCases.Activation(f, n, inPlace: y == x));
+        base.ActivationForwardCore(f, x, y, n);
+    }
+
+    protected override void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n)
+    {
+        Note(() => OpCases.Activation(f, n, inPlace: dx == dy));
+        base.ActivationBackwardCore(f, x, y, dy, dx, n);
+    }
+
+    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate)
+    {
+        Note(() => OpCases.Gemm(m, n, k, transposeA, transposeB, accumulate, alpha));
+        base.GemmCore(transposeA, transposeB, m, n, k, a, b, c, alpha, accumulate);
+    }
+
+    protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
+    {
+        Note(() => OpCases.Bias(outer, channels, inner));
+        base.AddBiasCore(y, bias, outer, channels, inner);
+    }
+
+    protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate)
+    {
+        Note(() => OpCases.Bias(outer, channels, inner, accumulate));
+        base.BiasBackwardCore(dy, dBias, outer, channels, inner, accumulate);
+    }
+
+    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s)
+    {
+        Note(() => OpCases.Conv2d(s));
+        base.Conv2dForwardCore(x, w, y, s);
+    }
+
+    protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s)
+    {
+        Note(() => OpCases.Conv2d(s));
+        base.Conv2dBackwardDataCore(dy, w, dx, s);
+    }
+
+    protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s)
+    {
+        Note(() => OpCases.Conv2d(s));
+        base.Conv2dBackwardWeightCore(x, dy, dw, s);
+    }
+
+    protected override void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s)
+    {
+        Note(() => OpCases.MaxPool2d(s));
+        base.MaxPool2dForwardCore(x, y, argMax, s);
+    }
+
+    protected override void MaxPool2dBackwardCore(DeviceView dy, DeviceIndexBuffer argMax, DeviceView dx, Pool2dShape s)
+    {
+        Note(() => OpCases.MaxPool2d(s));
+        base.MaxPool2dBackwardCore(dy, argMax, dx, s);
+    }
+
+    protected override void EmbeddingForwardCore(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim)
+    {
+        Note(() => OpCases.Embedding(count, vocab, dim));
+        base.EmbeddingForwardCore(ids, table, y, count, vocab, dim);
+    }
+
+    protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim)
+    {
+        Note(() => OpCases.Embedding(count, vocab, dim));
+        base.EmbeddingBackwardCore(ids, dy, dTable, count, vocab, dim);
+    }
+
+    // The cell's case runs forward and backward; which one it is (dcPrev written over dc or not) only the backward shows.
+    protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden)
+    {
+        Note(() => OpCases.LstmCell(batch, hidden, dcPrevIsDc: dcPrev == dc));
+        base.LstmCellBackwardCore(gates, cPrev, c, dh, dc, dPreact, dcPrev, batch, hidden);
+    }
+
+    protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
+    {
+        Note(() => OpCases.LayerNorm(rows, cols));
+        base.LayerNormForwardCore(x, weight, bias, y, mean, rstd, rows, cols, eps);
+    }
+
+    protected override void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols)
+    {
+        Note(() => OpCases.LayerNorm(rows, cols));
+        base.LayerNormBackwardCore(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols);
+    }
+
+    protected override void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s)
+    {
+        Note(() => OpCases.Attention(s));
+        base.AttentionForwardCore(qkv, y, probabilities, s);
+    }
+
+    protected override void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s)
+    {
+        Note(() => OpCases.Attention(s));
+        base.AttentionBackwardCore(dy, qkv, probabilities, dQkv, s);
+    }
+
+    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    {
+        Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
+        base.SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
+    }
+
+    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
+    {
+        Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
+        base.SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+    }
+
+    // Each optimizer update is one step of one parameter tensor.
+    protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
+    {
+        Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));
+        base.SgdStepCore(s, step, param, grad, momentumBuffer);
+    }
+
+    protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq)
+    {
+        Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));
+        base.AdamStepCore(s, step, param, grad, expAvg, expAvgSq);
+    }
+
+    protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg)
+    {
+        Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));
+        base.RmsPropStepCore(s, param, grad, squareAvg, momentumBuffer, gradAvg);
+    }
+
+    protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum)
+    {
+        Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));
+        base.AdagradStepCore(s, step, param, grad, stateSum);
+    }
+}
