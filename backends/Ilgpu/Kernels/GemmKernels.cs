@@ -32,7 +32,7 @@ internal static class GemmKernels
     public const int Block = 4;
 
     /// <summary>Depth of a shared-memory step.</summary>
-    public const int Depth = 16;
+    public const int Depth = 32;
 
     public static void Gemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmShape s)
     {
