@@ -27,7 +27,10 @@ public sealed partial class IlgpuBackend : Backend
     private readonly bool _profilingMarkers;
     private bool _disposed;
 
-    /// <summary>Threads of a group of the reduction kernels: a power of two, at most 256 and what the accelerator allows.</summary>
+    /// <summary>
+    /// Threads of a group of the reduction kernels: a power of two, at most 256, what the accelerator allows and a warp's
+    /// lanes squared (what <see cref="Kernels.GroupReduce"/> can reduce).
+    /// </summary>
     private readonly int _group;
 
     /// <summary>The GEMM's group shape (x by y threads, each a 4 x 4 block of c): square where the group size allows.</summary>
@@ -45,7 +48,7 @@ public sealed partial class IlgpuBackend : Backend
         {
             throw new KernelLabException($"ILGPU could not create an accelerator on {_device.Id} ({_device.Name}): {e.Message}", e);
         }
-        _group = 1 << (int)Math.Log2(Math.Min(256, _accelerator.MaxNumThreadsPerGroup));
+        _group = 1 << (int)Math.Log2(Math.Min(Math.Min(256, _accelerator.MaxNumThreadsPerGroup), _accelerator.WarpSize * _accelerator.WarpSize));
         int log2 = (int)Math.Log2(_group);
         _gemmX = 1 << ((log2 + 1) / 2);
         _gemmY = _group / _gemmX;
@@ -182,7 +185,7 @@ public sealed partial class IlgpuBackend : Backend
         }
     }
 
-    private ArrayView<float> View(DeviceView view)
+    internal ArrayView<float> View(DeviceView view)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return ((IlgpuBuffer)view.Buffer).Memory.View.SubView(view.Offset, view.Length);
@@ -219,7 +222,7 @@ public sealed partial class IlgpuBackend : Backend
     }
 
     /// <summary>Runs <paramref name="launch"/> with kernel <paramref name="name"/>; a failed launch names the kernel and carries ILGPU's message.</summary>
-    private void Launch<T>(string name, Func<Accelerator, T> load, Action<T> launch) where T : Delegate
+    internal void Launch<T>(string name, Func<Accelerator, T> load, Action<T> launch) where T : Delegate
     {
         var kernel = Kernel(name, load);
         Call($"kernel {name}", () => launch(kernel));
@@ -237,8 +240,8 @@ public sealed partial class IlgpuBackend : Backend
         }
     }
 
-    /// <summary>An exception of ILGPU or of the device, as opposed to the contract's own argument and state checks.</summary>
-    private static bool IsIlgpuFailure(Exception e) => e is not (KernelLabException or ObjectDisposedException or ArgumentException);
+    /// <summary>An exception of ILGPU or of the device (the contract's argument checks ran before the op), as opposed to the backend's own.</summary>
+    private static bool IsIlgpuFailure(Exception e) => e is not (KernelLabException or ObjectDisposedException);
 
     private KernelLabException Failure(string what, Exception e) => new($"ILGPU {what} failed on {Info.Name}: {e.Message}", e);
 

@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
@@ -76,7 +75,7 @@ internal static class ConvolutionKernels
             for (int ow = owFirst; ow < owEnd; ow++)
                 sum += x[xr + ow] * dy[dyr + ow];
         }
-        sum = GroupExtensions.Reduce<float, AddFloat>(sum);
+        sum = GroupReduce.Sum(sum);
         if (Group.IsFirstThread)
             dw[widx] = sum;
     }

@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
@@ -68,7 +67,7 @@ internal static class ElementwiseKernels
         float sum = 0.0f;
         for (int j = Group.IdxX; j < outer * inner; j += Group.DimX)
             sum += dy[(j / inner * channels + c) * inner + j % inner];
-        sum = GroupExtensions.Reduce<float, AddFloat>(sum);
+        sum = GroupReduce.Sum(sum);
         if (Group.IsFirstThread)
             dBias[c] = sum + (accumulate != 0 ? dBias[c] : 0.0f);
     }

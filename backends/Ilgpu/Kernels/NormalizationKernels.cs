@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
@@ -19,11 +18,11 @@ internal static class NormalizationKernels
         float s = 0.0f;
         for (int j = lid; j < cols; j += threads)
             s += x[row + j];
-        float mu = GroupExtensions.AllReduce<float, AddFloat>(s) / cols;
+        float mu = GroupReduce.Sum(s) / cols;
         float sq = 0.0f;
         for (int j = lid; j < cols; j += threads)
             sq += (x[row + j] - mu) * (x[row + j] - mu);
-        float rs = 1.0f / XMath.Sqrt(GroupExtensions.AllReduce<float, AddFloat>(sq) / cols + eps);
+        float rs = 1.0f / XMath.Sqrt(GroupReduce.Sum(sq) / cols + eps);
         for (int j = lid; j < cols; j += threads)
             y[row + j] = (x[row + j] - mu) * rs * weight[j] + bias[j];
         if (Group.IsFirstThread)
@@ -53,8 +52,8 @@ internal static class NormalizationKernels
             sumDxhat += dxhat;
             sumDxhatXhat += dxhat * (x[row + j] - mu) * rs;
         }
-        float meanDxhat = GroupExtensions.AllReduce<float, AddFloat>(sumDxhat) / cols;
-        float meanDxhatXhat = GroupExtensions.AllReduce<float, AddFloat>(sumDxhatXhat) / cols;
+        float meanDxhat = GroupReduce.Sum(sumDxhat) / cols;
+        float meanDxhatXhat = GroupReduce.Sum(sumDxhatXhat) / cols;
         for (int j = lid; j < cols; j += threads)
         {
             float xhat = (x[row + j] - mu) * rs;
@@ -75,8 +74,8 @@ internal static class NormalizationKernels
             sw += g * (x[at] - mean[r]) * rstd[r];
             sb += g;
         }
-        sw = GroupExtensions.AllReduce<float, AddFloat>(sw);
-        sb = GroupExtensions.AllReduce<float, AddFloat>(sb);
+        sw = GroupReduce.Sum(sw);
+        sb = GroupReduce.Sum(sb);
         if (Group.IsFirstThread)
         {
             dWeight[j] = sw;
@@ -96,11 +95,11 @@ internal static class NormalizationKernels
         float m = float.NegativeInfinity;
         for (int j = lid; j < classes; j += threads)
             m = XMath.Max(m, logits[row + j]);
-        m = GroupExtensions.AllReduce<float, MaxFloat>(m);
+        m = GroupReduce.Max(m);
         float s = 0.0f;
         for (int j = lid; j < classes; j += threads)
             s += XMath.Exp(logits[row + j] - m);
-        s = GroupExtensions.AllReduce<float, AddFloat>(s);
+        s = GroupReduce.Sum(s);
         for (int j = lid; j < classes; j += threads)
             probabilities[row + j] = XMath.Exp(logits[row + j] - m) / s;
         if (Group.IsFirstThread)
@@ -113,7 +112,7 @@ internal static class NormalizationKernels
         float s = 0.0f;
         for (int i = Group.IdxX; i < n; i += Group.DimX)
             s += values[i];
-        s = GroupExtensions.Reduce<float, AddFloat>(s);
+        s = GroupReduce.Sum(s);
         if (Group.IsFirstThread)
             loss[0] = s / n;
     }

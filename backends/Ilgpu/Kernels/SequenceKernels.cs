@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Algorithms;
-using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
@@ -87,7 +86,7 @@ internal static class SequenceKernels
             p[u] = s.Scale * dot;
             localMax = XMath.Max(localMax, p[u]);
         }
-        float max = GroupExtensions.AllReduce<float, MaxFloat>(localMax);
+        float max = GroupReduce.Max(localMax);
 
         float localSum = 0.0f;
         for (int u = lid; u <= t; u += threads)
@@ -95,7 +94,7 @@ internal static class SequenceKernels
             p[u] = XMath.Exp(p[u] - max);
             localSum += p[u];
         }
-        float sum = GroupExtensions.AllReduce<float, AddFloat>(localSum);
+        float sum = GroupReduce.Sum(localSum);
 
         long prow = Prob(s, b, h, t);
         for (int u = lid; u < s.T; u += threads)
@@ -138,7 +137,7 @@ internal static class SequenceKernels
             dp[u] = dot;
             localDot += probabilities[prow + u] * dot;
         }
-        float pDotDp = GroupExtensions.AllReduce<float, AddFloat>(localDot);
+        float pDotDp = GroupReduce.Sum(localDot);
 
         for (int u = lid; u < s.T; u += threads)
             dScore[prow + u] = u <= t ? probabilities[prow + u] * (dp[u] - pDotDp) * s.Scale : 0.0f;

@@ -92,6 +92,27 @@ public sealed class CliTests : IDisposable
                 $"backend '{entry.Name}' is unavailable", entry.Probe().Reason!);
     }
 
+    public static TheoryData<string> OtherBackends => TestBackends.ComparedWithReference;
+
+    /// <summary>Bad input, a bad device and a result that is not finite get the reference's one-line errors on every backend.</summary>
+    [Theory]
+    [MemberData(nameof(OtherBackends))]
+    public void BadInput_SameOneLineErrorOnEveryBackend(string backend)
+    {
+        TestBackends.CreateOrSkip(backend).Dispose();
+        var lstm = Inputs.Of("lstm_a") with { Backend = backend };
+        string badIds = Temp("ids.batch.safetensors");
+        WriteTensors(badIds, Edit(ReadTensors(lstm.Batch), "set x 0 11"));
+        AssertInputRejected(lstm with { Batch = badIds }, badIds, "tensor 'x' holds id 11 at flat index 0, outside [0, 11) (vocab)");
+
+        var mlp = Inputs.Of("mlp_a") with { Backend = backend };
+        string nan = Temp("nan.params.safetensors");
+        WriteTensors(nan, Edit(ReadTensors(mlp.Params), "set fc1.weight 0 NaN"));
+        Assert.StartsWith("error: loss is ", AssertCleanFailure(GradArgs(mlp with { Params = nan }), "the result is not finite"));
+
+        AssertCleanFailure(With(GradArgs(mlp), "--device", "no such device"), "no such device");
+    }
+
     // ---------------------------------------------------------------- corrupt safetensors files
 
     [Fact]
