@@ -9,16 +9,18 @@
 #
 # On the GPU machine:
 #   tar -xzf kernellab-gpu-linux-x64.tar.gz && cd kernellab
-#   ./kernellab backends                                  # cuda: available, with the device, SMs and compute capability
-#   for c in mlp_a cnn_a lstm_a transformer_a; do         # the PyTorch golden cases, on cuda and on the reference
-#     for b in cuda reference; do
+#   ./kernellab backends                                  # cuda and ilgpu (device cuda:0): available, with the device
+#   for c in mlp_a cnn_a lstm_a transformer_a; do         # the PyTorch golden cases, on cuda, ilgpu and the reference
+#     for b in cuda ilgpu reference; do
 #       ./kernellab grad --config fixtures/golden/$c.config.json --params fixtures/golden/$c.params.safetensors \
 #         --batch fixtures/golden/$c.batch.safetensors --backend $b --out /tmp/$c.$b.safetensors
 #     done
 #   done
-#   # Every op and every family against the reference (the cuda rows; rows of backends unavailable there are skipped):
+#   # Every op and every family against the reference (the cuda rows, and the ilgpu rows on ILGPU's Cuda accelerator,
+#   # its default device there; rows of backends unavailable there are skipped):
 #   ./KernelLab.Tests -class KernelLab.Tests.OpConformanceTests -class KernelLab.Tests.FamilyConformanceTests \
-#     -class 'KernelLab.Tests.Cuda*'
+#     -class 'KernelLab.Tests.Cuda*' -class KernelLab.Tests.IlgpuBackendTests
+#   ./kernellab run suites/standard.json --backends reference,cuda,ilgpu --out results/gpu   # step times on the GPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

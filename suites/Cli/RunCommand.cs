@@ -1,6 +1,7 @@
 using System.CommandLine;
 using KernelLab.Backends;
 using KernelLab.Suites;
+using KernelLab.Suites.Results;
 
 namespace KernelLab.Cli;
 
@@ -32,8 +33,9 @@ internal static class RunCommand
             var runner = new SuiteRunner(suite, names, outDir, observer);
             var document = observer is LiveTableObserver live ? live.Show(() => runner.Run()) : runner.Run();
             stdout.WriteLine($"wrote {runner.ResultsPath} ({document.Runs.Count(x => x.IsOk)} ok, " +
-                $"{document.Runs.Count(x => x.Status == "failed")} failed, {document.Runs.Count(x => x.Status == "unavailable")} unavailable)");
-            return document.Runs.Any(x => x.Status == "failed") ? 1 : 0;
+                $"{document.Runs.Count(x => x.Status == RunStatus.Failed)} failed, {document.Runs.Count(x => x.Status == RunStatus.Unavailable)} unavailable, " +
+                $"{document.Runs.Count(x => x.Status == RunStatus.Skipped)} skipped)");
+            return document.Runs.Any(x => x.Status == RunStatus.Failed) ? 1 : 0;
         });
         return command;
     }

@@ -23,6 +23,7 @@ internal static class Terminal
         RunStatus.Ok => $"ok  median {Ms(run.Throughput!.StepMsMedian)} ms ({run.Throughput.Steps} steps), " +
             $"{Number(run.Throughput.SamplesPerSecond)} samples/s, {Number(run.Throughput.Gflops)} GFLOP/s, max err {Error(run.Correctness?.MaxErr)}",
         RunStatus.Unavailable => $"unavailable: {run.Reason}",
+        RunStatus.Skipped => $"skipped: {run.Reason}",
         _ => $"failed: {run.Error}",
     };
 }
@@ -98,7 +99,7 @@ internal sealed class LiveTableObserver : ISuiteObserver
         }
         else
         {
-            string color = run.Status == RunStatus.Unavailable ? "grey" : "red";
+            string color = run.Status is RunStatus.Unavailable or RunStatus.Skipped ? "grey" : "red";
             _table.UpdateCell(row, 2, $"[{color}]{Markup.Escape(Terminal.Summary(run))}[/]");
         }
         _table.UpdateCell(row, 6, Terminal.Error(run.Correctness?.MaxErr));

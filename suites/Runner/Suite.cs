@@ -13,6 +13,9 @@ public sealed record Workload(string Name, ModelConfig Model, int Batch, int? Se
     public long? TokensPerBatch => Seq is { } t ? (long)Batch * t : null;
 }
 
+/// <summary>A backend the suite does not run on a kind of device (cpu, gpu, accelerator), and why.</summary>
+public sealed record DeviceSkip(string Backend, string Kind, string Reason);
+
 /// <summary>
 /// A suite file (shared/spec/SUITES.md), checked whole by <see cref="Load"/> before anything runs: every
 /// problem is one line naming the file, the workload and the field.
@@ -54,7 +57,18 @@ public sealed record Suite
 
     public required IReadOnlyList<Workload> Workloads { get; init; }
 
+    /// <summary>
+    /// Backends the suite does not time on a kind of device (<c>skip_devices</c>), each with the reason: its runs there are
+    /// recorded <c>skipped</c> with it. The standard suite skips ilgpu on its CPU accelerator, which runs a group's threads as
+    /// host threads and would make the main job much longer; on a GPU it is timed.
+    /// </summary>
+    public IReadOnlyList<DeviceSkip> SkipDevices { get; init; } = [];
+
     public const int DefaultMaxSteps = 10000;
+
+    /// <summary>The reason the suite skips <paramref name="backend"/> on a device of <paramref name="kind"/>, or null.</summary>
+    public string? SkipReason(string backend, string kind) =>
+        SkipDevices.FirstOrDefault(d => d.Backend == backend && d.Kind == kind)?.Reason;
 
     /// <summary>Reads and checks a suite file; a bad one throws a one-line <see cref="KernelLabException"/>.</summary>
     public static Suite Load(string path)
@@ -112,7 +126,7 @@ public sealed record Suite
         {
             Name = name, Source = source, Backends = backends, WarmupSteps = warmup, WarmupSeconds = warmupSeconds, MinSteps = minSteps,
             MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer,
-            OptimizerJson = optimizerJson, Workloads = workloads,
+            OptimizerJson = optimizerJson, Workloads = workloads, SkipDevices = ParseSkipDevices(f, backends, source),
         };
     }
 
@@ -121,6 +135,35 @@ public sealed record Suite
     {
         if (!BackendRegistry.Names.Contains(backend))
             throw new KernelLabException($"{where}: unknown backend '{backend}': expected one of {string.Join(", ", BackendRegistry.Names)}");
+    }
+
+    private static readonly string[] DeviceKinds = ["cpu", "gpu", "accelerator"];
+
+    private static List<DeviceSkip> ParseSkipDevices(JsonFields f, string[] backends, string source)
+    {
+        var skips = new List<DeviceSkip>();
+        if (!f.Has("skip_devices"))
+            return skips;
+        var array = f.Element("skip_devices");
+        if (array.ValueKind != JsonValueKind.Array)
+            throw new KernelLabException($"{source}: 'skip_devices' must be an array of {{\"backend\", \"kind\", \"reason\"}} objects");
+        int index = 0;
+        foreach (var entry in array.EnumerateArray())
+        {
+            string where = $"{source}: skip_devices[{index++}]";
+            var e = new JsonFields(entry, where);
+            string backend = e.String("backend");
+            if (!backends.Contains(backend))
+                throw new KernelLabException($"{where}: backend '{backend}' is not in the suite's 'backends'");
+            string kind = e.String("kind");
+            if (!DeviceKinds.Contains(kind))
+                throw new KernelLabException($"{where}: 'kind' is \"{kind}\", expected one of {string.Join(", ", DeviceKinds)}");
+            string reason = e.String("reason");
+            if (string.IsNullOrWhiteSpace(reason))
+                throw new KernelLabException($"{where}: 'reason' is empty: say why the suite skips {backend} there");
+            skips.Add(new DeviceSkip(backend, kind, reason));
+        }
+        return skips;
     }
 
     private static Workload ParseWorkload(JsonElement json, string source)

@@ -93,6 +93,8 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         {
             using var backend = entry.Create();
             record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
+            if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
+                return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };
             using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suite.Seed);
 
             observer.Progress(workload, backendName, "correctness", 0);

@@ -179,8 +179,8 @@ public sealed class Report
     {
         if (run is null)
             return "-";
-        if (run.Status == RunStatus.Unavailable)
-            return "unavailable";
+        if (run.Status is RunStatus.Unavailable or RunStatus.Skipped)
+            return run.Status;
         var c = run.Correctness;
         if (c is null)
             return run.Status == RunStatus.Failed ? "FAIL (error)" : "-";

@@ -123,6 +123,9 @@ public static class RunStatus
     public const string Ok = "ok";
     public const string Failed = "failed";
     public const string Unavailable = "unavailable";
+
+    /// <summary>The backend can run here, but the suite does not time it on this kind of device (its skip_devices); with the reason.</summary>
+    public const string Skipped = "skipped";
 }
 
 /// <summary>One workload on one backend.</summary>
@@ -132,7 +135,7 @@ public sealed record RunRecord
 
     public required string Backend { get; init; }
 
-    /// <summary><see cref="RunStatus"/>: ok, failed (with <see cref="Error"/>), unavailable (with <see cref="Reason"/>).</summary>
+    /// <summary><see cref="RunStatus"/>: ok, failed (with <see cref="Error"/>), unavailable or skipped (with <see cref="Reason"/>).</summary>
     public required string Status { get; init; }
 
     public string? Error { get; init; }

@@ -25,7 +25,8 @@ public sealed class SuiteFileTests : SuiteTestBase
     public void StandardSuiteHoldsModelsStandardWorkloads()
     {
         var suite = Suite.Load(Bundled("standard"));
-        Assert.Equal(["reference", "cpu-simd", "opencl", "cuda"], suite.Backends);
+        Assert.Equal(["reference", "cpu-simd", "opencl", "cuda", "ilgpu"], suite.Backends);
+        Assert.Equal("ilgpu", Assert.Single(suite.SkipDevices).Backend);
         Assert.Equal((3, 10, 2.0), (suite.WarmupSteps, suite.MinSteps, suite.MinSeconds));
         Assert.Equal([64, 64, 32, 16], suite.Workloads.Select(w => w.Batch));
         Assert.Equal([null, null, 32, 64], suite.Workloads.Select(w => w.Seq));
@@ -52,6 +53,11 @@ public sealed class SuiteFileTests : SuiteTestBase
         { Edit(j => j["min_steps"] = 0), ["'min_steps' is 0, expected a positive integer"] },
         { Edit(j => j["optimizer"]!["name"] = "lion"), ["unknown optimizer 'lion'"] },
         { Edit(j => j.Remove("optimizer")), ["'optimizer' is missing"] },
+        { Edit(j => j["skip_devices"] = 3), ["'skip_devices' must be an array"] },
+        { Edit(j => j["skip_devices"] = Skip("{'backend': 'tpu', 'kind': 'cpu', 'reason': 'slow'}")), ["skip_devices[0]", "backend 'tpu' is not in the suite's 'backends'"] },
+        { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'fpga', 'reason': 'slow'}")), ["skip_devices[0]", "'kind' is \"fpga\", expected one of cpu, gpu, accelerator"] },
+        { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'cpu', 'reason': ' '}")), ["skip_devices[0]", "'reason' is empty"] },
+        { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'cpu'}")), ["skip_devices[0]", "'reason' is missing"] },
     };
 
     [Theory]
@@ -81,6 +87,9 @@ public sealed class SuiteFileTests : SuiteTestBase
     }
 
     // The smoke suite's text with one edit; the JSON objects are rebuilt so that each row is independent.
+    /// <summary>A skip_devices array of one entry; single quotes stand for double quotes.</summary>
+    private static JsonNode Skip(string entry) => JsonNode.Parse($"[{entry.Replace('\'', '"')}]")!;
+
     private static string Edit(Action<JsonObject> edit)
     {
         var json = JsonNode.Parse(File.ReadAllText(Bundled("smoke")))!.AsObject();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using KernelLab.Backends;
 using KernelLab.Suites;
 using KernelLab.Suites.Results;
@@ -59,6 +60,33 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         }
         var lstm = runs.Single(r => r.GetProperty("workload").GetString() == "lstm" && r.GetProperty("status").GetString() == "ok");
         Assert.True(lstm.GetProperty("throughput").GetProperty("tokens_per_second").GetDouble() > 0);
+    }
+
+    /// <summary>A backend on a kind of device the suite skips is recorded skipped, with the suite's reason and the device, and not run.</summary>
+    [Fact]
+    public void SkippedDevice_IsRecordedWithTheSuitesReason()
+    {
+        var entry = BackendRegistry.All.FirstOrDefault(e => e.Name != "reference" && e.Probe().IsAvailable)
+            ?? throw new InvalidOperationException("cpu-simd is always available");
+        string kind;
+        using (var backend = entry.Create())
+            kind = backend.Info.Kind;
+        var suite = Suite.Load(SmokeWith(j =>
+        {
+            j["min_steps"] = 1;
+            j["min_seconds"] = 0;
+            j["skip_devices"] = JsonNode.Parse($"[{{\"backend\": \"{entry.Name}\", \"kind\": \"{kind}\", \"reason\": \"too slow here\"}}]");
+        }, "skip.json"));
+        var document = new SuiteRunner(suite, [entry.Name], Temp("out"), new CrashingObserver(crashAfter: int.MaxValue)) { ProbePeaks = false }
+            .Run(TestContext.Current.CancellationToken);
+        Assert.All(document.Runs, r =>
+        {
+            Assert.Equal(RunStatus.Skipped, r.Status);
+            Assert.Equal($"the suite skips {entry.Name} on a {kind} device ({r.Device}): too slow here", r.Reason);
+            Assert.Null(r.Throughput);
+            Assert.Null(r.Correctness);
+        });
+        Assert.Equal(RunStatus.Skipped, ResultsFile.Load(Temp("out")).Runs[0].Status);
     }
 
     [Fact]
