@@ -142,27 +142,17 @@ public sealed partial class IlgpuBackend : Backend
         return buffer.Memory.View.SubView(0, length);
     }
 
-    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source)
-    {
-        if (source.IsEmpty)
-            return;
-        try
-        {
-            View(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
-        }
-        catch (Exception e) when (IsIlgpuFailure(e))
-        {
-            throw Failure("copy to the device", e);
-        }
-    }
+    protected override void CopyInCore(DeviceView destination, ReadOnlySpan<float> source) => CopyToDevice(View(destination), source);
 
-    protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source)
+    protected override void CopyInCore(DeviceIndexBuffer destination, ReadOnlySpan<int> source) => CopyToDevice(Indices(destination), source);
+
+    private void CopyToDevice<T>(ArrayView<T> destination, ReadOnlySpan<T> source) where T : unmanaged
     {
         if (source.IsEmpty)
             return;
         try
         {
-            Indices(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+            destination.SubView(0, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
         }
         catch (Exception e) when (IsIlgpuFailure(e))
         {
