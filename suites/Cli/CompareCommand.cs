@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using KernelLab.Backends;
 using KernelLab.Suites;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Cli;
 

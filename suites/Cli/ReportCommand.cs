@@ -1,6 +1,6 @@
 using System.CommandLine;
-using KernelLab.Suites.Reports;
-using KernelLab.Suites.Results;
+using KernelLab.Reports;
+using KernelLab.Results;
 
 namespace KernelLab.Cli;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using KernelLab.Backends;
 using KernelLab.Suites;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Cli;
 

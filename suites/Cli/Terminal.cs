@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using KernelLab.Suites;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 using Spectre.Console;
 
 namespace KernelLab.Cli;

@@ -1,4 +1,4 @@
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Suites;
 

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using KernelLab.Backends;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Suites;
 

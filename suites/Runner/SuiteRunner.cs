@@ -4,7 +4,7 @@ using KernelLab.Backends.Reference;
 using KernelLab.Models;
 using KernelLab.Models.Networks;
 using KernelLab.Models.Training;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Suites;
 

@@ -1,5 +1,5 @@
 using KernelLab.Suites;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Tests;
 

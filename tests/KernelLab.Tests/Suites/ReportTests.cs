@@ -1,6 +1,6 @@
 using System.Xml.Linq;
-using KernelLab.Suites.Reports;
-using KernelLab.Suites.Results;
+using KernelLab.Reports;
+using KernelLab.Results;
 
 namespace KernelLab.Tests;
 

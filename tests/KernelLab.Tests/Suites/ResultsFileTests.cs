@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using KernelLab.Backends;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Tests;
 

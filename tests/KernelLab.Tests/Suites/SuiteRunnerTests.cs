@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using KernelLab.Backends;
 using KernelLab.Suites;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
 
 namespace KernelLab.Tests;
 

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using KernelLab.Backends;
 using KernelLab.Models;
 
-namespace KernelLab.Suites.Results;
+namespace KernelLab.Results;
 
 /// <summary>Reads and writes <c>results.json</c>.</summary>
 public static class ResultsFile

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace KernelLab.Suites.Results;
+namespace KernelLab.Results;
 
 /// <summary>
 /// A result file, <c>results.json</c> (shared/spec/SUITES.md). The fixed fields of the spec are <c>required</c>

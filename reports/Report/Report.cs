@@ -3,9 +3,10 @@ using System.Net;
 using System.Text;
 using KernelLab.Backends;
 using KernelLab.Models;
-using KernelLab.Suites.Results;
+using KernelLab.Results;
+using KernelLab.Suites;
 
-namespace KernelLab.Suites.Reports;
+namespace KernelLab.Reports;
 
 /// <summary>
 /// A report of one or more result files: report.md (with the charts as SVG files beside it, so it renders on a

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace KernelLab.Suites.Reports;
+namespace KernelLab.Reports;
 
 /// <summary>One bar: its value and, optionally, a spread drawn as a whisker (p10 to p90).</summary>
 public readonly record struct Bar(double Value, double? Low = null, double? High = null);
