@@ -1,10 +1,29 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using KernelLab.Backends;
 
 namespace KernelLab.Models;
 
-/// <summary>Writes a file whole or not at all: into a temporary file beside it, flushed, then renamed over it.</summary>
+/// <summary>
+/// Writes a file whole or not at all: into a temporary file beside it (<c>.NAME.PID.GUID.tmp</c>), flushed, then
+/// renamed over it. Temporary files are removed on every way out that the process lives through: a failed write, a
+/// normal exit, and SIGINT or SIGTERM (<see cref="DeletePending"/>, called by the command line's signal handler). A
+/// process killed outright (SIGKILL, the OOM killer) cannot clean up: the next write of the same file removes the
+/// temporary files of processes that no longer run.
+/// </summary>
 public static class AtomicFile
 {
+    private static readonly ConcurrentDictionary<string, byte> Pending = new();
+
+    static AtomicFile() => AppDomain.CurrentDomain.ProcessExit += (_, _) => DeletePending();
+
+    /// <summary>Deletes every temporary file this process is writing (best effort: it runs while the process ends).</summary>
+    public static void DeletePending()
+    {
+        foreach (string temp in Pending.Keys)
+            TryDelete(temp);
+    }
+
     /// <summary>IO failures throw a one-line <see cref="KernelLabException"/> naming <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write) => WriteAll([(path, write)]);
 
@@ -33,11 +52,13 @@ public static class AtomicFile
         {
             for (int i = 0; i < files.Count; i++)
             {
-                string temp = Path.Combine(Path.GetDirectoryName(targets[i])!, $".{Path.GetFileName(targets[i])}.{Guid.NewGuid():N}.tmp");
+                DeleteOrphans(targets[i]);
+                string temp = Path.Combine(Path.GetDirectoryName(targets[i])!, $".{Path.GetFileName(targets[i])}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
                 try
                 {
-                    using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                    Pending.TryAdd(temp, 0);
                     temps.Add(temp);
+                    using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
                     files[i].Write(stream);
                     stream.Flush(flushToDisk: true);
                 }
@@ -51,6 +72,7 @@ public static class AtomicFile
                 try
                 {
                     File.Move(temps[renamed], targets[renamed], overwrite: true);
+                    Pending.TryRemove(temps[renamed], out _);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -62,15 +84,44 @@ public static class AtomicFile
         {
             foreach (string temp in temps.Skip(renamed))
             {
-                try
-                {
-                    File.Delete(temp);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Best effort: the write has already failed and that error is the one to report.
-                }
+                TryDelete(temp); // the write has already failed, and that error is the one to report
+                Pending.TryRemove(temp, out _);
             }
+        }
+    }
+
+    /// <summary>Removes the temporary files of <paramref name="target"/> that processes no longer running left behind (Linux: /proc/PID).</summary>
+    private static void DeleteOrphans(string target)
+    {
+        string? directory = Path.GetDirectoryName(target);
+        if (!OperatingSystem.IsLinux() || directory is null || !Directory.Exists(directory))
+            return;
+        string prefix = $".{Path.GetFileName(target)}.";
+        try
+        {
+            foreach (string temp in Directory.EnumerateFiles(directory, prefix + "*.tmp"))
+            {
+                string[] parts = Path.GetFileName(temp)[prefix.Length..].Split('.');
+                if (parts is [var pid, _, "tmp"] && int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out int id)
+                    && id != Environment.ProcessId && !Directory.Exists($"/proc/{id}"))
+                    TryDelete(temp);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The folder cannot be listed: the write below reports what is wrong with it.
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: nothing more can be done about a file that cannot be removed.
         }
     }
 

@@ -37,6 +37,10 @@ public sealed class Batch
     {
         if (!file.Contains("x"))
             throw new KernelLabException($"{file.Path}: tensor 'x' is missing, expected the inputs of a {config.Family} model (a batch holds x and y)");
+        // The rule of parameter files too: a file holds the tensors it is read for and nothing else, so a tensor that
+        // would be ignored (a misnamed target, a file of the wrong kind) is an error rather than a silent surprise.
+        if (file.Tensors.FirstOrDefault(t => t.Name is not ("x" or "y")) is { } extra)
+            throw new KernelLabException($"{file.Path}: tensor {SafetensorsFile.Quote(extra.Name)} is not part of a batch (a batch holds x and y, nothing else)");
         var x = file.Info("x");
         long b = x.Shape.Count > 0 ? x.Shape[0] : -1;
         long[] expected = config switch
@@ -74,20 +78,14 @@ public sealed class Batch
     public static Batch Synthetic(ModelConfig config, BatchShape shape, ulong seed)
     {
         var random = new SeededRandom(seed);
-        int rows = shape.Batch * shape.Steps;
+        int rows = (int)TensorLength.Of("the batch's y", shape.Batch, shape.Steps);
         int[] Ids(int count) => Enumerable.Range(0, count).Select(_ => random.NextInt(config.Classes)).ToArray();
         if (config.IsSequence)
         {
             int[] tokens = Ids(rows);
             return new Batch(shape, null, tokens, Ids(rows));
         }
-        long features = config switch
-        {
-            MlpConfig m => m.Sizes[0],
-            CnnConfig c => (long)c.InChannels * c.Height * c.Width,
-            _ => throw new InvalidOperationException(config.Family),
-        };
-        double[] x = new double[shape.Batch * features];
+        double[] x = new double[TensorLength.Of("the batch's x", shape.Batch, config.InputLength)];
         for (int i = 0; i < x.Length; i++)
             x[i] = (float)random.NextGaussian();
         return new Batch(shape, x, null, Ids(shape.Batch));

@@ -17,6 +17,9 @@ public abstract record ModelConfig
     /// <summary>Number of classes of the loss (the vocabulary for sequence models).</summary>
     public abstract int Classes { get; }
 
+    /// <summary>Elements of one sample of x: sizes[0] (mlp), C*H*W (cnn), one token id per step (sequence models).</summary>
+    public virtual long InputLength => 1;
+
     public static ModelConfig Load(string path)
     {
         using var doc = InputFile.ReadJson(path, "config file");
@@ -55,6 +58,8 @@ public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
     public override bool IsSequence => false;
 
     public override int Classes => Sizes[^1];
+
+    public override long InputLength => Sizes[0];
 }
 
 public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount) : ModelConfig
@@ -64,6 +69,8 @@ public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyL
     public override bool IsSequence => false;
 
     public override int Classes => ClassCount;
+
+    public override long InputLength => (long)InChannels * Height * Width;
 
     /// <summary>Height and width after block <paramref name="blocks"/> blocks of conv + 2x2 pool (floor).</summary>
     public (int Height, int Width) SpatialAfter(int blocks) => (Height >> blocks, Width >> blocks);

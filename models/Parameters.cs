@@ -42,7 +42,7 @@ public sealed class ParameterSet(Backend backend) : IDisposable
 
     public Parameter Add(string name, Init init, params long[] shape)
     {
-        long length = shape.Aggregate(1L, (a, b) => a * b);
+        long length = TensorLength.Of($"parameter '{name}'", shape);
         var p = new Parameter(name, shape, init, backend.Allocate(length), backend.Allocate(length));
         _parameters.Add(p);
         return p;

@@ -29,6 +29,7 @@ public abstract class Backend : IDisposable
     public DeviceBuffer Allocate(long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
+        TensorLength.Check($"{Name}: a buffer", length);
         return AllocateCore(length);
     }
 
@@ -36,8 +37,16 @@ public abstract class Backend : IDisposable
     public DeviceIndexBuffer AllocateIndices(long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
+        TensorLength.Check($"{Name}: an index buffer", length);
         return AllocateIndicesCore(length);
     }
+
+    /// <summary>
+    /// Bytes that new buffers can take now, what a network's memory plan is checked against before anything is
+    /// allocated: the host's available memory for a device that is the host CPU, else the device's memory (a backend
+    /// whose driver reports free memory overrides this with it).
+    /// </summary>
+    public virtual long AvailableMemoryBytes => Info.Kind == "cpu" ? HostMemory.AvailableBytes() : Info.MemoryBytes;
 
     public void CopyIn(DeviceView destination, ReadOnlySpan<float> source)
     {

@@ -105,6 +105,30 @@ public sealed record OptimizerSettings
         _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
     };
 
+    /// <summary>
+    /// The first setting that torch.optim would refuse (lr, eps, momentum, weight_decay, betas, alpha, lr_decay below
+    /// their bounds; nesterov without momentum or with dampening) or that is NaN or infinite, named by torch.optim's
+    /// keyword; null when every setting is valid.
+    /// </summary>
+    public (string Field, string Value, string Expected)? Invalid()
+    {
+        static string V(double x) => x.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (string, double, double, bool)[] bounded = // keyword, value, least value, upper bound (1) excluded
+        [
+            ("lr", LearningRate, 0, false), ("weight_decay", WeightDecay, 0, false), ("momentum", Momentum, 0, false),
+            ("dampening", Dampening, double.MinValue, false), ("eps", Eps, 0, false), ("betas[0]", Beta1, 0, true), ("betas[1]", Beta2, 0, true),
+            ("alpha", Alpha, 0, false), ("lr_decay", LearningRateDecay, 0, false), ("initial_accumulator_value", InitialAccumulatorValue, 0, false),
+        ];
+        foreach (var (field, value, least, belowOne) in bounded)
+        {
+            if (!double.IsFinite(value) || value < least || (belowOne && value >= 1))
+                return (field, V(value), belowOne ? "a number in [0, 1)" : least == 0 ? "a finite number >= 0" : "a finite number");
+        }
+        if (Nesterov && (Momentum <= 0 || Dampening != 0))
+            return ("nesterov", "true", $"momentum > 0 and dampening 0 (momentum is {V(Momentum)}, dampening {V(Dampening)})");
+        return null;
+    }
+
     /// <summary>torch.optim's defaults for <paramref name="kind"/> (lr as given).</summary>
     public static OptimizerSettings Defaults(OptimizerKind kind, double learningRate) => kind switch
     {

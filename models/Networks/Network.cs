@@ -17,6 +17,7 @@ public abstract class Network : IDisposable
         Backend = backend;
         Config = config;
         Shape = shape;
+        Rows = (int)TensorLength.Of("the loss's rows (B*T)", shape.Batch, shape.Steps);
         Parameters = new ParameterSet(backend);
         Targets = backend.AllocateIndices(Rows);
         Loss = Own(new SoftmaxCrossEntropy(backend, Rows, config.Classes));
@@ -31,13 +32,25 @@ public abstract class Network : IDisposable
     public ParameterSet Parameters { get; }
 
     /// <summary>Rows of the loss: B, or B*T for sequence models.</summary>
-    protected int Rows => Shape.Batch * Shape.Steps;
+    protected int Rows { get; }
 
     protected DeviceIndexBuffer Targets { get; }
 
     protected SoftmaxCrossEntropy Loss { get; }
 
-    public static Network Create(Backend backend, ModelConfig config, BatchShape shape) => config switch
+    /// <summary>
+    /// A network of <paramref name="config"/> on <paramref name="backend"/>, once its <see cref="MemoryPlan"/> (with the
+    /// state of <paramref name="optimizer"/>, for a network that will train) fits in the memory the backend and the
+    /// host have free: a config too large is one line with both figures, not an out-of-memory kill.
+    /// </summary>
+    public static Network Create(Backend backend, ModelConfig config, BatchShape shape, OptimizerSettings? optimizer = null)
+    {
+        MemoryPlan.For(config, shape, optimizer, backend.Precision).Check(backend);
+        return Build(backend, config, shape);
+    }
+
+    /// <summary>The network with no memory check: what <see cref="MemoryPlan"/> counts.</summary>
+    internal static Network Build(Backend backend, ModelConfig config, BatchShape shape) => config switch
     {
         MlpConfig c => new Mlp(backend, c, shape),
         CnnConfig c => new Cnn(backend, c, shape),
@@ -51,9 +64,9 @@ public abstract class Network : IDisposable
     /// synthetic batch (<paramref name="seed"/> + 1), as <c>kernellab init --seed S</c> and <c>kernellab batch
     /// --seed S+1</c> write them: what the suites, the benchmarks and the tests run.
     /// </summary>
-    public static Network CreateSeeded(Backend backend, ModelConfig config, BatchShape shape, ulong seed)
+    public static Network CreateSeeded(Backend backend, ModelConfig config, BatchShape shape, ulong seed, OptimizerSettings? optimizer = null)
     {
-        var network = Create(backend, config, shape);
+        var network = Create(backend, config, shape, optimizer);
         try
         {
             network.Parameters.Initialize(seed);
@@ -83,7 +96,7 @@ public abstract class Network : IDisposable
             Backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
         var unexpected = file.Tensors.Select(t => t.Name).Except(Parameters.All.Select(p => p.Name)).FirstOrDefault();
         if (unexpected is not null)
-            throw new KernelLabException($"{file.Path}: tensor '{unexpected}' is not a parameter of this {Config.Family} model");
+            throw new KernelLabException($"{file.Path}: tensor {SafetensorsFile.Quote(unexpected)} is not a parameter of this {Config.Family} model");
     }
 
     /// <summary>The mean loss of the loaded batch.</summary>

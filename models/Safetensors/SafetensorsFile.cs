@@ -135,17 +135,7 @@ public sealed class SafetensorsFile
 
         long dataStart = 8 + (long)headerLength;
         long dataLength = bytes.Length - dataStart;
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(header);
-        }
-        catch (JsonException ex)
-        {
-            throw Fail(path, $"the header is not valid JSON: {ex.Message}", ex);
-        }
-
-        using (doc)
+        using (JsonDocument doc = JsonInput.Parse(header, $"{path}: the header"))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw Fail(path, $"the header is {Describe(doc.RootElement)}, expected a JSON object");

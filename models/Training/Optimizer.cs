@@ -61,7 +61,7 @@ public sealed class Optimizer : IDisposable
                 throw new KernelLabException($"{source}: 'betas' must be two numbers");
             s = s with { Beta1 = betas[0].GetDouble(), Beta2 = betas[1].GetDouble() };
         }
-        return s with
+        s = s with
         {
             WeightDecay = f.Has("weight_decay") ? f.Number("weight_decay") : s.WeightDecay,
             Momentum = f.Has("momentum") ? f.Number("momentum") : s.Momentum,
@@ -73,5 +73,8 @@ public sealed class Optimizer : IDisposable
             LearningRateDecay = f.Has("lr_decay") ? f.Number("lr_decay") : s.LearningRateDecay,
             InitialAccumulatorValue = f.Has("initial_accumulator_value") ? f.Number("initial_accumulator_value") : s.InitialAccumulatorValue,
         };
+        if (s.Invalid() is var (field, value, expected))
+            throw new KernelLabException($"{source}: '{field}' is {value}, expected {expected}");
+        return s;
     }
 }

@@ -59,7 +59,7 @@ public sealed class Report
     /// <summary>Writes report.md, report.html and the charts into <paramref name="directory"/>, all or none.</summary>
     public IReadOnlyList<string> WriteTo(string directory)
     {
-        Directory.CreateDirectory(directory);
+        OutputFolder.Create(directory);
         var charts = Charts();
         var files = charts.Select(c => (Path.Combine(directory, c.File), c.Chart.ToSvg())).ToList();
         files.Add((Path.Combine(directory, "report.md"), Markdown()));

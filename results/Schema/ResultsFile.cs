@@ -35,18 +35,36 @@ public static class ResultsFile
     public static ResultsDocument Parse(string json, string source)
     {
         ResultsDocument? document;
-        try
+        using (var doc = JsonInput.Parse(json, source))
         {
-            document = JsonSerializer.Deserialize<ResultsDocument>(json, Options);
-        }
-        catch (JsonException e)
-        {
-            throw new KernelLabException($"{source}: not a KernelLab result file: {e.Message.Split('\n')[0]}");
+            try
+            {
+                document = doc.Deserialize<ResultsDocument>(Options);
+            }
+            catch (JsonException e)
+            {
+                throw new KernelLabException($"{source}: not a KernelLab result file: {e.Message.Split('\n')[0]}");
+            }
         }
         if (document is null)
             throw new KernelLabException($"{source}: not a KernelLab result file: it is null");
         if (document.Schema != ResultsDocument.SchemaName)
             throw new KernelLabException($"{source}: schema is '{document.Schema}', expected '{ResultsDocument.SchemaName}'");
+        NoNullEntries(document.Runs, "runs", source);
+        NoNullEntries(document.Machine.Gpus, "machine.gpus", source);
+        NoNullEntries(document.Machine.OpenclDevices, "machine.opencl_devices", source);
+        NoNullEntries(document.Machine.Devices, "machine.devices", source);
         return document;
+    }
+
+    /// <summary>
+    /// The serializer checks that a non-nullable property is not null, but not the entries of a list: a
+    /// <c>null</c> among the runs would reach compare and report as a null record.
+    /// </summary>
+    private static void NoNullEntries<T>(IReadOnlyList<T>? list, string field, string source) where T : class
+    {
+        int index = list is null ? -1 : list.ToList().FindIndex(x => x is null);
+        if (index >= 0)
+            throw new KernelLabException($"{source}: '{field}[{index}]' is null, expected an object");
     }
 }

@@ -21,7 +21,7 @@ internal static class CompareCommand
         command.SetAction(r =>
         {
             double? percent = r.GetValue(failOn);
-            if (percent is < 0)
+            if (percent is { } given && !(given >= 0 && double.IsFinite(given)))
                 throw new KernelLabException($"--fail-on-regression {percent}: expected a percentage >= 0");
             var (before, after) = (ResultsFile.Load(r.GetValue(baseline)!), ResultsFile.Load(r.GetValue(candidate)!));
             if (before.Suite != after.Suite)

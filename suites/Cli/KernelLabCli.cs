@@ -12,6 +12,7 @@ public static class KernelLabCli
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        using var interrupts = new Interrupts();
         var root = new RootCommand("KernelLab: one harness for deep-learning compute backends")
         {
             GradCommand.Create(stdout),
@@ -19,7 +20,7 @@ public static class KernelLabCli
             BackendsCommand.Create(stdout),
             InitCommand.Create(stdout),
             BatchCommand.Create(stdout),
-            RunCommand.Create(stdout),
+            RunCommand.Create(stdout, interrupts),
             ReportCommand.Create(stdout),
             CompareCommand.Create(stdout),
             OpsCommand.Create(stdout),

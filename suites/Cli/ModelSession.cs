@@ -19,7 +19,7 @@ internal sealed class ModelSession : IDisposable
     public Network Network { get; }
 
     /// <summary>Reads and checks every input file before the backend is created, so bad input fails fast.</summary>
-    public static ModelSession Open(string configPath, string paramsPath, string batchPath, string backendName, string? device)
+    public static ModelSession Open(string configPath, string paramsPath, string batchPath, string backendName, string? device, OptimizerSettings? optimizer = null)
     {
         var config = ModelConfig.Load(configPath);
         BackendRegistry.Find(backendName);
@@ -29,7 +29,7 @@ internal sealed class ModelSession : IDisposable
         Network? network = null;
         try
         {
-            network = Network.Create(backend, config, batch.Shape);
+            network = Network.Create(backend, config, batch.Shape, optimizer);
             network.LoadParameters(parameters);
             network.LoadBatch(batch);
             return new ModelSession(backend, network);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KernelLab.Backends;
 
 namespace KernelLab.Cli;
 
@@ -36,6 +37,7 @@ internal sealed class ModelSessionOptions
             command.Options.Insert(i, all[i]);
     }
 
-    public ModelSession Open(ParseResult r) =>
-        ModelSession.Open(r.GetValue(_config)!, r.GetValue(_params)!, r.GetValue(_batch)!, r.GetValue(_backend)!, r.GetValue(_device));
+    /// <param name="optimizer">The optimizer of a session that trains: its state is part of the memory the network is checked to fit in.</param>
+    public ModelSession Open(ParseResult r, OptimizerSettings? optimizer = null) =>
+        ModelSession.Open(r.GetValue(_config)!, r.GetValue(_params)!, r.GetValue(_batch)!, r.GetValue(_backend)!, r.GetValue(_device), optimizer);
 }

@@ -8,7 +8,7 @@ namespace KernelLab.Cli;
 /// <summary><c>kernellab run SUITE.json [--backends a,b] [--out DIR]</c>: a suite on its backends, into DIR/results.json.</summary>
 internal static class RunCommand
 {
-    public static Command Create(TextWriter stdout)
+    public static Command Create(TextWriter stdout, Interrupts interrupts)
     {
         var suitePath = new Argument<string>("suite") { Description = "suite file (shared/spec/SUITES.md), or the name of one in suites/ (smoke, standard, large)" };
         var backends = new Option<string?>("--backends") { Description = "comma-separated backends to run instead of the suite's list" };
@@ -31,7 +31,18 @@ internal static class RunCommand
 
             var observer = Terminal.IsInteractive(stdout) ? (ISuiteObserver)new LiveTableObserver() : new PlainObserver(stdout);
             var runner = new SuiteRunner(suite, names, outDir, observer);
-            var document = observer is LiveTableObserver live ? live.Show(() => runner.Run()) : runner.Run();
+            var stop = interrupts.StopToken();
+            ResultsDocument document;
+            try
+            {
+                document = observer is LiveTableObserver live ? live.Show(() => runner.Run(stop)) : runner.Run(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                int finished = ResultsFile.Load(runner.ResultsPath).Runs.Count;
+                stdout.WriteLine($"interrupted by {interrupts.Received}: stopped after the current step; {runner.ResultsPath} holds the {finished} finished run{(finished == 1 ? "" : "s")}");
+                return interrupts.ExitCode;
+            }
             stdout.WriteLine($"wrote {runner.ResultsPath} ({document.Runs.Count(x => x.IsOk)} ok, " +
                 $"{document.Runs.Count(x => x.Status == RunStatus.Failed)} failed, {document.Runs.Count(x => x.Status == RunStatus.Unavailable)} unavailable, " +
                 $"{document.Runs.Count(x => x.Status == RunStatus.Skipped)} skipped)");

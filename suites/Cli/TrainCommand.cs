@@ -37,8 +37,12 @@ internal static class TrainCommand
                 Momentum = r.GetValue(momentum),
                 Nesterov = r.GetValue(nesterov),
             };
+            if (settings.Invalid() is var (field, value, expected))
+                throw new KernelLabException($"--{field.Replace('_', '-')} {value}: expected {expected}");
+            if (Path.GetFullPath(r.GetValue(losses)!) == (r.GetValue(output) is { } o ? Path.GetFullPath(o) : null))
+                throw new KernelLabException($"--losses and --out are the same file ({r.GetValue(losses)}): the losses would be overwritten by the parameters");
 
-            using var session = inputs.Open(r);
+            using var session = inputs.Open(r, settings);
             using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);
             var history = new double[stepCount];
             for (int s = 0; s < stepCount; s++)

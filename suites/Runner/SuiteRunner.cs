@@ -42,6 +42,8 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         if (Debugger.IsAttached || !IsOptimizedBuild())
             throw new KernelLabException("this is a Debug build: timings from it mean nothing; build with -c Release");
 
+        OutputFolder.Create(outDirectory);
+        using var folderLock = FolderLock.Acquire(outDirectory, $"kernellab run {suite.Source}");
         string started = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
         var document = new ResultsDocument
         {
@@ -56,7 +58,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             },
             Runs = [],
         };
-        Directory.CreateDirectory(outDirectory);
+        ResultsFile.Write(ResultsPath, document); // a folder being run always holds a valid results file, if with no runs yet
         var plan = suite.Workloads.SelectMany(w => backends.Select(b => (w, b))).ToList();
         observer.Started(document, plan);
 
@@ -95,7 +97,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
             if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
                 return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };
-            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suite.Seed);
+            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suite.Seed, suite.Optimizer);
 
             observer.Progress(workload, backendName, "correctness", 0);
             var correctness = reference().CompareWith(network);

@@ -161,7 +161,7 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("json", "the header is not valid JSON")]
+    [InlineData("json", "the header: invalid JSON")]
     [InlineData("utf8", "the header is not valid UTF-8")]
     [InlineData("length=file", "header length 849 is larger than the file (856 bytes)")]
     [InlineData("length-max", "header length 18446744073709551615 is larger than the file")]

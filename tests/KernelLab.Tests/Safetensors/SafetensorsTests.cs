@@ -162,10 +162,10 @@ public sealed class SafetensorsTests : IDisposable
     public void Rejects_InvalidJson()
     {
         string path = WriteRaw("bad.safetensors", """{"a": {"dtype": "F32",""");
-        AssertRejected(path, () => SafetensorsFile.Read(path), "not valid JSON");
+        AssertRejected(path, () => SafetensorsFile.Read(path), "the header: invalid JSON");
 
         path = WriteRaw("empty.safetensors", "");
-        AssertRejected(path, () => SafetensorsFile.Read(path), "not valid JSON");
+        AssertRejected(path, () => SafetensorsFile.Read(path), "the header: invalid JSON");
     }
 
     [Fact]
