@@ -41,11 +41,23 @@ public abstract record ModelConfig
                 r.Int("layers"), r.Int("ffn")),
             _ => throw new KernelLabException($"{source}: unknown family '{family}': expected one of mlp, cnn, lstm, transformer"),
         };
+        if (config.Depth > MaxLayers)
+            throw new KernelLabException($"{source}: {config.Depth} layers is more than the {MaxLayers} that a KernelLab network is built with");
         string? problem = config.Problem();
         if (problem is not null)
             throw new KernelLabException($"{source}: {problem}");
         return config;
     }
+
+    /// <summary>
+    /// The most layers a network has. Every layer is an object with its buffers, built before a step runs, so a depth of
+    /// millions (a typo, or fuzzed input) would spend minutes and the memory of the objects themselves before any
+    /// memory check could say no; ten thousand is far beyond any network these families train.
+    /// </summary>
+    public const int MaxLayers = 10_000;
+
+    /// <summary>Layers of the network: linear layers (mlp), conv blocks (cnn), recurrent or transformer layers.</summary>
+    public abstract int Depth { get; }
 
     /// <summary>Why this config cannot be built, or null. Sizes are already known to be positive.</summary>
     protected virtual string? Problem() => null;
@@ -60,6 +72,8 @@ public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
     public override int Classes => Sizes[^1];
 
     public override long InputLength => Sizes[0];
+
+    public override int Depth => Sizes.Count - 1;
 }
 
 public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount) : ModelConfig
@@ -72,8 +86,10 @@ public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyL
 
     public override long InputLength => (long)InChannels * Height * Width;
 
+    public override int Depth => Channels.Count;
+
     /// <summary>Height and width after block <paramref name="blocks"/> blocks of conv + 2x2 pool (floor).</summary>
-    public (int Height, int Width) SpatialAfter(int blocks) => (Height >> blocks, Width >> blocks);
+    public (int Height, int Width) SpatialAfter(int blocks) => blocks >= 31 ? (0, 0) : (Height >> blocks, Width >> blocks); // a shift counts mod 32
 
     protected override string? Problem()
     {
@@ -93,6 +109,8 @@ public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : 
     public override bool IsSequence => true;
 
     public override int Classes => Vocab;
+
+    public override int Depth => Layers;
 }
 
 public sealed record TransformerConfig(int Vocab, int Context, int DModel, int Heads, int Layers, int Ffn) : ModelConfig
@@ -102,6 +120,8 @@ public sealed record TransformerConfig(int Vocab, int Context, int DModel, int H
     public override bool IsSequence => true;
 
     public override int Classes => Vocab;
+
+    public override int Depth => Layers;
 
     protected override string? Problem() =>
         DModel % Heads != 0 ? $"heads {Heads} does not divide d_model {DModel}" : null;

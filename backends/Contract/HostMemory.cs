@@ -56,6 +56,7 @@ public static class HostMemory
     /// <summary>"1.5 GB" (decimal units, as memory is sold and as nvidia-smi prints it).</summary>
     public static string Format(long bytes) => bytes switch
     {
+        >= 1_000_000_000_000 => (bytes / 1e12).ToString("0.0", CultureInfo.InvariantCulture) + " TB",
         >= 1_000_000_000 => (bytes / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + " GB",
         >= 1_000_000 => (bytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
         >= 1_000 => (bytes / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " kB",

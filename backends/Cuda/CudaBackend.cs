@@ -316,6 +316,18 @@ public sealed unsafe partial class CudaBackend : Backend
 
     protected override DeviceIndexBuffer AllocateIndicesCore(long length) => new CudaIndexBuffer(this, length);
 
+    /// <summary>The device's free memory as the driver reports it (cuMemGetInfo).</summary>
+    public override long AvailableMemoryBytes
+    {
+        get
+        {
+            Enter();
+            nuint free, total;
+            Check(cuMemGetInfo_v2(&free, &total));
+            return (long)free;
+        }
+    }
+
     /// <summary>Device memory; an empty buffer gets address 0 (cuMemAlloc refuses 0 bytes) and no kernel reads it.</summary>
     private ulong AllocateBytes(long bytes)
     {
@@ -323,7 +335,11 @@ public sealed unsafe partial class CudaBackend : Backend
             return 0;
         Enter();
         ulong address;
-        Check(cuMemAlloc_v2(&address, (nuint)bytes));
+        int status = cuMemAlloc_v2(&address, (nuint)bytes);
+        if (status == OutOfMemory)
+            throw new CudaException(ErrorName(status), $"cuMemAlloc_v2 of {HostMemory.Format(bytes)}",
+                $"out of device memory on {Info.Name}: {HostMemory.Format(AvailableMemoryBytes)} free of {HostMemory.Format(Info.MemoryBytes)}");
+        Check(status);
         lock (_allocations)
             _allocations.Add(address);
         return address;

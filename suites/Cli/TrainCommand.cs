@@ -39,8 +39,9 @@ internal static class TrainCommand
             };
             if (settings.Invalid() is var (field, value, expected))
                 throw new KernelLabException($"--{field.Replace('_', '-')} {value}: expected {expected}");
-            if (Path.GetFullPath(r.GetValue(losses)!) == (r.GetValue(output) is { } o ? Path.GetFullPath(o) : null))
-                throw new KernelLabException($"--losses and --out are the same file ({r.GetValue(losses)}): the losses would be overwritten by the parameters");
+            if (r.GetValue(losses) is { Length: > 0 } lossesFile && r.GetValue(output) is { Length: > 0 } paramsFile
+                && Path.GetFullPath(lossesFile) == Path.GetFullPath(paramsFile))
+                throw new KernelLabException($"--losses and --out are the same file ({lossesFile}): the losses would be overwritten by the parameters");
 
             using var session = inputs.Open(r, settings);
             using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);

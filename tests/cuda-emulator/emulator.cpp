@@ -604,6 +604,15 @@ EXPORT CUresult cuDeviceTotalMem_v2(std::size_t* bytes, int device)
     return CUDA_SUCCESS;
 }
 
+EXPORT CUresult cuMemGetInfo_v2(std::size_t* free, std::size_t* total)
+{
+    if (free == nullptr || total == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    *free = static_cast<std::size_t>(sysconf(_SC_AVPHYS_PAGES)) * PageSize(); // the emulator's device memory is the host's
+    *total = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * PageSize();
+    return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuDevicePrimaryCtxRetain(void** context, int device)
 {
     if (device != 0)

@@ -36,6 +36,7 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Library)] public static partial int cuDevicePrimaryCtxRelease_v2(int device);
     [LibraryImport(Library)] public static partial int cuCtxSetCurrent(nint context);
     [LibraryImport(Library)] public static partial int cuMemAlloc_v2(ulong* pointer, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuMemGetInfo_v2(nuint* free, nuint* total);
     [LibraryImport(Library)] public static partial int cuMemFree_v2(ulong pointer);
     [LibraryImport(Library)] public static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
     [LibraryImport(Library)] public static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
@@ -76,6 +77,9 @@ internal static unsafe partial class CudaDriver
     });
 
     /// <summary>The one check of every driver call: throws <see cref="CudaException"/> with the status's name (cuGetErrorName) and the call.</summary>
+    /// <summary>CUDA_ERROR_OUT_OF_MEMORY.</summary>
+    public const int OutOfMemory = 2;
+
     public static void Check(int result, [CallerArgumentExpression(nameof(result))] string call = "")
     {
         if (result != Success)

@@ -12,7 +12,7 @@ namespace KernelLab.Tests;
 /// The <c>kernellab</c> command line, run in-process: every bad input fails with one clear line and no output
 /// file (MODELS.md, "Command line"), and the verbs write what they promise.
 /// </summary>
-public sealed class CliTests : IDisposable
+public sealed partial class CliTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kernellab-cli-" + Guid.NewGuid().ToString("N"));
 
