@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Silk.NET.OpenCL;
 
 namespace KernelLab.Backends.OpenCL;
 
@@ -8,8 +9,12 @@ namespace KernelLab.Backends.OpenCL;
 /// </summary>
 internal abstract class ClHandle : SafeHandle
 {
-    protected ClHandle(nint handle)
-        : base(0, ownsHandle: true) => SetHandle(handle);
+    protected ClHandle(CL api, nint handle)
+        : base(0, ownsHandle: true)
+    {
+        Api = api;
+        SetHandle(handle);
+    }
 
     public override bool IsInvalid => handle == 0;
 
@@ -22,29 +27,34 @@ internal abstract class ClHandle : SafeHandle
             return handle;
         }
     }
+
+    /// <summary>The API the object was created through, which releases it.</summary>
+    protected CL Api { get; }
+
+    protected static bool Released(int status) => status == (int)ErrorCodes.Success;
 }
 
-internal sealed class ClContext(nint handle) : ClHandle(handle)
+internal sealed class ClContext(CL api, nint handle) : ClHandle(api, handle)
 {
-    protected override bool ReleaseHandle() => Native.clReleaseContext(handle) == Native.Success;
+    protected override bool ReleaseHandle() => Released(Api.ReleaseContext(handle));
 }
 
-internal sealed class ClQueue(nint handle) : ClHandle(handle)
+internal sealed class ClQueue(CL api, nint handle) : ClHandle(api, handle)
 {
-    protected override bool ReleaseHandle() => Native.clReleaseCommandQueue(handle) == Native.Success;
+    protected override bool ReleaseHandle() => Released(Api.ReleaseCommandQueue(handle));
 }
 
-internal sealed class ClMem(nint handle) : ClHandle(handle)
+internal sealed class ClMem(CL api, nint handle) : ClHandle(api, handle)
 {
-    protected override bool ReleaseHandle() => Native.clReleaseMemObject(handle) == Native.Success;
+    protected override bool ReleaseHandle() => Released(Api.ReleaseMemObject(handle));
 }
 
-internal sealed class ClProgram(nint handle) : ClHandle(handle)
+internal sealed class ClProgram(CL api, nint handle) : ClHandle(api, handle)
 {
-    protected override bool ReleaseHandle() => Native.clReleaseProgram(handle) == Native.Success;
+    protected override bool ReleaseHandle() => Released(Api.ReleaseProgram(handle));
 }
 
-internal sealed class ClKernel(nint handle) : ClHandle(handle)
+internal sealed class ClKernel(CL api, nint handle) : ClHandle(api, handle)
 {
-    protected override bool ReleaseHandle() => Native.clReleaseKernel(handle) == Native.Success;
+    protected override bool ReleaseHandle() => Released(Api.ReleaseKernel(handle));
 }

@@ -1,4 +1,6 @@
+using Silk.NET.OpenCL;
 using static KernelLab.Backends.OpenCL.OpenClException;
+using ClDeviceInfo = Silk.NET.OpenCL.DeviceInfo;
 
 namespace KernelLab.Backends.OpenCL;
 
@@ -9,6 +11,7 @@ namespace KernelLab.Backends.OpenCL;
 public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
 {
     private readonly OpenClDevice _device;
+    private readonly CL _cl;
     private readonly ClContext _context;
     private readonly ClQueue _queue;
     private readonly OpenClPrograms _programs;
@@ -31,15 +34,17 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         if (OpenClDevices.UnavailableReason() is { } reason)
             throw new BackendUnavailableException(Entry.Name, reason);
         _device = OpenClDevices.Select(device);
+        _cl = _device.Api;
         nint id = _device.Id;
         int status;
-        nint* properties = stackalloc nint[] { Native.ContextPlatform, _device.Platform, 0 };
-        _context = new ClContext(Native.clCreateContext(properties, 1, &id, 0, 0, &status));
+        nint* properties = stackalloc nint[] { (nint)ContextProperties.Platform, _device.Platform, 0 };
+        _context = new ClContext(_cl, _cl.CreateContext(properties, 1, &id, null, null, &status));
         Check(status, "clCreateContext");
-        ulong* queueProperties = stackalloc ulong[] { Native.QueueProperties, Native.QueueProfilingEnable, 0 };
-        _queue = new ClQueue(Native.clCreateCommandQueueWithProperties(_context.Value, id, queueProperties, &status));
+        // cl_queue_properties are 64-bit: the list is ulongs, as Silk.NET's QueueProperties (its CLEnum overload is 32-bit).
+        ulong* queueProperties = stackalloc ulong[] { (ulong)CommandQueueInfo.Properties, (ulong)CommandQueueProperties.ProfilingEnable, 0 };
+        _queue = new ClQueue(_cl, _cl.CreateCommandQueueWithProperties(_context.Value, id, (QueueProperties*)queueProperties, &status));
         Check(status, "clCreateCommandQueueWithProperties");
-        _programs = new OpenClPrograms(_context, id);
+        _programs = new OpenClPrograms(_cl, _context, id);
         Info = ReadInfo(_device);
     }
 
@@ -47,7 +52,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
 
     public override DeviceInfo Info { get; }
 
-    public override void Synchronize() => Check(Native.clFinish(_queue.Value));
+    public override void Synchronize() => Check(_cl.Finish(_queue.Value));
 
     /// <summary>Kernel time from the queue's profiling events: the sum of the durations (end - start) of the kernels enqueued between Start and Stop. Copies are not counted.</summary>
     public override IDeviceTimer CreateTimer() => new OpenClTimer(this);
@@ -73,8 +78,8 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         Name: device.Name,
         Vendor: device.Vendor,
         Kind: device.Kind,
-        ComputeUnits: (int)OpenClDevices.DeviceValue<uint>(device.Id, Native.DeviceMaxComputeUnits),
-        MemoryBytes: (long)OpenClDevices.DeviceValue<ulong>(device.Id, Native.DeviceGlobalMemSize),
+        ComputeUnits: (int)OpenClDevices.DeviceValue<uint>(device.Api, device.Id, ClDeviceInfo.MaxComputeUnits),
+        MemoryBytes: (long)OpenClDevices.DeviceValue<ulong>(device.Api, device.Id, ClDeviceInfo.GlobalMemSize),
         Precision: Precision.Float32,
         Properties: device.Properties);
 
@@ -98,9 +103,9 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
     private ClMem CreateMem(long length)
     {
         int status;
-        nint handle = Native.clCreateBuffer(_context.Value, Native.MemReadWrite, (nuint)(Math.Max(length, 1) * sizeof(float)), null, &status);
+        nint handle = _cl.CreateBuffer(_context.Value, MemFlags.ReadWrite, (nuint)(Math.Max(length, 1) * sizeof(float)), null, &status);
         Check(status, $"clCreateBuffer({length} elements)");
-        return new ClMem(handle);
+        return new ClMem(_cl, handle);
     }
 
     protected override DeviceBuffer AllocateCore(long length) => new OpenClBuffer(this, length, CreateMem(length));
@@ -123,7 +128,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         if (source.IsEmpty)
             return;
         fixed (float* s = source)
-            Check(Native.clEnqueueWriteBuffer(_queue.Value, Mem(destination).Value, 1, (nuint)(destination.Offset * sizeof(float)),
+            Check(_cl.EnqueueWriteBuffer(_queue.Value, Mem(destination).Value, true, (nuint)(destination.Offset * sizeof(float)),
                 (nuint)(source.Length * sizeof(float)), s, 0, null, null));
         GC.KeepAlive(destination.Buffer); // its memory object must outlive the call
     }
@@ -133,7 +138,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         if (source.IsEmpty)
             return;
         fixed (int* s = source)
-            Check(Native.clEnqueueWriteBuffer(_queue.Value, ((OpenClIndexBuffer)destination).Mem.Value, 1, 0,
+            Check(_cl.EnqueueWriteBuffer(_queue.Value, ((OpenClIndexBuffer)destination).Mem.Value, true, 0,
                 (nuint)(source.Length * sizeof(int)), s, 0, null, null));
         GC.KeepAlive(destination);
     }
@@ -143,7 +148,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         if (destination.IsEmpty)
             return;
         fixed (float* d = destination)
-            Check(Native.clEnqueueReadBuffer(_queue.Value, Mem(source).Value, 1, (nuint)(source.Offset * sizeof(float)),
+            Check(_cl.EnqueueReadBuffer(_queue.Value, Mem(source).Value, true, (nuint)(source.Offset * sizeof(float)),
                 (nuint)(destination.Length * sizeof(float)), d, 0, null, null));
         GC.KeepAlive(source.Buffer);
     }
@@ -228,7 +233,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
 
         private KernelLaunch Set(nuint size, void* value)
         {
-            Check(Native.clSetKernelArg(kernel.Value, _index, size, value), $"clSetKernelArg({name}, {_index})");
+            Check(backend._cl.SetKernelArg(kernel.Value, _index, size, value), $"clSetKernelArg({name}, {_index})");
             _index++;
             return this;
         }
@@ -240,7 +245,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         nuint* local = stackalloc nuint[] { (nuint)local0, (nuint)local1 };
         uint dimensions = global1 == 1 && local1 == 1 ? 1u : 2u;
         nint evt = 0;
-        Check(Native.clEnqueueNDRangeKernel(_queue.Value, kernel.Value, dimensions, null, global, local, 0, null, _timedEvents is null ? null : &evt),
+        Check(_cl.EnqueueNdrangeKernel(_queue.Value, kernel.Value, dimensions, null, global, local, 0, null, _timedEvents is null ? null : &evt),
             $"clEnqueueNDRangeKernel({name})");
         _timedEvents?.Add(evt);
     }
@@ -273,8 +278,8 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
             foreach (nint evt in _timedEvents)
             {
                 ulong start, end;
-                Check(Native.clGetEventProfilingInfo(evt, Native.ProfilingCommandStart, sizeof(ulong), &start, null));
-                Check(Native.clGetEventProfilingInfo(evt, Native.ProfilingCommandEnd, sizeof(ulong), &end, null));
+                Check(_cl.GetEventProfilingInfo(evt, ProfilingInfo.Start, sizeof(ulong), &start, null));
+                Check(_cl.GetEventProfilingInfo(evt, ProfilingInfo.End, sizeof(ulong), &end, null));
                 nanoseconds += end - start;
             }
             return nanoseconds / 1e6;
@@ -290,7 +295,7 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
         if (_timedEvents is null)
             return;
         foreach (nint evt in _timedEvents)
-            Native.clReleaseEvent(evt); // release only reports an invalid event, which cannot be acted on here
+            _cl.ReleaseEvent(evt); // release only reports an invalid event, which cannot be acted on here
         _timedEvents = null;
     }
 }

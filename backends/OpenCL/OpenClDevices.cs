@@ -1,4 +1,7 @@
 using System.Text;
+using Silk.NET.Core.Loader;
+using Silk.NET.OpenCL;
+using ClDeviceInfo = Silk.NET.OpenCL.DeviceInfo;
 using static KernelLab.Backends.OpenCL.OpenClException;
 
 namespace KernelLab.Backends.OpenCL;
@@ -6,6 +9,9 @@ namespace KernelLab.Backends.OpenCL;
 /// <summary>One device of one platform, numbered as <c>kernellab</c> shows it: platformIndex:deviceIndex.</summary>
 public sealed record OpenClDevice(int PlatformIndex, int DeviceIndex, string PlatformName, string Name, ulong Type)
 {
+    /// <summary>The ICD loader's API, as discovery loaded it.</summary>
+    internal CL Api { get; init; } = null!;
+
     internal nint Platform { get; init; }
 
     internal nint Id { get; init; }
@@ -21,9 +27,9 @@ public sealed record OpenClDevice(int PlatformIndex, int DeviceIndex, string Pla
     /// <summary>What <c>--device</c> takes: platformIndex:deviceIndex.</summary>
     public string Index => $"{PlatformIndex}:{DeviceIndex}";
 
-    public bool IsGpu => (Type & Native.DeviceTypeGpu) != 0;
+    public bool IsGpu => (Type & (ulong)DeviceType.Gpu) != 0;
 
-    public string Kind => IsGpu ? "gpu" : (Type & Native.DeviceTypeCpu) != 0 ? "cpu" : "accelerator";
+    public string Kind => IsGpu ? "gpu" : (Type & (ulong)DeviceType.Cpu) != 0 ? "cpu" : "accelerator";
 
     /// <summary>The device as the registry lists it.</summary>
     public BackendDevice Listing => new(Index, Name, Kind, Availability.Unless(UnusableReason)) { Vendor = Vendor, Properties = Properties };
@@ -40,12 +46,18 @@ public static unsafe class OpenClDevices
 {
     public const string EnvironmentVariable = "KERNELLAB_OPENCL_DEVICE";
 
+    /// <summary>
+    /// The ICD loader by its soname: Debian's ocl-icd-libopencl1 installs libOpenCL.so.1 alone (libOpenCL.so is the link its
+    /// -dev package adds). Named here rather than left to Silk.NET.OpenCL's default list, which has not always held it.
+    /// </summary>
+    internal const string Library = "libOpenCL.so.1";
+
     /// <summary>Null when a device can be used here; otherwise why not. Never throws.</summary>
     public static string? UnavailableReason()
     {
-        if (EnumerationFailure() is { } failure)
+        var (devices, failure) = Discovered.Value;
+        if (failure is not null)
             return failure;
-        var devices = All();
         if (devices.Count == 0)
             return "no OpenCL device on any platform";
         return devices.All(d => d.UnusableReason is not null)
@@ -54,98 +66,107 @@ public static unsafe class OpenClDevices
     }
 
     /// <summary>Every device of every platform, usable or not; none where OpenCL cannot be loaded. Never throws.</summary>
-    public static IReadOnlyList<BackendDevice> Listed() =>
-        EnumerationFailure() is null ? All().Select(d => d.Listing).ToList() : [];
+    public static IReadOnlyList<BackendDevice> Listed() => All().Select(d => d.Listing).ToList();
 
-    /// <summary>Why the platforms and devices cannot be enumerated (no library, no platform), or null.</summary>
-    private static string? EnumerationFailure()
-    {
-        try
-        {
-            All();
-            return null;
-        }
-        catch (DllNotFoundException)
-        {
-            return "libOpenCL.so.1 is missing or cannot be loaded (install an ICD loader and a driver, e.g. ocl-icd-libopencl1 and pocl-opencl-icd)";
-        }
-        catch (EntryPointNotFoundException e)
-        {
-            return $"libOpenCL.so.1 lacks an entry point: {e.Message}";
-        }
-        catch (OpenClException e) when (e.Status == Native.PlatformNotFoundKhr)
-        {
-            return "no OpenCL platform (CL_PLATFORM_NOT_FOUND_KHR): no driver is installed, e.g. pocl-opencl-icd";
-        }
-        catch (OpenClException e)
-        {
-            return e.Message;
-        }
-    }
+    /// <summary>Every device of every platform, usable or not; none where OpenCL cannot be loaded or has no platform. Never throws.</summary>
+    public static IReadOnlyList<OpenClDevice> All() => Discovered.Value.Devices;
+
+    /// <summary>What discovery found: every device of every platform, or why the platforms and devices cannot be enumerated (no library, no platform).</summary>
+    internal sealed record Discovery(IReadOnlyList<OpenClDevice> Devices, string? Failure);
 
     // Platforms and devices are fixed for the life of the process: they are enumerated once, by one thread, so that
     // backends created in parallel (the tests) never race through the ICD loader's first-call initialisation.
-    private static readonly Lazy<IReadOnlyList<OpenClDevice>> Enumerated = new(Enumerate, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Discovery> Discovered = new(() => Discover(Library), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Loads the ICD loader <paramref name="library"/> and enumerates its platforms and devices. Never throws.</summary>
+    internal static Discovery Discover(string library)
+    {
+        try
+        {
+            return new(Enumerate(new CL(CL.CreateDefaultContext([library]))), null);
+        }
+        catch (FileNotFoundException)
+        {
+            return new([], $"{library} is missing or cannot be loaded (install an ICD loader and a driver, e.g. ocl-icd-libopencl1 and pocl-opencl-icd)");
+        }
+        catch (SymbolLoadingException e)
+        {
+            return new([], $"{library} lacks an entry point: {e.Message}");
+        }
+        catch (OpenClException e) when (e.Status == (int)ErrorCodes.PlatformNotFoundKhr)
+        {
+            return new([], "no OpenCL platform (CL_PLATFORM_NOT_FOUND_KHR): no driver is installed, e.g. pocl-opencl-icd");
+        }
+        catch (OpenClException e)
+        {
+            return new([], e.Message);
+        }
+    }
 
     /// <summary>Every device of every platform; with no platform, throws CL_PLATFORM_NOT_FOUND_KHR.</summary>
-    public static IReadOnlyList<OpenClDevice> All() => Enumerated.Value;
-
-    private static IReadOnlyList<OpenClDevice> Enumerate()
+    private static List<OpenClDevice> Enumerate(CL cl)
     {
         uint platformCount;
-        int status = Native.clGetPlatformIDs(0, null, &platformCount);
-        if (status == Native.Success && platformCount == 0)
-            status = Native.PlatformNotFoundKhr; // what the ICD loader's extension reports, where the loader reports nothing
+        int status = cl.GetPlatformIDs(0, null, &platformCount);
+        if (status == (int)ErrorCodes.Success && platformCount == 0)
+            status = (int)ErrorCodes.PlatformNotFoundKhr; // what the ICD loader's extension reports, where the loader reports nothing
         Check(status, "clGetPlatformIDs");
         var platforms = new nint[platformCount];
         fixed (nint* p = platforms)
-            Check(Native.clGetPlatformIDs(platformCount, p, null));
+            Check(cl.GetPlatformIDs(platformCount, p, null));
 
         var devices = new List<OpenClDevice>();
         for (int pi = 0; pi < platforms.Length; pi++)
         {
             uint deviceCount;
-            status = Native.clGetDeviceIDs(platforms[pi], Native.DeviceTypeAll, 0, null, &deviceCount);
-            if (status == Native.DeviceNotFound)
+            status = cl.GetDeviceIDs(platforms[pi], DeviceType.All, 0, null, &deviceCount);
+            if (status == (int)ErrorCodes.DeviceNotFound)
                 continue; // a platform without devices
             Check(status, "clGetDeviceIDs");
             var ids = new nint[deviceCount];
             fixed (nint* d = ids)
-                Check(Native.clGetDeviceIDs(platforms[pi], Native.DeviceTypeAll, deviceCount, d, null));
-            string platformName = PlatformString(platforms[pi], Native.PlatformName);
-            string platformVersion = PlatformString(platforms[pi], Native.PlatformVersion);
+                Check(cl.GetDeviceIDs(platforms[pi], DeviceType.All, deviceCount, d, null));
+            string platformName = PlatformString(cl, platforms[pi], PlatformInfo.Name);
+            string platformVersion = PlatformString(cl, platforms[pi], PlatformInfo.Version);
             for (int di = 0; di < ids.Length; di++)
             {
                 nint id = ids[di];
-                devices.Add(new OpenClDevice(pi, di, platformName, DeviceString(id, Native.DeviceName), DeviceValue<ulong>(id, Native.DeviceType))
+                devices.Add(new OpenClDevice(pi, di, platformName, DeviceString(cl, id, ClDeviceInfo.Name), DeviceValue<ulong>(cl, id, ClDeviceInfo.Type))
                 {
+                    Api = cl,
                     Platform = platforms[pi],
                     Id = id,
-                    Vendor = DeviceString(id, Native.DeviceVendor),
+                    Vendor = DeviceString(cl, id, ClDeviceInfo.Vendor),
                     Properties = new Dictionary<string, string>
                     {
                         ["device"] = $"{pi}:{di}",
                         ["platform"] = platformName,
                         ["platform version"] = platformVersion,
-                        ["device version"] = DeviceString(id, Native.DeviceVersion),
-                        ["OpenCL C version"] = DeviceString(id, Native.DeviceOpenClCVersion),
-                        ["driver version"] = DeviceString(id, Native.DriverVersion),
-                        ["local memory bytes"] = DeviceValue<ulong>(id, Native.DeviceLocalMemSize).ToString(),
-                        ["max work-group size"] = DeviceValue<nuint>(id, Native.DeviceMaxWorkGroupSize).ToString(),
+                        ["device version"] = DeviceString(cl, id, ClDeviceInfo.Version),
+                        ["OpenCL C version"] = DeviceString(cl, id, OpenClCVersion),
+                        ["driver version"] = DeviceString(cl, id, ClDeviceInfo.DriverVersion),
+                        ["local memory bytes"] = DeviceValue<ulong>(cl, id, ClDeviceInfo.LocalMemSize).ToString(),
+                        ["max work-group size"] = DeviceValue<nuint>(cl, id, ClDeviceInfo.MaxWorkGroupSize).ToString(),
                     },
-                    UnusableReason = UnusableReason(id),
+                    UnusableReason = UnusableReason(cl, id),
                 });
             }
         }
         return devices;
     }
 
+    // CL_DEVICE_OPENCL_C_VERSION, which Silk.NET marks obsolete since OpenCL 3.0 deprecated it: it is the query every
+    // OpenCL version answers, where its successor CL_DEVICE_OPENCL_C_ALL_VERSIONS is 3.0 only.
+#pragma warning disable CS0618
+    private const ClDeviceInfo OpenClCVersion = ClDeviceInfo.OpenclCVersion;
+#pragma warning restore CS0618
+
     // The kernels are OpenCL C, built at run time: a device needs its compiler as much as its driver.
-    private static string? UnusableReason(nint device)
+    private static string? UnusableReason(CL cl, nint device)
     {
-        if (DeviceValue<uint>(device, Native.DeviceAvailable) == 0)
+        if (DeviceValue<uint>(cl, device, ClDeviceInfo.Available) == 0)
             return "the driver reports the device unavailable (CL_DEVICE_AVAILABLE is false)";
-        if (DeviceValue<uint>(device, Native.DeviceCompilerAvailable) == 0)
+        if (DeviceValue<uint>(cl, device, ClDeviceInfo.CompilerAvailable) == 0)
             return "the device has no OpenCL C compiler (CL_DEVICE_COMPILER_AVAILABLE is false)";
         return null;
     }
@@ -178,31 +199,31 @@ public static unsafe class OpenClDevices
             : throw new KernelLabException($"OpenCL: {source} '{choice}' is device {match}, which cannot be used: {match.UnusableReason}");
     }
 
-    internal static string PlatformString(nint platform, uint name)
+    private static string PlatformString(CL cl, nint platform, PlatformInfo name)
     {
         nuint size;
-        Check(Native.clGetPlatformInfo(platform, name, 0, null, &size));
+        Check(cl.GetPlatformInfo(platform, name, 0, null, &size));
         var bytes = new byte[size];
         fixed (byte* b = bytes)
-            Check(Native.clGetPlatformInfo(platform, name, size, b, null));
+            Check(cl.GetPlatformInfo(platform, name, size, b, null));
         return Decode(bytes);
     }
 
-    internal static string DeviceString(nint device, uint name)
+    private static string DeviceString(CL cl, nint device, ClDeviceInfo name)
     {
         nuint size;
-        Check(Native.clGetDeviceInfo(device, name, 0, null, &size));
+        Check(cl.GetDeviceInfo(device, name, 0, null, &size));
         var bytes = new byte[size];
         fixed (byte* b = bytes)
-            Check(Native.clGetDeviceInfo(device, name, size, b, null));
+            Check(cl.GetDeviceInfo(device, name, size, b, null));
         return Decode(bytes);
     }
 
-    internal static T DeviceValue<T>(nint device, uint name)
+    internal static T DeviceValue<T>(CL cl, nint device, ClDeviceInfo name)
         where T : unmanaged
     {
         T value;
-        Check(Native.clGetDeviceInfo(device, name, (nuint)sizeof(T), &value, null));
+        Check(cl.GetDeviceInfo(device, name, (nuint)sizeof(T), &value, null));
         return value;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using Silk.NET.OpenCL;
 using static KernelLab.Backends.OpenCL.OpenClException;
 
 namespace KernelLab.Backends.OpenCL;
@@ -11,7 +12,7 @@ namespace KernelLab.Backends.OpenCL;
 /// built binary is kept per device for the whole process, so that the next context on the same device (every
 /// test creates a backend) loads it instead of compiling again.
 /// </summary>
-internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : IDisposable
+internal sealed unsafe class OpenClPrograms(CL cl, ClContext context, nint device) : IDisposable
 {
     /// <summary>Work-group size of every reducing kernel; the sources see it as REDUCE_GROUP.</summary>
     public const int ReduceGroup = 64;
@@ -45,12 +46,9 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
             _programs.Add(source, program);
         }
         int status;
-        nint handle;
-        var bytes = Encoding.ASCII.GetBytes(name + "\0");
-        fixed (byte* n = bytes)
-            handle = Native.clCreateKernel(program.Value, n, &status);
+        nint handle = cl.CreateKernel(program.Value, name, &status);
         Check(status, $"clCreateKernel({name})");
-        kernel = new ClKernel(handle);
+        kernel = new ClKernel(cl, handle);
         _kernels.Add(name, kernel);
         return kernel;
     }
@@ -88,11 +86,8 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
             ? FromBinary(binary, source)
             : FromSource(source);
         nint d = device;
-        int status;
-        var options = Encoding.ASCII.GetBytes(BuildOptions + "\0");
-        fixed (byte* o = options)
-            status = Native.clBuildProgram(program.Value, 1, &d, o, 0, 0);
-        if (status != Native.Success)
+        int status = cl.BuildProgram(program.Value, 1, &d, BuildOptions, null, null);
+        if (status != (int)ErrorCodes.Success)
         {
             string log = BuildLog(program.Value);
             program.Dispose();
@@ -106,17 +101,11 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
     private ClProgram FromSource(string source)
     {
         // The common header first; #line makes the compiler's messages name the source file and its own lines.
-        var text = Encoding.UTF8.GetBytes($"{Common}\n#line 1 \"{source}\"\n{Sources[source]}");
+        string text = $"{Common}\n#line 1 \"{source}\"\n{Sources[source]}";
         int status;
-        nint handle;
-        fixed (byte* t = text)
-        {
-            byte* strings = t;
-            nuint length = (nuint)text.Length;
-            handle = Native.clCreateProgramWithSource(context.Value, 1, &strings, &length, &status);
-        }
+        nint handle = cl.CreateProgramWithSource(context.Value, 1, [text], null, &status); // UTF-8, null-terminated
         Check(status, $"clCreateProgramWithSource({source})");
-        return new ClProgram(handle);
+        return new ClProgram(cl, handle);
     }
 
     private ClProgram FromBinary(byte[] binary, string source)
@@ -127,11 +116,11 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
         {
             byte* binaries = b;
             nuint length = (nuint)binary.Length;
-            handle = Native.clCreateProgramWithBinary(context.Value, 1, &d, &length, &binaries, &binaryStatus, &status);
+            handle = cl.CreateProgramWithBinary(context.Value, 1, &d, &length, &binaries, &binaryStatus, &status);
         }
         Check(status, $"clCreateProgramWithBinary({source})");
-        var program = new ClProgram(handle);
-        if (binaryStatus != Native.Success)
+        var program = new ClProgram(cl, handle);
+        if (binaryStatus != (int)ErrorCodes.Success)
         {
             program.Dispose();
             throw new OpenClException(binaryStatus, $"clCreateProgramWithBinary({source}) binary status");
@@ -139,15 +128,15 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
         return program;
     }
 
-    private static byte[] ReadBinary(nint program)
+    private byte[] ReadBinary(nint program)
     {
         nuint size;
-        Check(Native.clGetProgramInfo(program, Native.ProgramBinarySizes, (nuint)sizeof(nuint), &size, null));
+        Check(cl.GetProgramInfo(program, ProgramInfo.BinarySizes, (nuint)sizeof(nuint), &size, null));
         var binary = new byte[size];
         fixed (byte* b = binary)
         {
             byte* pointer = b;
-            Check(Native.clGetProgramInfo(program, Native.ProgramBinaries, (nuint)sizeof(nint), &pointer, null));
+            Check(cl.GetProgramInfo(program, ProgramInfo.Binaries, (nuint)sizeof(nint), &pointer, null));
         }
         return binary;
     }
@@ -155,11 +144,11 @@ internal sealed unsafe class OpenClPrograms(ClContext context, nint device) : ID
     private string BuildLog(nint program)
     {
         nuint size;
-        if (Native.clGetProgramBuildInfo(program, device, Native.ProgramBuildLog, 0, null, &size) != Native.Success)
+        if (cl.GetProgramBuildInfo(program, device, ProgramBuildInfo.BuildLog, 0, null, &size) != (int)ErrorCodes.Success)
             return "(no build log)";
         var bytes = new byte[size];
         fixed (byte* b = bytes)
-            if (Native.clGetProgramBuildInfo(program, device, Native.ProgramBuildLog, size, b, null) != Native.Success)
+            if (cl.GetProgramBuildInfo(program, device, ProgramBuildInfo.BuildLog, size, b, null) != (int)ErrorCodes.Success)
                 return "(no build log)";
         return Encoding.UTF8.GetString(bytes).TrimEnd('\0').Trim();
     }

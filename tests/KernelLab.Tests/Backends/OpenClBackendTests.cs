@@ -4,7 +4,7 @@ using KernelLab.Cli;
 
 namespace KernelLab.Tests;
 
-/// <summary>What the OpenCL backend adds to the contract: error names, device choice, device info, the profiling timer and <c>kernels check</c>. Skipped where no OpenCL device is found.</summary>
+/// <summary>What the OpenCL backend adds to the contract: error names, discovery without an ICD loader, device choice, device info, the profiling timer and <c>kernels check</c>. Skipped where no OpenCL device is found.</summary>
 public sealed class OpenClBackendTests
 {
     [Fact]
@@ -13,6 +13,19 @@ public sealed class OpenClBackendTests
         Assert.Equal("CL_INVALID_KERNEL_ARGS (-52)", OpenClException.ErrorName(-52));
         Assert.Equal("CL_PLATFORM_NOT_FOUND_KHR (-1001)", OpenClException.ErrorName(-1001));
         Assert.Equal("unknown OpenCL error (-12345)", OpenClException.ErrorName(-12345));
+    }
+
+    [Fact]
+    public void DiscoveryWithoutAnIcdLoaderGivesTheReasonAndNoDevice()
+    {
+        var missing = OpenClDevices.Discover("libOpenCL-missing.so.1");
+        Assert.Empty(missing.Devices);
+        Assert.Equal("libOpenCL-missing.so.1 is missing or cannot be loaded (install an ICD loader and a driver, e.g. ocl-icd-libopencl1 and pocl-opencl-icd)", missing.Failure);
+
+        // A library that loads but is no ICD loader: the entry point it lacks.
+        var notOpenCl = OpenClDevices.Discover("libm.so.6");
+        Assert.Empty(notOpenCl.Devices);
+        Assert.Equal("libm.so.6 lacks an entry point: Native symbol not found (Symbol: clGetPlatformIDs)", notOpenCl.Failure);
     }
 
     [Fact]
