@@ -103,8 +103,11 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
     private ClMem CreateMem(long length)
     {
         int status;
-        nint handle = _cl.CreateBuffer(_context.Value, MemFlags.ReadWrite, (nuint)(Math.Max(length, 1) * sizeof(float)), null, &status);
-        Check(status, $"clCreateBuffer({length} elements)");
+        long bytes = Math.Max(length, 1) * sizeof(float);
+        nint handle = _cl.CreateBuffer(_context.Value, MemFlags.ReadWrite, (nuint)bytes, null, &status);
+        // Out of memory reads as the driver names it (CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_INVALID_BUFFER_SIZE past the
+        // largest buffer the device allows), with the size asked for and the device's memory.
+        Check(status, $"clCreateBuffer of {HostMemory.Format(bytes)} on {Info.Name}, which has {HostMemory.Format(Info.MemoryBytes)}");
         return new ClMem(_cl, handle);
     }
 
