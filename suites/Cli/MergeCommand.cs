@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KernelLab.Backends;
+using KernelLab.Models;
 using KernelLab.Results;
 using KernelLab.Suites;
 
@@ -26,8 +27,9 @@ internal static class MergeCommand
                 throw new KernelLabException($"--out {outDir}: it is one of the folders being merged ({clash}); write the merge elsewhere");
             var outcome = ResultsMerge.Merge(sources, r.GetValue(allowPartial));
             string path = Path.Combine(outDir, ResultsFile.FileName);
-            Directory.CreateDirectory(outDir);
-            ResultsFile.Write(path, outcome.Document);
+            OutputFolder.Create(outDir);
+            using (FolderLock.Acquire(outDir, $"kernellab merge --out {outDir}"))
+                ResultsFile.Write(path, outcome.Document);
             if (outcome.MissingNote is { } note)
                 stdout.WriteLine($"partial merge: {note}");
             int hosts = outcome.Document.Runs.Select(x => x.Host).Distinct().Count();

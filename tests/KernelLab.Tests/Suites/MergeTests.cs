@@ -206,6 +206,17 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
     }
 
     [Fact]
+    public void ANullPlanEntryIsAnError()
+    {
+        string broken = Temp("broken");
+        Directory.CreateDirectory(broken);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(smoke.Shards[0], "results.json")))!.AsObject();
+        json["plan"]!.AsArray()[3] = null;
+        File.WriteAllText(Path.Combine(broken, "results.json"), json.ToJsonString());
+        AssertOneLineError(Cli("merge", broken, smoke.Shards[1], "--out", Temp("merged")), "'plan[3]' is null, expected an object");
+    }
+
+    [Fact]
     public void TheOutputIsNotOneOfTheInputs()
     {
         var result = Cli("merge", smoke.Shards[0], smoke.Shards[1], "--out", smoke.Shards[1]);
