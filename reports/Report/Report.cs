@@ -129,22 +129,41 @@ public sealed class Report
 
     private sealed record TableData(string[] Header, List<string[]> Rows, string[]? Classes = null);
 
+    /// <summary>One row per kind of machine of each results file (a merged file's shards ran on several): its hosts, then what they share.</summary>
     private TableData MachineTable()
     {
         var rows = new List<string[]>();
         foreach (var (source, doc) in _inputs)
         {
-            var m = doc.Machine;
-            rows.Add([
-                source, doc.Suite, doc.Started, m.Os, m.Cpu, m.Cores.ToString(CultureInfo.InvariantCulture), m.Simd,
-                m.Gpus.Count == 0 ? "none" : string.Join("; ", m.Gpus.Select(g => g.Driver is null ? g.Name : $"{g.Name} (driver {g.Driver})")),
-                m.OpenclDevices is { Count: > 0 } cl ? string.Join("; ", cl.Select(d => d.Name)) : "none",
-                m.Dotnet,
-                m.PeakGflops?.ToString("F1", CultureInfo.InvariantCulture) ?? "-",
-                m.MemoryGbps?.ToString("F1", CultureInfo.InvariantCulture) ?? "-",
-            ]);
+            foreach (var same in doc.Machines.GroupBy(m => string.Join('\n', Hardware(m))))
+            {
+                var m = same.First();
+                var hosts = same.Select(x => x.Host).OfType<string>().Distinct().ToList();
+                rows.Add([
+                    source, doc.Suite, doc.Started, hosts.Count == 0 ? "-" : string.Join(", ", hosts), .. Hardware(m),
+                    Range(same.Select(x => x.PeakGflops)), Range(same.Select(x => x.MemoryGbps)),
+                ]);
+            }
         }
-        return new TableData(["results", "suite", "started", "OS", "CPU", "cores", "SIMD", "GPUs", "OpenCL devices", ".NET", "peak GFLOP/s", "copy GB/s"], rows);
+        return new TableData(["results", "suite", "started", "hosts", "OS", "CPU", "cores", "SIMD", "GPUs", "OpenCL devices", ".NET", "peak GFLOP/s", "copy GB/s"], rows);
+    }
+
+    private static string[] Hardware(MachineInfo m) =>
+    [
+        m.Os, m.Cpu, m.Cores.ToString(CultureInfo.InvariantCulture), m.Simd,
+        m.Gpus.Count == 0 ? "none" : string.Join("; ", m.Gpus.Select(g => g.Driver is null ? g.Name : $"{g.Name} (driver {g.Driver})")),
+        m.OpenclDevices is { Count: > 0 } cl ? string.Join("; ", cl.Select(d => d.Name)) : "none",
+        m.Dotnet,
+    ];
+
+    /// <summary>A measured figure of a group of machines: one value, or the lowest to the highest.</summary>
+    private static string Range(IEnumerable<double?> values)
+    {
+        var measured = values.OfType<double>().ToList();
+        if (measured.Count == 0)
+            return "-";
+        string low = measured.Min().ToString("F1", CultureInfo.InvariantCulture), high = measured.Max().ToString("F1", CultureInfo.InvariantCulture);
+        return low == high ? low : $"{low} to {high}";
     }
 
     private TableData ThroughputTable()

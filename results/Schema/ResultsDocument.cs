@@ -27,10 +27,91 @@ public sealed record ResultsDocument
     public RunSettings? Settings { get; init; }
 
     public required IReadOnlyList<RunRecord> Runs { get; init; }
+
+    /// <summary>
+    /// Every run of the suite, in its fixed order, whichever share of them this file holds: what <c>kernellab merge</c>
+    /// checks shards against (absent in files written before sharding existed).
+    /// </summary>
+    public IReadOnlyList<PlannedRun>? Plan { get; init; }
+
+    /// <summary>The share of <see cref="Plan"/> this run took (<c>kernellab run --shard I/N</c>); null when it took the whole plan.</summary>
+    public Shard? Shard { get; init; }
+
+    /// <summary>
+    /// In a file that <c>kernellab merge</c> wrote: the results it was merged from, in shard order, each with the machine it
+    /// ran on (<see cref="Machine"/> is the first of them).
+    /// </summary>
+    public IReadOnlyList<MergedResults>? MergedFrom { get; init; }
+
+    /// <summary>Every machine the runs ran on: each merged file's, else <see cref="Machine"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<MachineInfo> Machines => MergedFrom is { Count: > 0 } merged ? merged.Select(m => m.Machine).ToList() : [Machine];
+}
+
+/// <summary>One run of a suite's plan: a workload on a backend with a seed. Two runs with the same three are the same run.</summary>
+public sealed record PlannedRun(string Workload, string Backend, ulong Seed)
+{
+    /// <summary>The planned run that <paramref name="run"/> is, its seed taken from <paramref name="settings"/> where the record has none.</summary>
+    public static PlannedRun Of(RunRecord run, RunSettings? settings) => new(run.Workload, run.Backend, run.Seed ?? settings?.Seed ?? 1);
+
+    public override string ToString() => $"{Workload} on {Backend} (seed {Seed})";
+}
+
+/// <summary>
+/// Shard <see cref="Index"/> of <see cref="Count"/>, counted from 0: its share of a plan's runs (<see cref="Assign"/>).
+/// </summary>
+public sealed record Shard(int Index, int Count)
+{
+    /// <summary>
+    /// The shard of each run of <paramref name="plan"/>: the runs are dealt to the shards in turn, backend by backend (every
+    /// run of the plan's first backend, then of its second, ...), so that the shards get as many runs as each other, give or
+    /// take one, and each backend's runs, the slow reference's too, are spread over them. A shard runs its share in the plan's order.
+    /// </summary>
+    public static int[] Assign(IReadOnlyList<PlannedRun> plan, int count)
+    {
+        var backends = plan.Select(r => r.Backend).Distinct().ToList();
+        var dealt = Enumerable.Range(0, plan.Count).OrderBy(i => backends.IndexOf(plan[i].Backend)).ThenBy(i => i).ToList();
+        var shard = new int[plan.Count];
+        for (int k = 0; k < dealt.Count; k++)
+            shard[dealt[k]] = k % count;
+        return shard;
+    }
+
+    public override string ToString() => $"{Index}/{Count}";
+}
+
+/// <summary>One of the results files a merged file was merged from.</summary>
+public sealed record MergedResults
+{
+    /// <summary>The folder or file it was read from, as <c>kernellab merge</c> was given it.</summary>
+    public required string Source { get; init; }
+
+    public Shard? Shard { get; init; }
+
+    public required string Started { get; init; }
+
+    public string? Finished { get; init; }
+
+    /// <summary>How many of the merged runs came from it.</summary>
+    public required int Runs { get; init; }
+
+    public required MachineInfo Machine { get; init; }
 }
 
 public sealed record MachineInfo
 {
+    /// <summary>The host name (absent in files written before it was recorded).</summary>
+    public string? Host { get; init; }
+
+    /// <summary>The Slurm job the run was, <c>ARRAYJOB_TASK</c> for an array task or <c>JOBID</c>; null outside Slurm.</summary>
+    public string? SlurmJob { get; init; }
+
+    /// <summary>
+    /// CUDA_VISIBLE_DEVICES as the process saw it (a GPU a scheduler gave it), null when unset. The CUDA backends' device
+    /// 0 is the first GPU it names; <see cref="GpuInfo.Visible"/> marks them.
+    /// </summary>
+    public string? CudaVisibleDevices { get; init; }
+
     public required string Os { get; init; }
 
     public required string Cpu { get; init; }
@@ -64,6 +145,14 @@ public sealed record GpuInfo
     public string? Driver { get; init; }
 
     public double? MemoryMib { get; init; }
+
+    /// <summary>nvidia-smi's index, the one CUDA_VISIBLE_DEVICES takes.</summary>
+    public int? Index { get; init; }
+
+    public string? Uuid { get; init; }
+
+    /// <summary>Whether CUDA_VISIBLE_DEVICES names this GPU (by index or UUID); null when it is unset and every GPU is visible.</summary>
+    public bool? Visible { get; init; }
 }
 
 public sealed record OpenClDeviceInfo
@@ -116,6 +205,9 @@ public sealed record RunSettings
     public JsonElement? Optimizer { get; init; }
 
     public string? SuiteFile { get; init; }
+
+    /// <summary>SHA-256 of the suite file's bytes, hex: <c>kernellab merge</c> takes only shards of the same file (absent in files written before it was recorded).</summary>
+    public string? SuiteSha256 { get; init; }
 }
 
 public static class RunStatus
@@ -148,8 +240,17 @@ public sealed record RunRecord
 
     public int? Seq { get; init; }
 
+    /// <summary>The seed of the parameters (the batch takes seed + 1); absent in files written before it was recorded, where <see cref="RunSettings.Seed"/> holds it.</summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>The host it ran on, as <see cref="MachineInfo.Host"/>: in a merged file, which of the machines.</summary>
+    public string? Host { get; init; }
+
     /// <summary>What the backend ran on (its DeviceInfo name) and its kind (cpu, gpu).</summary>
     public string? Device { get; init; }
+
+    /// <summary>The backend's id of that device (its DeviceInfo "device" property: cuda's ordinal, ilgpu's cuda:0), where it has one.</summary>
+    public string? DeviceId { get; init; }
 
     public string? DeviceKind { get; init; }
 

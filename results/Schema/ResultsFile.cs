@@ -54,6 +54,8 @@ public static class ResultsFile
         NoNullEntries(document.Machine.Gpus, "machine.gpus", source);
         NoNullEntries(document.Machine.OpenclDevices, "machine.opencl_devices", source);
         NoNullEntries(document.Machine.Devices, "machine.devices", source);
+        NoNullEntries(document.Plan, "plan", source);
+        NoNullEntries(document.MergedFrom, "merged_from", source);
         return document;
     }
 

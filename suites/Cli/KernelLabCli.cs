@@ -23,6 +23,7 @@ public static class KernelLabCli
             RunCommand.Create(stdout, interrupts),
             ReportCommand.Create(stdout),
             CompareCommand.Create(stdout),
+            MergeCommand.Create(stdout),
             OpsCommand.Create(stdout),
             KernelsCommand.Create(stdout),
         };

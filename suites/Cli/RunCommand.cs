@@ -1,21 +1,28 @@
 using System.CommandLine;
+using System.Globalization;
 using KernelLab.Backends;
 using KernelLab.Suites;
 using KernelLab.Results;
 
 namespace KernelLab.Cli;
 
-/// <summary><c>kernellab run SUITE.json [--backends a,b] [--out DIR]</c>: a suite on its backends, into DIR/results.json.</summary>
+/// <summary><c>kernellab run SUITE.json [--backends a,b] [--shard I/N] [--out DIR]</c>: a suite on its backends, or one shard of its runs, into DIR/results.json.</summary>
 internal static class RunCommand
 {
     public static Command Create(TextWriter stdout, Interrupts interrupts)
     {
         var suitePath = new Argument<string>("suite") { Description = "suite file (shared/spec/SUITES.md), or the name of one in suites/ (smoke, standard, large)" };
         var backends = new Option<string?>("--backends") { Description = "comma-separated backends to run instead of the suite's list" };
-        var output = new Option<string?>("--out") { Description = "output folder (default: results/<suite name>)" };
+        var shard = new Option<Shard?>("--shard")
+        {
+            Description = "run shard I of N (from 0) of the suite's runs, numbered in a fixed order (default: a Slurm array task's place " +
+                $"in its array, from {Sharding.TaskId} and {Sharding.TaskCount}); merge the shards' folders with 'kernellab merge'",
+            CustomParser = r => Sharding.Parse(r.Tokens.Single().Value, out string? error) ?? Invalid(r, error!),
+        };
+        var output = new Option<string?>("--out") { Description = "output folder (default: results/<suite name>, a shard's results/<suite name>/shards/<I>)" };
         var command = new Command("run", "run a suite: correctness against the reference, then timed training steps; writes results.json after every run")
         {
-            suitePath, backends, output,
+            suitePath, backends, shard, output,
         };
         command.SetAction(r =>
         {
@@ -27,10 +34,15 @@ internal static class RunCommand
                 throw new KernelLabException("--backends: no backend named");
             foreach (string name in names)
                 Suite.Known(name, "--backends");
-            string outDir = r.GetValue(output) ?? Path.Combine("results", suite.Name);
+            string? slurmError = null;
+            var share = r.GetValue(shard) ?? Sharding.FromSlurm(Environment.GetEnvironmentVariable, out slurmError);
+            if (slurmError is not null)
+                throw new KernelLabException(slurmError);
+            string outDir = r.GetValue(output)
+                ?? (share is null ? Path.Combine("results", suite.Name) : Path.Combine("results", suite.Name, "shards", share.Index.ToString(CultureInfo.InvariantCulture)));
 
             var observer = Terminal.IsInteractive(stdout) ? (ISuiteObserver)new LiveTableObserver() : new PlainObserver(stdout);
-            var runner = new SuiteRunner(suite, names, outDir, observer);
+            var runner = new SuiteRunner(suite, names, outDir, observer) { Shard = share };
             var stop = interrupts.StopToken();
             ResultsDocument document;
             try
@@ -49,6 +61,12 @@ internal static class RunCommand
             return document.Runs.Any(x => x.Status == RunStatus.Failed) ? 1 : 0;
         });
         return command;
+    }
+
+    private static Shard? Invalid(System.CommandLine.Parsing.ArgumentResult result, string error)
+    {
+        result.AddError(error);
+        return null;
     }
 }
 

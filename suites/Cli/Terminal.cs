@@ -34,7 +34,8 @@ internal sealed class PlainObserver(TextWriter stdout) : ISuiteObserver
     public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan)
     {
         var m = document.Machine;
-        stdout.WriteLine($"suite {document.Suite}: {plan.Count} runs on {m.Cpu} ({m.Cores} cores, {m.Simd}); " +
+        string share = document.Shard is { } shard ? $" shard {shard} ({plan.Count} of {document.Plan?.Count} runs)" : $" {plan.Count} runs";
+        stdout.WriteLine($"suite {document.Suite}:{share} on {m.Host ?? m.Cpu} ({m.Cpu}, {m.Cores} cores, {m.Simd}); " +
             $"peak {m.PeakGflops?.ToString("F1", CultureInfo.InvariantCulture) ?? "-"} GFLOP/s, {m.MemoryGbps?.ToString("F1", CultureInfo.InvariantCulture) ?? "-"} GB/s");
     }
 

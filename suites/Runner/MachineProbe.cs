@@ -15,13 +15,17 @@ public static class MachineProbe
     public static MachineInfo Describe(bool probePeaks = true)
     {
         var devices = Devices();
+        string? visible = Variable("CUDA_VISIBLE_DEVICES");
         return new()
         {
+            Host = Environment.MachineName,
+            SlurmJob = SlurmJob(),
+            CudaVisibleDevices = visible,
             Os = RuntimeInformation.OSDescription,
             Cpu = HostCpu.ModelName,
             Cores = Environment.ProcessorCount,
             Simd = SimdLevel(),
-            Gpus = NvidiaGpus(),
+            Gpus = NvidiaGpus(visible),
             Dotnet = Environment.Version.ToString(),
             OpenclDevices = devices.Where(d => d.Backend == OpenClDevicesBackend)
                 .Select(d => new OpenClDeviceInfo { Name = d.Name, Vendor = d.Vendor, Properties = d.Properties }).ToList(),
@@ -42,20 +46,43 @@ public static class MachineProbe
         return AdvSimd.IsSupported ? "NEON" : "none";
     }
 
-    /// <summary>nvidia-smi's GPUs, or none where it is not installed or fails.</summary>
-    private static List<GpuInfo> NvidiaGpus()
+    private static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
+
+    /// <summary>The Slurm job this process is part of: ARRAYJOB_TASK for an array task, else JOBID; null outside Slurm.</summary>
+    private static string? SlurmJob() =>
+        Variable("SLURM_ARRAY_JOB_ID") is { } array && Variable(Sharding.TaskId) is { } task ? $"{array}_{task}" : Variable("SLURM_JOB_ID");
+
+    /// <summary>
+    /// nvidia-smi's GPUs (all of the machine's: nvidia-smi does not read CUDA_VISIBLE_DEVICES), each marked visible where
+    /// <paramref name="cudaVisibleDevices"/> names it; none where nvidia-smi is not installed or fails.
+    /// </summary>
+    private static List<GpuInfo> NvidiaGpus(string? cudaVisibleDevices)
     {
-        string? output = RunTool("nvidia-smi", "--query-gpu=name,driver_version,memory.total --format=csv,noheader,nounits");
-        if (output is null)
-            return [];
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        string? output = RunTool("nvidia-smi", "--query-gpu=name,driver_version,memory.total,index,uuid --format=csv,noheader,nounits");
+        return output is null ? [] : ParseNvidiaSmi(output, cudaVisibleDevices);
+    }
+
+    /// <summary>nvidia-smi's CSV (name, driver, memory MiB, index, UUID), and which GPUs CUDA_VISIBLE_DEVICES names (by index, or by UUID or a prefix of one, as CUDA takes them).</summary>
+    public static List<GpuInfo> ParseNvidiaSmi(string csv, string? cudaVisibleDevices)
+    {
+        string[]? named = cudaVisibleDevices?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return csv.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(line => line.Split(',', StringSplitOptions.TrimEntries))
             .Where(f => f.Length >= 1 && f[0].Length > 0)
-            .Select(f => new GpuInfo
+            .Select(f =>
             {
-                Name = f[0],
-                Driver = f.Length > 1 ? f[1] : null,
-                MemoryMib = f.Length > 2 && double.TryParse(f[2], System.Globalization.CultureInfo.InvariantCulture, out double m) ? m : null,
+                int? index = f.Length > 3 && int.TryParse(f[3], System.Globalization.CultureInfo.InvariantCulture, out int i) ? i : null;
+                string? uuid = f.Length > 4 && f[4].Length > 0 ? f[4] : null;
+                return new GpuInfo
+                {
+                    Name = f[0],
+                    Driver = f.Length > 1 ? f[1] : null,
+                    MemoryMib = f.Length > 2 && double.TryParse(f[2], System.Globalization.CultureInfo.InvariantCulture, out double m) ? m : null,
+                    Index = index,
+                    Uuid = uuid,
+                    Visible = named?.Any(n => n == index?.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                        || (uuid is not null && n.StartsWith("GPU-", StringComparison.Ordinal) && uuid.StartsWith(n, StringComparison.Ordinal))),
+                };
             })
             .ToList();
     }

@@ -1,6 +1,8 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Models;
+using KernelLab.Results;
 
 namespace KernelLab.Suites;
 
@@ -11,6 +13,12 @@ public sealed record Workload(string Name, ModelConfig Model, int Batch, int? Se
 
     /// <summary>Tokens of one batch (B*T) for sequence models, null otherwise.</summary>
     public long? TokensPerBatch => Seq is { } t ? (long)Batch * t : null;
+}
+
+/// <summary>One run of a suite: a workload on a backend with a seed, at its <paramref name="Position"/> in the suite's fixed order.</summary>
+public sealed record SuiteRun(int Position, Workload Workload, string Backend, ulong Seed)
+{
+    public PlannedRun Planned => new(Workload.Name, Backend, Seed);
 }
 
 /// <summary>A backend the suite does not run on a kind of device (cpu, gpu, accelerator), and why.</summary>
@@ -26,6 +34,9 @@ public sealed record Suite
 
     /// <summary>The file it was read from.</summary>
     public required string Source { get; init; }
+
+    /// <summary>SHA-256 of the file's bytes, hex, lower case: the suite file's identity when shards are merged; null for a suite not read from a file.</summary>
+    public string? Sha256 { get; init; }
 
     public required IReadOnlyList<string> Backends { get; init; }
 
@@ -70,11 +81,26 @@ public sealed record Suite
     public string? SkipReason(string backend, string kind) =>
         SkipDevices.FirstOrDefault(d => d.Backend == backend && d.Kind == kind)?.Reason;
 
+    /// <summary>
+    /// Every run of the suite on <paramref name="backends"/>, numbered in one fixed order: workloads as the file lists them,
+    /// then backends as given, then seeds. The runner runs them in this order, and <c>--shard</c> deals this list out
+    /// (<see cref="Shard.Assign"/>), so that a shard is the same runs on every machine.
+    /// </summary>
+    public IReadOnlyList<SuiteRun> Runs(IReadOnlyList<string> backends)
+    {
+        var runs = new List<SuiteRun>();
+        foreach (var workload in Workloads)
+            foreach (string backend in backends)
+                runs.Add(new SuiteRun(runs.Count, workload, backend, Seed));
+        return runs;
+    }
+
     /// <summary>Reads and checks a suite file; a bad one throws a one-line <see cref="KernelLabException"/>.</summary>
     public static Suite Load(string path)
     {
         using var doc = InputFile.ReadJson(path, "suite file");
-        return Parse(doc.RootElement, path);
+        string sha256 = Convert.ToHexStringLower(SHA256.HashData(InputFile.ReadBytes(path, "suite file")));
+        return Parse(doc.RootElement, path) with { Sha256 = sha256 };
     }
 
     public static Suite Parse(JsonElement json, string source)

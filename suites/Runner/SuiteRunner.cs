@@ -35,6 +35,9 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
     public string ResultsPath => Path.Combine(outDirectory, ResultsFile.FileName);
 
+    /// <summary>The share of the suite's runs to run (<c>--shard I/N</c>); null runs them all.</summary>
+    public Shard? Shard { get; init; }
+
     public ResultsDocument Run(CancellationToken cancel = default)
     {
         foreach (string backend in backends)
@@ -45,6 +48,14 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         OutputFolder.Create(outDirectory);
         using var folderLock = FolderLock.Acquire(outDirectory, $"kernellab run {suite.Source}");
         string started = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var plan = suite.Runs(backends);
+        var planned = plan.Select(r => r.Planned).ToList();
+        var mine = plan.ToList();
+        if (Shard is { } shard)
+        {
+            int[] shardOf = Shard.Assign(planned, shard.Count);
+            mine = plan.Where(r => shardOf[r.Position] == shard.Index).ToList();
+        }
         var document = new ResultsDocument
         {
             Schema = ResultsDocument.SchemaName,
@@ -54,37 +65,42 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             Settings = new RunSettings
             {
                 WarmupSteps = suite.WarmupSteps, WarmupSeconds = suite.WarmupSeconds, MinSteps = suite.MinSteps, MinSeconds = suite.MinSeconds,
-                MaxSteps = suite.MaxSteps, Seed = suite.Seed, Optimizer = suite.OptimizerJson, SuiteFile = suite.Source,
+                MaxSteps = suite.MaxSteps, Seed = suite.Seed, Optimizer = suite.OptimizerJson, SuiteFile = suite.Source, SuiteSha256 = suite.Sha256,
             },
             Runs = [],
+            Plan = planned,
+            Shard = Shard,
         };
-        ResultsFile.Write(ResultsPath, document); // a folder being run always holds a valid results file, if with no runs yet
-        var plan = suite.Workloads.SelectMany(w => backends.Select(b => (w, b))).ToList();
-        observer.Started(document, plan);
+        // A folder being run always holds a valid results file, if with no runs yet: a shard killed early still leaves its
+        // plan and machine, for merge to name what it lacks.
+        ResultsFile.Write(ResultsPath, document);
+        observer.Started(document, mine.Select(r => (r.Workload, r.Backend)).ToList());
 
         var runs = new List<RunRecord>();
-        foreach (var workload in suite.Workloads)
+        (string Workload, ulong Seed)? referenceOf = null;
+        ReferenceGradients? reference = null;
+        foreach (var next in mine)
         {
-            ReferenceGradients? reference = null;
-            foreach (string backend in backends)
-            {
-                cancel.ThrowIfCancellationRequested();
-                var run = RunOne(workload, backend, () => reference ??= ReferenceGradients.Compute(workload, suite.Seed), document.Machine, cancel);
-                runs.Add(run);
-                document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
-                ResultsFile.Write(ResultsPath, document);
-                observer.Finished(run);
-            }
+            cancel.ThrowIfCancellationRequested();
+            // The plan lists a workload's runs together, so one workload's reference gradients are held at a time.
+            if (referenceOf != (next.Workload.Name, next.Seed))
+                (referenceOf, reference) = ((next.Workload.Name, next.Seed), null);
+            var run = RunOne(next, () => reference ??= ReferenceGradients.Compute(next.Workload, next.Seed), document.Machine, cancel);
+            runs.Add(run);
+            document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
+            ResultsFile.Write(ResultsPath, document);
+            observer.Finished(run);
         }
         return document;
     }
 
-    private RunRecord RunOne(Workload workload, string backendName, Func<ReferenceGradients> reference, MachineInfo machine, CancellationToken cancel)
+    private RunRecord RunOne(SuiteRun suiteRun, Func<ReferenceGradients> reference, MachineInfo machine, CancellationToken cancel)
     {
+        var (workload, backendName) = (suiteRun.Workload, suiteRun.Backend);
         var record = new RunRecord
         {
             Workload = workload.Name, Backend = backendName, Status = RunStatus.Ok,
-            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq,
+            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq, Seed = suiteRun.Seed, Host = machine.Host,
         };
         var entry = BackendRegistry.Find(backendName);
         var availability = entry.Probe();
@@ -94,10 +110,14 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         try
         {
             using var backend = entry.Create();
-            record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
+            record = record with
+            {
+                Device = backend.Info.Name, DeviceId = backend.Info.Properties.GetValueOrDefault("device"), DeviceKind = backend.Info.Kind,
+                Precision = backend.Precision.ToString(),
+            };
             if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
                 return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };
-            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suite.Seed, suite.Optimizer);
+            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suiteRun.Seed, suite.Optimizer);
 
             observer.Progress(workload, backendName, "correctness", 0);
             var correctness = reference().CompareWith(network);
