@@ -16,7 +16,7 @@ public interface ISuiteObserver
     /// <summary><paramref name="phase"/> is correctness, warm-up or measuring; <paramref name="progress"/> runs from 0 to 1 while measuring.</summary>
     void Progress(Workload workload, string backend, string phase, double progress);
 
-    void Finished(RunRecord run);
+    void Finished(Workload workload, RunRecord run);
 }
 
 /// <summary>
@@ -39,6 +39,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
     {
         foreach (string backend in backends)
             Suite.Known(backend, "--backends");
+        suite.CheckThreads(backends, $"--backends ({suite.Source})");
         if (Debugger.IsAttached || !IsOptimizedBuild())
             throw new KernelLabException("this is a Debug build: timings from it mean nothing; build with -c Release");
 
@@ -71,7 +72,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
                 runs.Add(run);
                 document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
                 ResultsFile.Write(ResultsPath, document);
-                observer.Finished(run);
+                observer.Finished(workload, run);
             }
         }
         return document;
@@ -82,7 +83,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         var record = new RunRecord
         {
             Workload = workload.Name, Backend = backendName, Status = RunStatus.Ok,
-            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq,
+            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq, Threads = workload.Threads,
         };
         var entry = BackendRegistry.Find(backendName);
         var availability = entry.Probe();
@@ -91,7 +92,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
         try
         {
-            using var backend = entry.Create();
+            using var backend = workload.Threads is { } threads ? entry.CreateOnThreads!(threads) : entry.Create();
             record = record with { Device = backend.Info.Name, DeviceKind = backend.Info.Kind, Precision = backend.Precision.ToString() };
             if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
                 return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };

@@ -90,7 +90,7 @@ public sealed class SuiteFileTests : SuiteTestBase
     /// <summary>A skip_devices array of one entry; single quotes stand for double quotes.</summary>
     private static JsonNode Skip(string entry) => JsonNode.Parse($"[{entry.Replace('\'', '"')}]")!;
 
-    private static string Edit(Action<JsonObject> edit)
+    internal static string Edit(Action<JsonObject> edit)
     {
         var json = JsonNode.Parse(File.ReadAllText(Bundled("smoke")))!.AsObject();
         edit(json);
