@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using KernelLab.Backends;
+using KernelLab.Suites;
 using ScottPlot;
 using SkiaSharp;
 
@@ -179,24 +179,6 @@ public static class ChartFont
         && !Path.GetFileName(file).StartsWith("DejaVuSansMono", StringComparison.Ordinal);
 
     /// <summary>fontconfig's file for a pattern, or null where fc-match is not installed or fails.</summary>
-    private static string? FontConfig(string pattern)
-    {
-        try
-        {
-            using var process = Process.Start(new ProcessStartInfo("fc-match", ["-f", "%{file}", pattern])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (process is null)
-                return null;
-            string file = process.StandardOutput.ReadToEnd().Trim();
-            return process.WaitForExit(10_000) && process.ExitCode == 0 && file.Length > 0 ? file : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null; // fontconfig is not installed
-        }
-    }
+    private static string? FontConfig(string pattern) =>
+        MachineProbe.RunTool("fc-match", $"-f %{{file}} \"{pattern}\"")?.Trim() is { Length: > 0 } file ? file : null;
 }

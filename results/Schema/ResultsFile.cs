@@ -21,6 +21,7 @@ public static class ResultsFile
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
         RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true, // an ops file's fields without a default (OpsDocument)
     };
 
     /// <summary>Writes the whole file atomically: a reader never sees half of it, and a crash keeps the last whole version.</summary>

@@ -44,12 +44,8 @@ internal static class OpsCommand
             }
             if (r.GetValue(output) is { } path)
             {
-                ResultsFile.Write(path, new OpsDocument
-                {
-                    Schema = OpsDocument.SchemaName, Backend = name, Device = device.Info.Name, DeviceKind = device.Info.Kind,
-                    Precision = device.Precision.ToString(), Shapes = suite.Name, Tolerance = TensorComparison.ToleranceFor(device.Precision),
-                    Machine = machine, Ops = results,
-                });
+                ResultsFile.Write(path, new OpsDocument(OpsDocument.SchemaName, name, device.Info.Name, device.Precision.ToString(), suite.Name,
+                    TensorComparison.ToleranceFor(device.Precision), results, device.Info.Kind, machine));
             }
             int failed = results.Count(x => !x.Passed);
             stdout.WriteLine($"{results.Count - failed} of {results.Count} ops match the reference");

@@ -23,11 +23,7 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
 
     private OpRecord RunOne(string workload, OpCase opCase)
     {
-        var record = new OpRecord
-        {
-            Workload = workload, Op = opCase.Op, Shape = opCase.Shape, Passed = false, Repeats = 0,
-            Flop = opCase.Flop, Bytes = opCase.Bytes(backend.Precision),
-        };
+        var record = new OpRecord(workload, opCase.Op, opCase.Shape, Passed: false, Repeats: 0, Flop: opCase.Flop, Bytes: opCase.Bytes(backend.Precision));
         OpCheckResult check;
         try
         {

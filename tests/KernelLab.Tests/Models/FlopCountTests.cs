@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Text.Json;
 using KernelLab.Models;
 using KernelLab.Suites;
@@ -55,22 +53,9 @@ public sealed class FlopCountTests
     public void PythonCount_MatchesFlopCount(string suiteFile)
     {
         var suite = Suite.Load(Path.Combine(AppContext.BaseDirectory, "suites", suiteFile));
-        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tools", "flop_count.py"));
-        start.ArgumentList.Add(suite.Source);
-        Process python;
-        try
-        {
-            python = Process.Start(start)!;
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Skip($"python3 cannot be started: {e.Message}");
-            return;
-        }
-        string stdout = python.StandardOutput.ReadToEnd(), stderr = python.StandardError.ReadToEnd();
-        python.WaitForExit();
-        Assert.True(python.ExitCode == 0, stderr);
+        var (code, stdout, stderr) = ExternalTool.Run("python3", [Path.Combine(AppContext.BaseDirectory, "tools", "flop_count.py"), suite.Source],
+            "install Debian's python3");
+        Assert.True(code == 0, stderr);
         var counted = JsonSerializer.Deserialize<List<PythonCount>>(stdout, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower })!
             .ToDictionary(c => (c.Workload, c.Batch), c => c.Flop);
         var runs = suite.Workloads.DistinctBy(w => (w.Name, w.Batch)).ToList();

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -55,33 +53,12 @@ public sealed partial class ReportInBrowserTests : SuiteTestBase
     [GeneratedRegex("<pre id=\"kernellab-probe\">(.*?)</pre>", RegexOptions.Singleline)]
     private static partial Regex ProbeOutput();
 
-    /// <summary>Headless Chromium with its own profile; what it printed, and its log. Skips where chromium is not installed.</summary>
+    /// <summary>Headless Chromium with its own profile: what it printed, and its log. Skips where chromium is not installed.</summary>
     private (string Stdout, string Stderr) Chromium(params string[] args)
     {
-        var start = new ProcessStartInfo("chromium") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--enable-logging=stderr", "--v=0", $"--user-data-dir={Temp("chromium-profile")}" }.Concat(args))
-            start.ArgumentList.Add(arg);
-        Process chromium;
-        try
-        {
-            chromium = Process.Start(start)!;
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Skip($"chromium cannot be started ({e.Message}): install Debian's chromium, as .ci/run does");
-            throw;
-        }
-        using (chromium)
-        {
-            var stdout = chromium.StandardOutput.ReadToEndAsync();
-            var stderr = chromium.StandardError.ReadToEndAsync();
-            if (!chromium.WaitForExit(120_000))
-            {
-                chromium.Kill(entireProcessTree: true);
-                Assert.Fail("chromium did not finish within 120 s");
-            }
-            Assert.True(chromium.ExitCode == 0, $"chromium exited with {chromium.ExitCode}: {stderr.Result}");
-            return (stdout.Result, stderr.Result);
-        }
+        string[] headless = ["--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--enable-logging=stderr", "--v=0", $"--user-data-dir={Temp("chromium-profile")}"];
+        var (code, stdout, stderr) = ExternalTool.Run("chromium", [.. headless, .. args], "install Debian's chromium, as .ci/run does");
+        Assert.True(code == 0, $"chromium exited with {code}: {stderr}");
+        return (stdout, stderr);
     }
 }

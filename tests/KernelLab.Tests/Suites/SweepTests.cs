@@ -5,8 +5,8 @@ using KernelLab.Suites;
 namespace KernelLab.Tests;
 
 /// <summary>
-/// A workload's "batch" and "threads" lists (sweeps): one run per value, in the file's order, each recorded with its value;
-/// a bad list is one line naming the suite file and the field, before anything runs.
+/// A workload's "batch" and "threads" lists (sweeps): one run per value, in the file's order, each recorded with its value.
+/// A bad list is one line naming the suite file and the field, before anything runs (SuiteFileTests' bad suites).
 /// </summary>
 public sealed class SweepTests : SuiteTestBase
 {
@@ -44,32 +44,6 @@ public sealed class SweepTests : SuiteTestBase
         Assert.All(suite.Workloads, w => Assert.Equal("mlp-batch", w.Name));
         var standardMlp = Suite.Load(Bundled("standard")).Workloads[0].Model;
         Assert.All(suite.Workloads, w => Assert.Equal(((KernelLab.Models.MlpConfig)standardMlp).Sizes, ((KernelLab.Models.MlpConfig)w.Model).Sizes));
-    }
-
-    public static TheoryData<string, string[]> BadSweeps => new()
-    {
-        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray()), ["workloads[0] ('mlp')", "'batch' has 0 entries, expected at least 1"] },
-        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 0)), ["workloads[0] ('mlp')", "'batch[1]' is 0, expected a positive integer"] },
-        { Edit(j => j["workloads"]![1]!["batch"] = new JsonArray(2, -8)), ["workloads[1] ('cnn')", "'batch[1]' is -8, expected a positive integer"] },
-        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 2.5)), ["'batch[1]' is 2.5, expected a positive integer"] },
-        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 8, 4)), ["workloads[0] ('mlp')", "'batch' lists 4 twice"] },
-        { Edit(j => CpuOnly(j, new JsonArray())), ["workloads[0] ('mlp')", "'threads' has 0 entries, expected at least 1"] },
-        { Edit(j => CpuOnly(j, new JsonArray(1, 0))), ["'threads[1]' is 0, expected a positive integer"] },
-        { Edit(j => CpuOnly(j, "two")), ["'threads' is \"two\", expected a positive integer"] },
-        { Edit(j => CpuOnly(j, new JsonArray(2, 2))), ["'threads' lists 2 twice"] },
-        { Edit(j => j["workloads"]![0]!["threads"] = new JsonArray(1, 2)), ["'backends'", "backend 'reference' does not run on host threads", "workload 'mlp' gives 'threads'", "cpu-simd"] },
-        { Edit(j => { CpuOnly(j, new JsonArray(1, 2)); j["backends"] = new JsonArray("cpu-simd", "cuda"); }), ["backend 'cuda' does not run on host threads"] },
-    };
-
-    [Theory]
-    [MemberData(nameof(BadSweeps))]
-    public void BadSweepFailsInOneLineNamingTheFileAndField(string text, string[] phrases)
-    {
-        string path = Temp("bad.json");
-        File.WriteAllText(path, text);
-        string outDir = Temp("out");
-        AssertOneLineError(Cli("run", path, "--out", outDir), [path, .. phrases]);
-        Assert.False(Directory.Exists(outDir), "the output folder was created for a bad suite");
     }
 
     [Fact]
@@ -117,11 +91,9 @@ public sealed class SweepTests : SuiteTestBase
     }
 
     /// <summary>A threads list on the first workload, with cpu-simd as the suite's only backend.</summary>
-    private static void CpuOnly(JsonObject suite, JsonNode threads)
+    internal static void CpuOnly(JsonObject suite, JsonNode threads)
     {
         suite["backends"] = new JsonArray("cpu-simd");
         suite["workloads"]![0]!["threads"] = threads;
     }
-
-    private static string Edit(Action<JsonObject> edit) => SuiteFileTests.Edit(edit);
 }
