@@ -162,8 +162,10 @@ def main():
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
     print(f"{'workload':<14}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
-    for w, B, dev, threads in [(w, B, dev, threads) for w in suite["workloads"] for B in batches(w) for dev in devices
-                               for threads in (thread_counts(w) if dev == "cpu" else [None])]:
+    # One run per batch of a workload's list, per device and, on the CPU, per thread count of its list.
+    plan = [(w, B, dev, threads) for w in suite["workloads"] for B in batches(w) for dev in devices
+            for threads in (thread_counts(w) if dev == "cpu" else [None])]
+    for w, B, dev, threads in plan:
         torch.set_num_threads(threads or args.threads)
         run = {"workload": w["name"], "backend": f"pytorch-{dev}", "status": "ok", "family": w["model"]["family"],
                "batch": B, "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"{doc['machine']['cpu']} ({threads or args.threads} threads)",
