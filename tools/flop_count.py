@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Training-step FLOP of a model, as models/FlopCount.cs counts them, for tools/torch_baseline.py's GFLOP/s.
 
-No torch needed: `python3 tools/flop_count.py SUITE.json` prints {"workload": flop, ...}, and
-tests/KernelLab.Tests/Models/FlopCountTests.cs checks those figures against FlopCount.cs for every suite.
+No torch needed: `python3 tools/flop_count.py SUITE.json` prints [{"workload": name, "batch": B, "flop": flop}, ...],
+one entry per batch a workload runs at, and tests/KernelLab.Tests/Models/FlopCountTests.cs checks those figures
+against FlopCount.cs for every suite.
 """
 import json
 import sys
@@ -31,7 +32,13 @@ def flop_per_step(c, B, T):
     return 6.0 * mac
 
 
+def batches(w):
+    """The batches a workload runs at: its "batch", or each value where the suite gives a list (shared/spec/SUITES.md)."""
+    return w["batch"] if isinstance(w["batch"], list) else [w["batch"]]
+
+
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
         suite = json.load(f)
-    print(json.dumps({w["name"]: flop_per_step(w["model"], w["batch"], w.get("seq")) for w in suite["workloads"]}))
+    print(json.dumps([{"workload": w["name"], "batch": B, "flop": flop_per_step(w["model"], B, w.get("seq"))}
+                      for w in suite["workloads"] for B in batches(w)]))

@@ -6,10 +6,12 @@ both min_steps and min_seconds are reached. Each step is zero_grad, forward, cro
 optimizer step; on CUDA the step is timed with CUDA events, on the CPU by the wall clock.
 
 Backends: `pytorch-cpu` (torch.set_num_threads(os.cpu_count()) unless --threads), and `pytorch-cuda` where
-torch.cuda.is_available(). The result file has the fixed fields of shared/spec/SUITES.md. Correctness is not
-applicable to this outside baseline: its parameters come from torch's own seeded init, not KernelLab's, so there
-is no same-parameter gradient to compare; `correctness` is written as {"passed": null, "max_err": null,
-"reference": null, "note": ...}, and the report shows "n/a". (PyTorch's agreement with KernelLab's reference
+torch.cuda.is_available(). A workload with a "batch" list runs once per batch; one with a "threads" list runs
+pytorch-cpu once per thread count (torch.set_num_threads), recorded as the run's "threads". The result file has
+the fixed fields of shared/spec/SUITES.md. Correctness is not applicable to this outside baseline: its parameters
+come from torch's own seeded init, not KernelLab's, so there is no same-parameter gradient to compare;
+`correctness` is written as {"passed": null, "max_err": null, "reference": null, "note": ...}, and the report
+shows "n/a". (PyTorch's agreement with KernelLab's reference
 is what tests/fixtures/golden and tools/torch_golden.py check.)
 
 Run (Debian's PyTorch, torch 1.13):  /usr/bin/python3 tools/torch_baseline.py suites/standard.json [--out DIR]
@@ -27,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flop_count import flop_per_step  # noqa: E402
+from flop_count import batches, flop_per_step  # noqa: E402
 from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch  # noqa: E402
 
 SCHEMA = "kernellab.results/1"
@@ -83,8 +85,8 @@ def make_optimizer(spec, params):
     return OPTIMIZERS[name](params, **spec)
 
 
-def run_one(suite, w, device, seed):
-    c, B, T = w["model"], w["batch"], w.get("seq")
+def run_one(suite, w, B, device, seed):
+    c, T = w["model"], w.get("seq")
     torch.manual_seed(seed)
     model = FAMILIES[c["family"]](c).to(device)
     x, y = make_batch(c, B, T)
@@ -126,6 +128,12 @@ def run_one(suite, w, device, seed):
     return t
 
 
+def thread_counts(w):
+    """The thread counts a workload's "threads" gives pytorch-cpu (one value or a list), or [None]: --threads."""
+    t = w.get("threads")
+    return [None] if t is None else t if isinstance(t, list) else [t]
+
+
 def write_atomic(path, doc):
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
@@ -141,7 +149,6 @@ def main():
     args = ap.parse_args()
 
     suite = json.loads(Path(args.suite).read_text())
-    torch.set_num_threads(args.threads)
     out = Path(args.out or f"results/pytorch-{suite['name']}")
     out.mkdir(parents=True, exist_ok=True)
     devices = [d for d in args.devices.split(",") if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
@@ -155,26 +162,33 @@ def main():
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
     print(f"{'workload':<14}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
-    for w in suite["workloads"]:
-        for dev in devices:
-            run = {"workload": w["name"], "backend": f"pytorch-{dev}", "status": "ok", "family": w["model"]["family"],
-                   "batch": w["batch"], "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"{doc['machine']['cpu']} ({args.threads} threads)",
-                   "device_kind": "gpu" if dev == "cuda" else "cpu", "precision": "Float32",
-                   "correctness": {"passed": None, "max_err": None, "reference": None, "note": note}}
-            if w.get("seq"):
-                run["seq"] = w["seq"]
-            try:
-                run["throughput"] = run_one(suite, w, torch.device(dev), seed)
-                t = run["throughput"]
-                print(f"{w['name']:<14}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
-                      f"{t['step_ms_p90']:>10.3f}{t['steps']:>7}{t['gflops']:>10.2f}", flush=True)
-            except (RuntimeError, ValueError) as e:
-                run.update(status="failed", error=str(e).splitlines()[0])
-                print(f"{w['name']:<14}{run['backend']:<14}  failed: {run['error']}", flush=True)
-            doc["runs"].append(run)
-            doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            write_atomic(out / "results.json", doc)
+    # One run per batch of a workload's list, per device and, on the CPU, per thread count of its list.
+    plan = [(w, B, dev, threads) for w in suite["workloads"] for B in batches(w) for dev in devices
+            for threads in (thread_counts(w) if dev == "cpu" else [None])]
+    for w, B, dev, threads in plan:
+        torch.set_num_threads(threads or args.threads)
+        run = {"workload": w["name"], "backend": f"pytorch-{dev}", "status": "ok", "family": w["model"]["family"],
+               "batch": B, "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"{doc['machine']['cpu']} ({threads or args.threads} threads)",
+               "device_kind": "gpu" if dev == "cuda" else "cpu", "precision": "Float32",
+               "correctness": {"passed": None, "max_err": None, "reference": None, "note": note}}
+        if w.get("seq"):
+            run["seq"] = w["seq"]
+        if threads:
+            run["threads"] = threads
+        label = w["name"] + (f" batch={B}" if isinstance(w["batch"], list) else "") + (f" threads={threads}" if threads else "")
+        try:
+            run["throughput"] = run_one(suite, w, B, torch.device(dev), seed)
+            t = run["throughput"]
+            print(f"{label:<14}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
+                  f"{t['step_ms_p90']:>10.3f}{t['steps']:>7}{t['gflops']:>10.2f}", flush=True)
+        except (RuntimeError, ValueError) as e:
+            run.update(status="failed", error=str(e).splitlines()[0])
+            print(f"{label:<14}{run['backend']:<14}  failed: {run['error']}", flush=True)
+        doc["runs"].append(run)
+        doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        write_atomic(out / "results.json", doc)
     print(f"wrote {out / 'results.json'}")
+
 
 
 if __name__ == "__main__":

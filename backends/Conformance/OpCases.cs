@@ -2,54 +2,65 @@ namespace KernelLab.Backends.Conformance;
 
 /// <summary>
 /// One op of the contract (a forward together with its backward where it has one) at one shape: its inputs,
-/// outputs and the calls that run it. The tests check these at odd shapes, <c>kernellab ops</c> and the tests at the
-/// shapes of a suite's workloads (recorded from a training step by suites/Runner's OpRecorder), with the same code.
+/// outputs and the calls that run it, and the arithmetic they do (<see cref="Flop"/>). The tests check these at odd
+/// shapes, <c>kernellab ops</c> and the tests at the shapes of a suite's workloads (recorded from a training step by
+/// suites/Runner's OpRecorder), with the same code.
 /// </summary>
-public sealed record OpCase(string Op, string Shape, OpCheck Inputs, Action<Backend, OpBuffers> Run)
+public sealed record OpCase(string Op, string Shape, double Flop, OpCheck Inputs, Action<Backend, OpBuffers> Run)
 {
     public string Name => $"{Op} {Shape}";
+
+    /// <summary>The least bytes the calls move at <paramref name="precision"/> (<see cref="OpCheck.Bytes"/>): with <see cref="Flop"/>, the op's arithmetic intensity.</summary>
+    public long Bytes(Precision precision) => Inputs.Bytes(precision);
 
     /// <summary>Runs the op on <paramref name="backend"/> and on the reference, from the same random inputs, with poisoned outputs.</summary>
     public OpCheckResult Check(Backend backend) => Inputs.Check(backend, Run);
 }
 
-/// <summary>The op cases, one factory per op group of <see cref="Backend"/>.</summary>
+/// <summary>
+/// The op cases, one factory per op group of <see cref="Backend"/>. Each counts its FLOP as models/FlopCount.cs counts a
+/// training step: 2 per multiply-add of the products (GEMM, convolution, attention), every pass; and, for element-wise
+/// work, which FlopCount leaves out, one per add, multiply, compare or function value of the op's formula per element.
+/// </summary>
 public static class OpCases
 {
     public static OpCase Fill(int n) =>
-        Case("fill", $"n={n}", c => c.Out("y", n), (b, t) => b.Fill(t["y"], 0.25));
+        Case("fill", $"n={n}", 0, c => c.Out("y", n), (b, t) => b.Fill(t["y"], 0.25));
 
     /// <summary>y = a + b, or a = a + b when <paramref name="intoA"/> (the aliasing residual connections use).</summary>
     public static OpCase Add(long n, bool intoA = false) =>
-        Case(intoA ? "add into a" : "add", $"n={n}",
-            c => intoA ? c.In("a", n).In("b", n) : c.In("a", n).In("b", n).Out("y", n),
+        Case(intoA ? "add into a" : "add", $"n={n}", n,
+            c => intoA ? c.Updated("a", n).In("b", n) : c.In("a", n).In("b", n).Out("y", n),
             (b, t) => b.Add(t["a"], t["b"], intoA ? t["a"] : t["y"], n));
 
-    /// <summary>Forward and backward of <paramref name="f"/>; <paramref name="inPlace"/> adds the aliasing the contract allows (y = x, dx = dy).</summary>
+    /// <summary>
+    /// Forward and backward of <paramref name="f"/>; <paramref name="inPlace"/> adds the aliasing the contract allows (y = x, dx = dy).
+    /// FLOP: f(x) one per element, dx = dy * f'(x) two.
+    /// </summary>
     public static OpCase Activation(Activation f, long n, bool inPlace = false) => inPlace
-        ? Case($"{f} in place", $"n={n}", c => c.In("x", n, -4, 4).In("dy", n).Out("y", n).In("xy", n, -4, 4), (b, t) =>
+        ? Case($"{f} in place", $"n={n}", 4.0 * n, c => c.In("x", n, -4, 4).Updated("dy", n).Out("y", n).Updated("xy", n, -4, 4), (b, t) =>
         {
             b.ActivationForward(f, t["x"], t["y"], n);
             b.ActivationBackward(f, t["x"], t["y"], t["dy"], t["dy"], n);
             b.ActivationForward(f, t["xy"], t["xy"], n);
         })
-        : Case($"{f}", $"n={n}", c => c.In("x", n, -4, 4).In("dy", n).Out("y", n).Out("dx", n), (b, t) =>
+        : Case($"{f}", $"n={n}", 3.0 * n, c => c.In("x", n, -4, 4).In("dy", n).Out("y", n).Out("dx", n), (b, t) =>
         {
             b.ActivationForward(f, t["x"], t["y"], n);
             b.ActivationBackward(f, t["x"], t["y"], t["dy"], t["dx"], n);
         });
 
     public static OpCase Gemm(int m, int n, int k, bool transposeA, bool transposeB, bool accumulate, double alpha = 0.75) =>
-        Case("gemm", $"m={m} n={n} k={k} transposeA={transposeA} transposeB={transposeB} accumulate={accumulate}",
+        Case("gemm", $"m={m} n={n} k={k} transposeA={transposeA} transposeB={transposeB} accumulate={accumulate}", 2.0 * m * n * k,
             c => c.In("a", (long)m * k).In("b", (long)k * n).Out("c", (long)m * n, accumulated: accumulate),
             (b, t) => b.Gemm(transposeA, transposeB, m, n, k, t["a"], t["b"], t["c"], alpha, accumulate));
 
-    /// <summary><see cref="Backend.AddBias"/> and <see cref="Backend.BiasBackward"/>.</summary>
+    /// <summary><see cref="Backend.AddBias"/> and <see cref="Backend.BiasBackward"/>: one add per element each.</summary>
     public static OpCase Bias(int outer, int channels, int inner, bool accumulate = false)
     {
         long length = (long)outer * channels * inner;
-        return Case("bias", $"outer={outer} channels={channels} inner={inner} accumulate={accumulate}",
-            c => c.In("y", length).In("bias", channels).In("dy", length).Out("dBias", channels, accumulated: accumulate),
+        return Case("bias", $"outer={outer} channels={channels} inner={inner} accumulate={accumulate}", 2.0 * length,
+            c => c.Updated("y", length).In("bias", channels).In("dy", length).Out("dBias", channels, accumulated: accumulate),
             (b, t) =>
             {
                 b.AddBias(t["y"], t["bias"], outer, channels, inner);
@@ -57,8 +68,10 @@ public static class OpCases
             });
     }
 
+    /// <summary>Forward, data and weight gradients: each pass the same multiply-adds, one per output element, input channel and kernel tap.</summary>
     public static OpCase Conv2d(Conv2dShape s) =>
         Case("conv2d", $"B={s.Batch} in={s.InChannels} out={s.OutChannels} H={s.Height} W={s.Width} k={s.KernelSize}",
+            3 * 2.0 * s.OutputLength * s.InChannels * s.KernelSize * s.KernelSize,
             c => c.In("x", s.InputLength).In("w", s.WeightLength).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("dx", s.InputLength).Out("dw", s.WeightLength),
             (b, t) =>
@@ -68,9 +81,12 @@ public static class OpCases
                 b.Conv2dBackwardWeight(t["x"], t["dy"], t["dw"], s);
             });
 
-    /// <summary>With <paramref name="ties"/>, windows often hold equal maxima: the first in row-major order must win everywhere.</summary>
+    /// <summary>
+    /// With <paramref name="ties"/>, windows often hold equal maxima: the first in row-major order must win everywhere.
+    /// FLOP: three compares per 2x2 window; the backward only moves values.
+    /// </summary>
     public static OpCase MaxPool2d(Pool2dShape s, bool ties = false) =>
-        Case("maxpool", $"planes={s.Planes} H={s.Height} W={s.Width} ties={ties}",
+        Case("maxpool", $"planes={s.Planes} H={s.Height} W={s.Width} ties={ties}", 3.0 * s.OutputLength,
             c => c.In("x", data => ties ? data.Levels(s.InputLength, 3) : data.Uniform(s.InputLength)).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("dx", s.InputLength).IndexScratch("argMax", s.OutputLength),
             (b, t) =>
@@ -79,8 +95,9 @@ public static class OpCases
                 b.MaxPool2dBackward(t["dy"], t.Indices("argMax"), t["dx"], s);
             });
 
+    /// <summary>The forward gathers rows; the backward adds each gradient row into the table.</summary>
     public static OpCase Embedding(int count, int vocab, int dim) =>
-        Case("embedding", $"count={count} vocab={vocab} dim={dim}",
+        Case("embedding", $"count={count} vocab={vocab} dim={dim}", (double)count * dim,
             c => c.Indices("ids", count, vocab).In("table", (long)vocab * dim).In("dy", (long)count * dim)
                 .Out("y", (long)count * dim).Out("dTable", (long)vocab * dim, accumulated: true),
             (b, t) =>
@@ -89,15 +106,18 @@ public static class OpCases
                 b.EmbeddingBackward(t.Indices("ids"), t["dy"], t["dTable"], count, vocab, dim);
             });
 
-    /// <summary>With <paramref name="dcPrevIsDc"/>, the backward writes dcPrev over dc, as the LSTM layer calls it.</summary>
+    /// <summary>
+    /// With <paramref name="dcPrevIsDc"/>, the backward writes dcPrev over dc, as the LSTM layer calls it. FLOP per hidden
+    /// unit: forward 9 (four gate functions, c = f*cPrev + i*g, tanh(c), h = o*tanh(c)), backward 17.
+    /// </summary>
     public static OpCase LstmCell(int batch, int hidden, bool dcPrevIsDc)
     {
         long bh = (long)batch * hidden;
-        return Case("lstm", $"batch={batch} hidden={hidden} dcPrevIsDc={dcPrevIsDc}",
+        return Case("lstm", $"batch={batch} hidden={hidden} dcPrevIsDc={dcPrevIsDc}", 26.0 * bh,
             c =>
             {
-                c.In("preact", 4 * bh, -3, 3).In("cPrev", bh).In("dh", bh).In("dc", bh)
-                    .Out("gates", 4 * bh).Out("c", bh).Out("h", bh).Out("dPreact", 4 * bh);
+                c.In("preact", 4 * bh, -3, 3).In("cPrev", bh).In("dh", bh);
+                (dcPrevIsDc ? c.Updated("dc", bh) : c.In("dc", bh)).Out("gates", 4 * bh).Out("c", bh).Out("h", bh).Out("dPreact", 4 * bh);
                 return dcPrevIsDc ? c : c.Out("dcPrev", bh);
             },
             (b, t) =>
@@ -107,10 +127,11 @@ public static class OpCases
             });
     }
 
+    /// <summary>FLOP per element: forward 7 (mean, variance, normalise, scale and shift), backward 12.</summary>
     public static OpCase LayerNorm(int rows, int cols)
     {
         long n = (long)rows * cols;
-        return Case("layernorm", $"rows={rows} cols={cols}",
+        return Case("layernorm", $"rows={rows} cols={cols}", 19.0 * n,
             c => c.In("x", n, -2, 3).In("weight", cols).In("bias", cols).In("dy", n)
                 .Out("y", n).Out("mean", rows).Out("rstd", rows).Out("dx", n).Out("dWeight", cols).Out("dBias", cols),
             (b, t) =>
@@ -120,8 +141,9 @@ public static class OpCases
             });
     }
 
+    /// <summary>The products q.k and p.v over the causal pairs (query t sees t + 1 keys), forward once and backward twice, as FlopCount counts them; the softmax is left out.</summary>
     public static OpCase Attention(AttentionShape s) =>
-        Case("attention", $"B={s.Batch} T={s.T} C={s.Channels} heads={s.Heads}",
+        Case("attention", $"B={s.Batch} T={s.T} C={s.Channels} heads={s.Heads}", 3 * 2.0 * 2 * s.Batch * s.Channels * (s.T * (s.T + 1) / 2.0),
             c => c.In("qkv", s.QkvLength, -2, 2).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("probabilities", s.ProbabilitiesLength).Out("dQkv", s.QkvLength),
             (b, t) =>
@@ -130,10 +152,11 @@ public static class OpCases
                 b.AttentionBackward(t["dy"], t["qkv"], t["probabilities"], t["dQkv"], s);
             });
 
+    /// <summary>FLOP per logit: forward 5 (max, subtract, exp, sum, divide), backward 2 (subtract the target, scale).</summary>
     public static OpCase SoftmaxCrossEntropy(int rows, int classes)
     {
         long n = (long)rows * classes;
-        return Case("softmax cross-entropy", $"rows={rows} classes={classes}",
+        return Case("softmax cross-entropy", $"rows={rows} classes={classes}", 7.0 * n,
             c => c.In("logits", n, -5, 5).Indices("targets", rows, classes).Out("probabilities", n).Out("loss", 1).Out("dLogits", n),
             (b, t) =>
             {
@@ -142,16 +165,19 @@ public static class OpCases
             });
     }
 
-    /// <summary><paramref name="steps"/> optimizer steps over n parameters, a fresh gradient each step; the state starts as the caller fills it.</summary>
+    /// <summary>
+    /// <paramref name="steps"/> optimizer steps over n parameters, a fresh gradient each step; the state starts as the caller
+    /// fills it. FLOP per parameter and step: the torch.optim update's formula (<see cref="UpdateFlop"/>).
+    /// </summary>
     public static OpCase OptimizerSteps(OptimizerSettings s, long n, int steps = 3)
     {
         double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
-        return Case($"{s.Kind} step", $"n={n} steps={steps} {Describe(s)}",
+        return Case($"{s.Kind} step", $"n={n} steps={steps} {Describe(s)}", (double)UpdateFlop(s.Kind) * n * steps,
             c =>
             {
-                c.In("param", n).In("grads", steps * n);
+                c.Updated("param", n).In("grads", steps * n);
                 for (int i = 0; i < s.StateCount; i++)
-                    c.In($"state{i}", Enumerable.Repeat(initial, checked((int)n)).ToArray());
+                    c.Updated($"state{i}", Enumerable.Repeat(initial, checked((int)n)).ToArray());
                 return c;
             },
             (b, t) =>
@@ -166,6 +192,18 @@ public static class OpCases
     private static string Describe(OptimizerSettings s) => System.FormattableString.Invariant(
         $"lr={s.LearningRate} wd={s.WeightDecay} momentum={s.Momentum} dampening={s.Dampening} nesterov={s.Nesterov} centered={s.Centered} lr_decay={s.LearningRateDecay} initial={s.InitialAccumulatorValue}");
 
-    private static OpCase Case(string op, string shape, Func<OpCheck, OpCheck> inputs, Action<Backend, OpBuffers> run) =>
-        new(op, shape, inputs(new OpCheck($"{op} {shape}")), run);
+    /// <summary>
+    /// One update of one parameter: weight decay 2, then SGD 5 (momentum buffer and step), Adam and AdamW 11 (both moments,
+    /// their bias corrections, the square root and the step), RMSprop 7, Adagrad 6.
+    /// </summary>
+    private static int UpdateFlop(OptimizerKind kind) => 2 + kind switch
+    {
+        OptimizerKind.Sgd => 5,
+        OptimizerKind.Adam or OptimizerKind.AdamW => 11,
+        OptimizerKind.RmsProp => 7,
+        _ => 6,
+    };
+
+    private static OpCase Case(string op, string shape, double flop, Func<OpCheck, OpCheck> inputs, Action<Backend, OpBuffers> run) =>
+        new(op, shape, flop, inputs(new OpCheck($"{op} {shape}")), run);
 }

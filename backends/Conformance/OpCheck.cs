@@ -12,7 +12,7 @@ namespace KernelLab.Backends.Conformance;
 public sealed class OpCheck
 {
     private readonly RandomData _data;
-    private readonly List<(string Name, double[]? Values, long Length)> _tensors = []; // Values null: an output, poisoned
+    private readonly List<(string Name, double[]? Values, long Length, bool Read, bool Written)> _tensors = []; // Values null: an output, poisoned
     private readonly List<(string Name, int[] Values)> _indices = [];
     private readonly List<(string Name, long Length)> _indexScratch = [];
 
@@ -33,7 +33,16 @@ public sealed class OpCheck
 
     public OpCheck In(string name, double[] values)
     {
-        _tensors.Add((name, values, values.Length));
+        _tensors.Add((name, values, values.Length, Read: true, Written: false));
+        return this;
+    }
+
+    /// <summary>An input that the op writes over (in place: a = a + b, dx into dy, an optimizer's parameter and state), uniform in [min, max).</summary>
+    public OpCheck Updated(string name, long length, double min = -1, double max = 1) => Updated(name, _data.Uniform(length, min, max));
+
+    public OpCheck Updated(string name, double[] values)
+    {
+        _tensors.Add((name, values, values.Length, Read: true, Written: true));
         return this;
     }
 
@@ -42,7 +51,7 @@ public sealed class OpCheck
     /// </summary>
     public OpCheck Out(string name, long length, bool accumulated = false)
     {
-        _tensors.Add((name, accumulated ? _data.Uniform(length) : null, length));
+        _tensors.Add((name, accumulated ? _data.Uniform(length) : null, length, Read: accumulated, Written: true));
         return this;
     }
 
@@ -63,6 +72,19 @@ public sealed class OpCheck
         return this;
     }
 
+    /// <summary>
+    /// The least memory traffic of the op, in bytes, at <paramref name="precision"/>: each input read once, each output written
+    /// once, a tensor the op updates read and written; int32 indices read once, and those one op writes for the next
+    /// (max-pool's arg-max) written and read. A roofline's bytes: any implementation moves at least these.
+    /// </summary>
+    public long Bytes(Precision precision)
+    {
+        int size = precision == Precision.Float64 ? sizeof(double) : sizeof(float);
+        return _tensors.Sum(t => t.Length * size * ((t.Read ? 1 : 0) + (t.Written ? 1 : 0)))
+            + _indices.Sum(i => (long)i.Values.Length * sizeof(int))
+            + _indexScratch.Sum(i => 2 * i.Length * sizeof(int));
+    }
+
     /// <summary>Runs the op on <paramref name="backend"/> and on a fresh reference and compares every tensor.</summary>
     public OpCheckResult Check(Backend backend, Action<Backend, OpBuffers> op)
     {
@@ -80,7 +102,7 @@ public sealed class OpCheck
         var buffers = new OpBuffers();
         try
         {
-            foreach (var (name, values, length) in _tensors)
+            foreach (var (name, values, length, _, _) in _tensors)
                 buffers.Add(name, values is null ? backend.AllocatePoisoned(length) : backend.Upload(values));
             foreach (var (name, values) in _indices)
                 buffers.Add(name, backend.Upload(values));

@@ -38,6 +38,9 @@ public sealed record BackendEntry(
     /// <summary>Creates the backend on a device (<c>--device</c>), for backends with a choice of device; null for the rest.</summary>
     public Func<string, Backend>? CreateOnDevice { get; init; }
 
+    /// <summary>Creates the backend on that many host threads, for backends whose work runs on a pool of host threads; null for the rest (a suite's <c>threads</c> list applies only where it is set).</summary>
+    public Func<int, Backend>? CreateOnThreads { get; init; }
+
     /// <summary>
     /// For backends that compile kernel sources at run time: a checker that builds them all (<c>kernellab kernels check</c>),
     /// on the named device where the backend has a choice; null for the rest.

@@ -55,7 +55,10 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     /// </summary>
     public static BackendEntry Entry { get; } = new(
         "cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
-        Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new CpuSimdBackend());
+        Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new CpuSimdBackend())
+    {
+        CreateOnThreads = threads => new CpuSimdBackend(threads),
+    };
 
     public override string Name => Entry.Name;
 

@@ -5,34 +5,77 @@ using KernelLab.Backends;
 using KernelLab.Models;
 using KernelLab.Results;
 using KernelLab.Suites;
+using ScottPlot;
 
 namespace KernelLab.Reports;
 
 /// <summary>
-/// A report of one or more result files: report.md (with the charts as SVG files beside it, so it renders on a
-/// code-hosting site) and report.html (one file: charts inline, styles inline, nothing fetched).
+/// A report of one or more result files, and of ops files (<c>kernellab ops</c>): report.md (with each chart as a PNG beside
+/// it, so it renders on a code-hosting site, and as SVG) and report.html (one file: charts as SVG inline, styles inline,
+/// nothing fetched). A chart is drawn only where the results hold its data.
 /// </summary>
 public sealed class Report
 {
     private readonly IReadOnlyList<(string Source, ResultsDocument Document)> _inputs;
+    private readonly IReadOnlyList<(string Source, OpsDocument Document)> _ops;
     private readonly List<RunRecord> _runs;
+    private readonly Func<RunRecord, string> _label;
+    private readonly BackendColors _colors;
 
-    public Report(IReadOnlyList<(string Source, ResultsDocument Document)> inputs, string? baseline = null)
+    public Report(IReadOnlyList<(string Source, ResultsDocument Document)> inputs, string? baseline = null,
+        IReadOnlyList<(string Source, OpsDocument Document)>? ops = null)
     {
-        if (inputs.Count == 0)
+        _ops = ops ?? [];
+        if (inputs.Count == 0 && _ops.Count == 0)
             throw new ArgumentException("no results", nameof(inputs));
         _inputs = inputs;
         _runs = inputs.SelectMany(i => i.Document.Runs.Select(r => WithPeakShare(r, i.Document.Machine, inputs))).ToList();
-        Workloads = _runs.Select(r => r.Workload).Distinct().ToList();
+        _label = RunRecord.Labels(_runs);
+        Workloads = _runs.Select(_label).Distinct().ToList();
+        TimedWorkloads = _runs.Where(r => r.Throughput is not null).Select(_label).Distinct().ToList();
         Backends = _runs.Select(r => r.Backend).Distinct().ToList();
         var measured = _runs.Where(r => r.Throughput is not null).Select(r => r.Backend).Distinct().ToList();
         if (baseline is not null && !measured.Contains(baseline))
             throw new KernelLabException($"--baseline {baseline}: no timed run of that backend in the results (timed: {(measured.Count == 0 ? "none" : string.Join(", ", measured))})");
-        Baseline = baseline ?? (measured.Contains(SuiteRunner.ReferenceBackend) ? SuiteRunner.ReferenceBackend : measured.FirstOrDefault());
+        Baseline = baseline ?? DefaultBaseline(measured);
         TimedBackends = measured;
+        _colors = new BackendColors([.. Backends.Union(_ops.Select(o => o.Document.Backend))]);
     }
 
+    /// <summary>
+    /// A report of result folders and files: a folder gives its results.json and its ops files (ops-BACKEND.json), a file is
+    /// a results file or an ops file as its schema says.
+    /// </summary>
+    public static Report Load(IEnumerable<string> paths, string? baseline = null)
+    {
+        var results = new List<(string, ResultsDocument)>();
+        var ops = new List<(string, OpsDocument)>();
+        foreach (string path in paths)
+        {
+            string[] opsFiles = Directory.Exists(path) ? [.. Directory.GetFiles(path, ResultsFile.OpsFilePattern).Order(StringComparer.Ordinal)] : [];
+            string resultsFile = Directory.Exists(path) ? Path.Combine(path, ResultsFile.FileName) : path;
+            if (!Directory.Exists(path) && ResultsFile.IsOpsFile(path))
+                ops.Add((path, ResultsFile.LoadOps(path)));
+            else if (opsFiles.Length == 0 || File.Exists(resultsFile))
+                results.Add((resultsFile, ResultsFile.Load(resultsFile)));
+            ops.AddRange(opsFiles.Select(f => (f, ResultsFile.LoadOps(f))));
+        }
+        return new Report(results, baseline, ops);
+    }
+
+    /// <summary>PyTorch's row where a PyTorch result is merged (the speed to beat), else the reference, else the first timed backend.</summary>
+    private static string? DefaultBaseline(IReadOnlyList<string> timed) =>
+        timed.FirstOrDefault(b => b.StartsWith(PyTorchPrefix, StringComparison.Ordinal))
+        ?? (timed.Contains(SuiteRunner.ReferenceBackend) ? SuiteRunner.ReferenceBackend : timed.FirstOrDefault());
+
+    /// <summary>How tools/torch_baseline.py names its backends (pytorch-cpu, pytorch-cuda).</summary>
+    public const string PyTorchPrefix = "pytorch";
+
+    /// <summary>The workloads as the charts and tables name them: with the batch or thread count where a suite swept them.</summary>
     public IReadOnlyList<string> Workloads { get; }
+
+    /// <summary>Workloads with at least one timed run: the bar charts' groups.</summary>
+    public IReadOnlyList<string> TimedWorkloads { get; }
 
     /// <summary>
     /// A CPU run without a share of peak (an outside baseline that does not probe the machine) takes it from the
@@ -49,103 +92,142 @@ public sealed class Report
 
     public IReadOnlyList<string> Backends { get; }
 
-    /// <summary>Backends with at least one timed run: the charts' series.</summary>
+    /// <summary>Backends with at least one timed run: the bar charts' series.</summary>
     public IReadOnlyList<string> TimedBackends { get; }
 
     public string? Baseline { get; }
 
-    public const string StepTimeChart = "step-time.svg", SpeedupChart = "speedup.svg", PeakShareChart = "peak-share.svg";
+    /// <summary>The names of the charts, and of their files (NAME.svg, NAME.png), as scripts look for them.</summary>
+    public const string StepTimeChart = "step-time", SpeedupChart = "speedup", PeakShareChart = "peak-share", ScalingChartName = "scaling",
+        RooflineChartName = "roofline", TrainingCurvesChartName = "training-curves";
 
-    /// <summary>Writes report.md, report.html and the charts into <paramref name="directory"/>, all or none.</summary>
+    public static readonly IReadOnlyList<string> ChartNames =
+        [StepTimeChart, SpeedupChart, PeakShareChart, ScalingChartName, RooflineChartName, TrainingCurvesChartName];
+
+    /// <summary>
+    /// Writes report.md, report.html and each chart as SVG and PNG into <paramref name="directory"/>, all or none; a chart's
+    /// files left there by an earlier report whose data this one lacks are removed, so that a script finds only this report's.
+    /// </summary>
     public IReadOnlyList<string> WriteTo(string directory)
     {
         OutputFolder.Create(directory);
         var charts = Charts();
-        var files = charts.Select(c => (Path.Combine(directory, c.File), c.Chart.ToSvg())).ToList();
-        files.Add((Path.Combine(directory, "report.md"), Markdown()));
-        files.Add((Path.Combine(directory, "report.html"), Html()));
-        AtomicFile.WriteAll(files.Select(f => (f.Item1, (Action<Stream>)(s => s.Write(Encoding.UTF8.GetBytes(f.Item2))))).ToList());
-        return files.Select(f => f.Item1).ToList();
+        var svgs = charts.Select(c => (Chart: c, Svg: c.ToSvg())).ToList();
+        var files = new List<(string Path, Action<Stream> Write)>();
+        foreach (var (chart, svg) in svgs)
+        {
+            byte[] png = chart.ToPng();
+            files.Add((Path.Combine(directory, chart.SvgFile), s => s.Write(Encoding.UTF8.GetBytes(svg))));
+            files.Add((Path.Combine(directory, chart.PngFile), s => s.Write(png)));
+        }
+        files.Add((Path.Combine(directory, "report.md"), s => s.Write(Encoding.UTF8.GetBytes(Markdown(charts)))));
+        files.Add((Path.Combine(directory, "report.html"), s => s.Write(Encoding.UTF8.GetBytes(Html(svgs)))));
+        AtomicFile.WriteAll(files);
+        foreach (string stale in ChartNames.Except(charts.Select(c => c.Name)).SelectMany(n => new[] { n + ".svg", n + ".png" }))
+            File.Delete(Path.Combine(directory, stale));
+        return files.Select(f => f.Path).ToList();
     }
 
-    public IReadOnlyList<(string File, string Caption, BarChart Chart)> Charts() =>
-    [
-        (StepTimeChart, "Median step time (forward, backward, optimizer); whiskers p10 to p90. Lower is better.", StepTime()),
-        (SpeedupChart, $"Speedup over {Baseline ?? "the baseline"}: its median step time over each backend's. Higher is better.", Speedup()),
-        (PeakShareChart, "Counted GFLOP/s as a share of the machine's measured float32 FMA peak (CPU backends).", PeakShare()),
-    ];
+    /// <summary>The charts this report's data can draw, in the order the report shows them.</summary>
+    public IReadOnlyList<Chart> Charts()
+    {
+        var charts = new List<Chart>();
+        if (Timed.Any())
+            charts.Add(new Chart(StepTimeChart, "Step time per workload",
+                "Median step time (forward, backward, optimizer); whiskers p10 to p90. Lower is better.", [StepTime()]));
+        if (SpeedupValues().Keys.Any(k => k.Series != Baseline))
+            charts.Add(new Chart(SpeedupChart, $"Speedup over {Baseline}",
+                $"Speedup over {Baseline} (--baseline; the dashed line at 1x): its median step time over each backend's. Higher is better.", [Speedup()]));
+        if (Timed.Any(r => r.Throughput!.PeakShare is not null))
+            charts.Add(new Chart(PeakShareChart, "Share of the measured peak",
+                "Counted GFLOP/s as a share of the machine's measured float32 FMA peak (CPU backends).", [PeakShare()]));
+        if (ScalingChart.Draw(ScalingPoints(), _colors) is { Count: > 0 } scaling)
+            charts.Add(new Chart(ScalingChartName, "Throughput against the swept batch or thread count",
+                "Samples per second at each value of a workload's batch or threads list, one line per backend: how cost grows as the work grows.", scaling));
+        if (RooflinePoints() is { Count: > 0 } points)
+            charts.Add(new Chart(RooflineChartName, "Roofline of the ops",
+                "Each op of kernellab ops at its arithmetic intensity (counted FLOP over the least bytes it must move) against the GFLOP/s it reached; " +
+                "the ceilings are the machine's measured float32 FMA peak and copy bandwidth (the host CPU's: for a GPU backend they are not its own).",
+                [RooflineChart.Draw(points, Roofs(), _colors)]));
+        if (TrainingRuns() is { Count: > 0 } training)
+            charts.Add(new Chart(TrainingCurvesChartName, "Training curves",
+                "Training to a target: the training loss and the validation metric against the training step, each seed a line.",
+                TrainingCurvesChart.Draw(training, _colors), columns: 2));
+        return charts;
+    }
 
     private IEnumerable<RunRecord> Timed => _runs.Where(r => r.Throughput is not null);
 
-    public BarChart StepTime() => new()
-    {
-        Title = "Step time per workload",
-        YLabel = "ms per training step",
-        Categories = Workloads,
-        Series = TimedBackends,
-        Values = Timed.GroupBy(r => (r.Workload, r.Backend)).ToDictionary(g => g.Key, g =>
+    public Plot StepTime() => GroupedBars.Draw("Step time per workload", "ms per training step", "", TimedWorkloads, TimedBackends,
+        Timed.GroupBy(r => (_label(r), r.Backend)).ToDictionary(g => g.Key, g =>
         {
             var t = g.Last().Throughput!;
-            return new Bar(t.StepMsMedian, t.StepMsP10, t.StepMsP90);
-        }),
-    };
+            return new BarValue(t.StepMsMedian, t.StepMsP10, t.StepMsP90);
+        }), _colors);
 
-    public BarChart Speedup()
+    /// <summary>Each timed run's speedup over the baseline's run of the same workload.</summary>
+    public IReadOnlyDictionary<(string Category, string Series), BarValue> SpeedupValues()
     {
-        var values = new Dictionary<(string, string), Bar>();
-        foreach (var workload in Workloads)
+        var values = new Dictionary<(string, string), BarValue>();
+        foreach (var workload in TimedWorkloads)
         {
-            var baseline = Timed.LastOrDefault(r => r.Workload == workload && r.Backend == Baseline);
+            var baseline = Timed.LastOrDefault(r => _label(r) == workload && r.Backend == Baseline);
             if (baseline is null)
                 continue;
-            foreach (var run in Timed.Where(r => r.Workload == workload))
-                values[(workload, run.Backend)] = new Bar(baseline.Throughput!.StepMsMedian / run.Throughput!.StepMsMedian);
+            foreach (var run in Timed.Where(r => _label(r) == workload))
+                values[(workload, run.Backend)] = new BarValue(baseline.Throughput!.StepMsMedian / run.Throughput!.StepMsMedian);
         }
-        return new BarChart
-        {
-            Title = $"Speedup over {Baseline ?? "baseline"}",
-            YLabel = $"x faster than {Baseline ?? "baseline"}",
-            Categories = Workloads,
-            Series = TimedBackends,
-            Values = values,
-            ReferenceLine = 1,
-            Unit = "x",
-        };
+        return values;
     }
 
-    public BarChart PeakShare() => new()
-    {
-        Title = "Share of the measured peak",
-        YLabel = "% of peak FMA GFLOP/s",
-        Categories = Workloads,
-        Series = TimedBackends,
-        Values = Timed.Where(r => r.Throughput!.PeakShare is not null).GroupBy(r => (r.Workload, r.Backend))
-            .ToDictionary(g => g.Key, g => new Bar(100 * g.Last().Throughput!.PeakShare!.Value)),
-        Unit = "%",
-        EmptyNote = "no CPU backend with a measured peak in these results",
-    };
+    /// <summary>The baseline's own bars would all be 1: the dashed line at 1 stands for it.</summary>
+    public Plot Speedup() => GroupedBars.Draw($"Speedup over {Baseline}", $"times faster than {Baseline}", "x", TimedWorkloads,
+        [.. TimedBackends.Where(b => b != Baseline)], SpeedupValues(), _colors, referenceLine: 1);
+
+    public Plot PeakShare() => GroupedBars.Draw("Share of the measured peak", "% of peak FMA GFLOP/s", "%", TimedWorkloads, TimedBackends,
+        Timed.Where(r => r.Throughput!.PeakShare is not null).GroupBy(r => (_label(r), r.Backend))
+            .ToDictionary(g => g.Key, g => new BarValue(100 * g.Last().Throughput!.PeakShare!.Value)), _colors);
+
+    public IReadOnlyList<ScalingPoint> ScalingPoints() =>
+        [.. Timed.Where(r => r.Batch is not null).Select(r => new ScalingPoint(r.Workload, r.Backend, r.Batch!.Value, r.Threads, r.Throughput!.SamplesPerSecond))];
+
+    public IReadOnlyList<RooflinePoint> RooflinePoints() =>
+        [.. _ops.SelectMany(o => o.Document.Ops.Select(op => RooflinePoint.From(o.Document.Backend, op))).OfType<RooflinePoint>()];
+
+    /// <summary>The ceilings of each machine the ops files were measured on, where its probe measured both peaks.</summary>
+    public IReadOnlyList<Roof> Roofs() =>
+        [.. _ops.Select(o => o.Document.Machine).OfType<MachineInfo>()
+            .Where(m => m.PeakGflops is > 0 && m.MemoryGbps is > 0)
+            .Select(m => new Roof($"{m.Cpu}, {m.Cores} cores", m.PeakGflops!.Value, m.MemoryGbps!.Value)).Distinct()];
+
+    public IReadOnlyList<TrainingRun> TrainingRuns() =>
+        [.. _runs.Where(r => r.Training is not null).SelectMany(r => r.Training!.Seeds.Where(s => s.Curves is not null)
+            .Select(s => new TrainingRun(_label(r), r.Backend, s.Seed, r.Training!.Metric, r.Training.Target, s.Curves!)))];
 
     // ---------------------------------------------------------------- tables, shared by Markdown and HTML
 
-    private sealed record TableData(string[] Header, List<string[]> Rows, string[]? Classes = null);
+    private sealed record TableData(string[] Header, List<string[]> Rows);
 
     /// <summary>One row per kind of machine of each results file (a merged file's shards ran on several): its hosts, then what they share.</summary>
     private TableData MachineTable()
     {
         var rows = new List<string[]>();
-        foreach (var (source, doc) in _inputs)
+        var machines = _inputs.Select(i => (i.Source, What: $"suite {i.Document.Suite}", i.Document.Started, Machines: i.Document.Machines))
+            .Concat(_ops.Select(o => (o.Source, What: $"ops of {o.Document.Backend} at {o.Document.Shapes}'s shapes", Started: "-",
+                Machines: o.Document.Machine is { } m ? (IReadOnlyList<MachineInfo>)[m] : [])));
+        foreach (var (source, what, started, all) in machines)
         {
-            foreach (var same in doc.Machines.GroupBy(m => string.Join('\n', Hardware(m))))
+            foreach (var same in all.GroupBy(m => string.Join('\n', Hardware(m))))
             {
                 var m = same.First();
                 var hosts = same.Select(x => x.Host).OfType<string>().Distinct().ToList();
                 rows.Add([
-                    source, doc.Suite, doc.Started, hosts.Count == 0 ? "-" : string.Join(", ", hosts), .. Hardware(m),
+                    source, what, started, hosts.Count == 0 ? "-" : string.Join(", ", hosts), .. Hardware(m),
                     Range(same.Select(x => x.PeakGflops)), Range(same.Select(x => x.MemoryGbps)),
                 ]);
             }
         }
-        return new TableData(["results", "suite", "started", "hosts", "OS", "CPU", "cores", "SIMD", "GPUs", "OpenCL devices", ".NET", "peak GFLOP/s", "copy GB/s"], rows);
+        return new TableData(["file", "of", "started", "hosts", "OS", "CPU", "cores", "SIMD", "GPUs", "OpenCL devices", ".NET", "peak GFLOP/s", "copy GB/s"], rows);
     }
 
     private static string[] Hardware(MachineInfo m) =>
@@ -173,7 +255,7 @@ public sealed class Report
             var t = r.Throughput!;
             return new[]
             {
-                r.Workload, r.Backend, F(t.StepMsMedian), t.StepMsP10 is { } p10 ? F(p10) : "-", t.StepMsP90 is { } p90 ? F(p90) : "-",
+                _label(r), r.Backend, F(t.StepMsMedian), t.StepMsP10 is { } p10 ? F(p10) : "-", t.StepMsP90 is { } p90 ? F(p90) : "-",
                 t.Steps.ToString(CultureInfo.InvariantCulture), F(t.SamplesPerSecond), t.TokensPerSecond is { } tok ? F(tok) : "-",
                 F(t.Gflops), t.PeakShare is { } share ? (100 * share).ToString("F2", CultureInfo.InvariantCulture) + "%" : "-",
             };
@@ -188,11 +270,29 @@ public sealed class Report
         {
             var row = new List<string> { workload };
             foreach (var backend in Backends)
-                row.Add(CorrectnessCell(_runs.LastOrDefault(r => r.Workload == workload && r.Backend == backend)));
+                row.Add(CorrectnessCell(_runs.LastOrDefault(r => _label(r) == workload && r.Backend == backend)));
             rows.Add([.. row]);
         }
         return new TableData(["workload", .. Backends], rows);
     }
+
+    /// <summary>Per ops file: how many ops matched the reference and were timed, and the ones that did not.</summary>
+    private TableData OpsTable() => new(["file", "backend", "device", "shapes", "ops", "matched and timed", "failed"],
+        [.. _ops.Select(o => new[]
+        {
+            o.Source, o.Document.Backend, o.Document.Device, o.Document.Shapes, o.Document.Ops.Count.ToString(CultureInfo.InvariantCulture),
+            o.Document.Ops.Count(op => op.Passed).ToString(CultureInfo.InvariantCulture),
+            string.Join("; ", o.Document.Ops.Where(op => !op.Passed).Select(op => $"{op.Op} {op.Shape}: {op.Error}")) is { Length: > 0 } failed ? failed : "none",
+        })]);
+
+    /// <summary>Training-to-target runs, one row per seed.</summary>
+    private TableData TrainingTable() => new(["workload", "backend", "seed", "metric", "target", "time to target s", "epochs", "steps", "final"],
+        [.. _runs.Where(r => r.Training is not null).SelectMany(r => r.Training!.Seeds.Select(s => new[]
+        {
+            _label(r), r.Backend, s.Seed.ToString(CultureInfo.InvariantCulture), r.Training!.Metric, F(r.Training.Target),
+            s.TimeToTargetS is { } t ? F(t) : "not reached", s.Epochs.ToString(CultureInfo.InvariantCulture),
+            s.Steps.ToString(CultureInfo.InvariantCulture), s.FinalMetric is { } m ? F(m) : "-",
+        }))]);
 
     /// <summary>max error and pass/fail; or why there is none.</summary>
     public static string CorrectnessCell(RunRecord? run)
@@ -211,29 +311,46 @@ public sealed class Report
     }
 
     private List<string> NotRun() => _runs.Where(r => !r.IsOk)
-        .Select(r => $"{r.Workload} on {r.Backend}: {r.Status}: {r.Reason ?? r.Error}").Distinct().ToList();
+        .Select(r => $"{_label(r)} on {r.Backend}: {r.Status}: {r.Reason ?? r.Error}").Distinct().ToList();
 
     private List<string> Notes() => _runs.Where(r => r.Correctness?.Passed is null && r.Correctness?.Note is not null)
         .Select(r => $"{r.Backend}: {r.Correctness!.Note}").Distinct().ToList();
 
-    private static string F(double v) => BarChart.Number(v);
+    private static string F(double v) => Chart.Number(v);
 
-    private string Title => $"KernelLab report: {string.Join(" + ", _inputs.Select(i => i.Document.Suite).Distinct())}";
+    private string Title => $"KernelLab report: {string.Join(" + ", _inputs.Select(i => i.Document.Suite).Concat(_ops.Select(o => $"ops of {o.Document.Backend}")).Distinct())}";
+
+    private IEnumerable<string> Sources => _inputs.Select(i => i.Source).Concat(_ops.Select(o => o.Source));
+
+    private const string CheckedFirst = "Correctness is checked before timing: each backend's gradients against the reference backend's on the same seeded parameters and batch, each op against the reference's with fresh inputs.";
+
+    /// <summary>The report's sections after the charts: each a heading, a note and a table, where the data has rows.</summary>
+    private IEnumerable<(string Heading, string? Note, TableData Table, bool Correctness)> Sections() =>
+        new (string, string?, TableData, bool)[]
+        {
+            ("Step time and throughput", null, ThroughputTable(), false),
+            ("Correctness", "Max error over the loss and every gradient; pass at 1e-6 for float64, 1e-4 for float32.", CorrectnessTable(), true),
+            ("Training to a target", "Per seed: the time from the first touch of the data to the target, or 'not reached'.", TrainingTable(), false),
+            ("Ops", "kernellab ops: each op checked against the reference, then timed; the roofline above draws the timed ones.", OpsTable(), false),
+            ("Machine", null, MachineTable(), false),
+        }.Where(s => s.Item3.Rows.Count > 0);
 
     // ---------------------------------------------------------------- Markdown
 
-    public string Markdown()
+    private string Markdown(IReadOnlyList<Chart> charts)
     {
         var md = new StringBuilder();
         md.Append("# ").Append(Title).Append("\n\n");
-        md.Append("Results: ").Append(string.Join(", ", _inputs.Select(i => $"`{i.Source}`"))).Append(". ");
-        md.Append("Correctness is checked before timing: each backend's gradients against the `reference` backend's on the same seeded parameters and batch.\n\n");
-        foreach (var (file, caption, chart) in Charts())
-            md.Append(CultureInfo.InvariantCulture, $"![{chart.Title}]({file})\n\n{caption}\n\n");
-        md.Append("## Step time and throughput\n\n");
-        MarkdownTable(md, ThroughputTable());
-        md.Append("## Correctness (max error over the loss and every gradient; pass at 1e-6 for float64, 1e-4 for float32)\n\n");
-        MarkdownTable(md, CorrectnessTable());
+        md.Append("Results: ").Append(string.Join(", ", Sources.Select(s => $"`{s}`"))).Append(". ").Append(CheckedFirst).Append("\n\n");
+        foreach (var chart in charts)
+            md.Append(CultureInfo.InvariantCulture, $"![{chart.Title}]({chart.PngFile})\n\n{chart.Caption} ([SVG]({chart.SvgFile}))\n\n");
+        foreach (var (heading, note, table, _) in Sections())
+        {
+            md.Append("## ").Append(heading).Append("\n\n");
+            if (note is not null)
+                md.Append(note).Append("\n\n");
+            MarkdownTable(md, table);
+        }
         var notRun = NotRun();
         if (notRun.Count > 0)
         {
@@ -244,8 +361,6 @@ public sealed class Report
         }
         foreach (var note in Notes())
             md.Append("- n/a: ").Append(note).Append('\n');
-        md.Append("## Machine\n\n");
-        MarkdownTable(md, MachineTable());
         return md.ToString();
     }
 
@@ -261,46 +376,50 @@ public sealed class Report
 
     // ---------------------------------------------------------------- HTML
 
-    public string Html()
+    /// <summary>One page with nothing to fetch: each chart an SVG image inline, as a data URI (its own document, so the ids ScottPlot gives its clip paths stay apart).</summary>
+    private string Html(IReadOnlyList<(Chart Chart, string Svg)> charts)
     {
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         html.Append("<title>").Append(H(Title)).Append("</title>\n");
         html.Append("""
             <style>
-            body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+            body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
             table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }
             th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
             th { background: #f3f3f3; }
             td.pass { background: #e6f4e6; } td.fail { background: #fbe3e3; } td.na { color: #888; }
-            figure { margin: 1em 0; } figcaption { color: #555; font-size: 13px; }
+            figure { margin: 1em 0; } figcaption { color: #555; font-size: 13px; } img.chart { max-width: 100%; height: auto; }
             </style>
             </head>
             <body>
 
             """);
-        html.Append("<h1>").Append(H(Title)).Append("</h1>\n<p>Results: ")
-            .Append(H(string.Join(", ", _inputs.Select(i => i.Source))))
-            .Append(". Correctness is checked before timing: each backend's gradients against the <code>reference</code> backend's on the same seeded parameters and batch.</p>\n");
-        foreach (var (_, caption, chart) in Charts())
-            html.Append("<figure>\n").Append(chart.ToSvg()).Append("<figcaption>").Append(H(caption)).Append("</figcaption>\n</figure>\n");
-        html.Append("<h2>Step time and throughput</h2>\n");
-        HtmlTable(html, ThroughputTable());
-        html.Append("<h2>Correctness</h2>\n<p>Max error over the loss and every gradient; pass at 1e-6 for float64, 1e-4 for float32.</p>\n");
-        HtmlTable(html, CorrectnessTable(), correctness: true);
+        html.Append("<h1>").Append(H(Title)).Append("</h1>\n<p>Results: ").Append(H(string.Join(", ", Sources))).Append(". ").Append(H(CheckedFirst)).Append("</p>\n");
+        foreach (var (chart, image) in charts)
+        {
+            string svg = Convert.ToBase64String(Encoding.UTF8.GetBytes(image));
+            html.Append(CultureInfo.InvariantCulture, $"<figure id=\"{chart.Name}\">\n<img class=\"chart\" alt=\"{H(chart.Title)}\" width=\"{Chart.Width}\" height=\"{chart.Height}\" src=\"data:image/svg+xml;base64,{svg}\">\n");
+            html.Append("<figcaption>").Append(H(chart.Caption)).Append("</figcaption>\n</figure>\n");
+        }
+        foreach (var (heading, note, table, correctness) in Sections())
+        {
+            html.Append("<h2>").Append(H(heading)).Append("</h2>\n");
+            if (note is not null)
+                html.Append("<p>").Append(H(note)).Append("</p>\n");
+            HtmlTable(html, table, correctness);
+        }
         var notRun = NotRun();
         if (notRun.Count > 0)
             html.Append("<p>Not run or failed:</p>\n<ul>\n").Append(string.Concat(notRun.Select(l => $"<li>{H(l)}</li>\n"))).Append("</ul>\n");
         var notes = Notes();
         if (notes.Count > 0)
             html.Append("<ul>\n").Append(string.Concat(notes.Select(l => $"<li>n/a: {H(l)}</li>\n"))).Append("</ul>\n");
-        html.Append("<h2>Machine</h2>\n");
-        HtmlTable(html, MachineTable());
         html.Append("</body>\n</html>\n");
         return html.ToString();
     }
 
-    private static void HtmlTable(StringBuilder html, TableData table, bool correctness = false)
+    private static void HtmlTable(StringBuilder html, TableData table, bool correctness)
     {
         html.Append("<table>\n<tr>").Append(string.Concat(table.Header.Select(h => $"<th>{H(h)}</th>"))).Append("</tr>\n");
         foreach (var row in table.Rows)

@@ -246,6 +246,9 @@ public sealed record RunRecord
     /// <summary>The host it ran on, as <see cref="MachineInfo.Host"/>: in a merged file, which of the machines.</summary>
     public string? Host { get; init; }
 
+    /// <summary>The host threads the backend ran on, where the suite gives the workload a <c>threads</c> list (absent otherwise, and in older files).</summary>
+    public int? Threads { get; init; }
+
     /// <summary>What the backend ran on (its DeviceInfo name) and its kind (cpu, gpu).</summary>
     public string? Device { get; init; }
 
@@ -260,8 +263,28 @@ public sealed record RunRecord
 
     public Throughput? Throughput { get; init; }
 
+    /// <summary>A workload trained to a target (SUITES.md, "Training to a target"): per seed, its time to the target and its curves.</summary>
+    public TrainingResult? Training { get; init; }
+
     [JsonIgnore]
     public bool IsOk => Status == RunStatus.Ok;
+
+    /// <summary>The same workload on the same backend at the same batch and thread count: what a run of another file is paired with.</summary>
+    public bool IsSameRunAs(RunRecord other) =>
+        Workload == other.Workload && Backend == other.Backend && Batch == other.Batch && Threads == other.Threads;
+
+    /// <summary>
+    /// How <paramref name="runs"/> name a run: its workload, and where the runs hold the workload at several batches or thread
+    /// counts (a suite's <c>batch</c> or <c>threads</c> list), the value of this one ("mlp batch=16 threads=2").
+    /// </summary>
+    public static Func<RunRecord, string> Labels(IEnumerable<RunRecord> runs)
+    {
+        var byWorkload = runs.GroupBy(r => r.Workload).ToDictionary(g => g.Key, g =>
+            (Batches: g.Select(r => r.Batch).OfType<int>().Distinct().Count() > 1, Threads: g.Any(r => r.Threads is not null)));
+        return run => byWorkload.TryGetValue(run.Workload, out var swept)
+            ? run.Workload + (swept.Batches ? $" batch={run.Batch}" : "") + (swept.Threads && run.Threads is { } t ? $" threads={t}" : "")
+            : run.Workload;
+    }
 }
 
 /// <summary>
@@ -316,4 +339,50 @@ public sealed record Throughput
 
     /// <summary>Every measured step, in order, in milliseconds.</summary>
     public IReadOnlyList<double>? SamplesMs { get; init; }
+}
+
+/// <summary>
+/// A training-to-target run (shared/spec/SUITES.md, "Training to a target"): the metric and its target, and what each seed
+/// reached, with its curves for the report to draw.
+/// </summary>
+public sealed record TrainingResult
+{
+    /// <summary>accuracy (test set, a fraction; higher is better) or loss (validation cross-entropy in nats per token; lower is better).</summary>
+    public required string Metric { get; init; }
+
+    public required double Target { get; init; }
+
+    public required IReadOnlyList<SeedTraining> Seeds { get; init; }
+}
+
+/// <summary>One seed's training: when it reached the target (null when it did not), how far it went, and its curves.</summary>
+public sealed record SeedTraining
+{
+    public required ulong Seed { get; init; }
+
+    public double? TimeToTargetS { get; init; }
+
+    public int Epochs { get; init; }
+
+    public long Steps { get; init; }
+
+    public double? FinalMetric { get; init; }
+
+    public TrainingCurves? Curves { get; init; }
+}
+
+/// <summary>The training loss every step or every few steps, and the validation metric at each evaluation, each against the training step.</summary>
+public sealed record TrainingCurves
+{
+    public required Curve TrainingLoss { get; init; }
+
+    public required Curve Validation { get; init; }
+}
+
+/// <summary>Values at training steps: <c>{"steps": [...], "values": [...]}</c>, the same length.</summary>
+public sealed record Curve
+{
+    public required IReadOnlyList<long> Steps { get; init; }
+
+    public required IReadOnlyList<double> Values { get; init; }
 }

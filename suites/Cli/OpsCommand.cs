@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Models;
+using KernelLab.Results;
 using KernelLab.Suites;
 
 namespace KernelLab.Cli;
@@ -13,7 +13,7 @@ internal static class OpsCommand
     {
         var backend = Options.Backend();
         var shapes = new Option<string>("--shapes") { Description = "suite whose workloads give the shapes: a name in suites/ (standard, smoke, large) or a suite file", DefaultValueFactory = _ => "standard" };
-        var output = new Option<string?>("--out") { Description = "JSON file to write with every op's check and time" };
+        var output = new Option<string?>("--out") { Description = "JSON file to write with every op's check, time, FLOP and bytes, and the machine's peaks (as ops-BACKEND.json in a results folder, kernellab report draws it on a roofline)" };
         var warmup = new Option<double>("--warmup") { Description = "seconds each op runs before it is timed, so the runtime's optimised code is what is timed", DefaultValueFactory = _ => 0.2 };
         var command = new Command("ops", "check every op of the contract against the reference at a suite's shapes (fresh random inputs, poisoned outputs), then time it")
         {
@@ -29,7 +29,9 @@ internal static class OpsCommand
             using var device = BackendRegistry.Create(name);
             stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
             stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10}  shape");
-            var results = new List<OpResult>();
+            // The peaks a roofline draws the ops against, measured before the ops load the machine.
+            var machine = r.GetValue(output) is null ? null : MachineProbe.Describe();
+            var results = new List<OpRecord>();
             foreach (var result in new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite))
             {
                 results.Add(result);
@@ -41,51 +43,14 @@ internal static class OpsCommand
                     stdout.WriteLine($"{"",-12} {result.Error}");
             }
             if (r.GetValue(output) is { } path)
-                AtomicFile.Write(path, stream => Write(stream, name, device.Info, suite, results));
+            {
+                ResultsFile.Write(path, new OpsDocument(OpsDocument.SchemaName, name, device.Info.Name, device.Precision.ToString(), suite.Name,
+                    TensorComparison.ToleranceFor(device.Precision), results, device.Info.Kind, machine));
+            }
             int failed = results.Count(x => !x.Passed);
             stdout.WriteLine($"{results.Count - failed} of {results.Count} ops match the reference");
             return failed == 0 ? 0 : 1;
         });
         return command;
-    }
-
-    private static void Write(Stream stream, string backend, DeviceInfo info, Suite suite, List<OpResult> results)
-    {
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        w.WriteStartObject();
-        w.WriteString("schema", "kernellab.ops/1");
-        w.WriteString("backend", backend);
-        w.WriteString("device", info.Name);
-        w.WriteString("precision", info.Precision.ToString());
-        w.WriteString("shapes", suite.Name);
-        w.WriteNumber("tolerance", TensorComparison.ToleranceFor(info.Precision));
-        w.WriteStartArray("ops");
-        foreach (var r in results)
-        {
-            w.WriteStartObject();
-            w.WriteString("workload", r.Workload);
-            w.WriteString("op", r.Op);
-            w.WriteString("shape", r.Shape);
-            w.WriteBoolean("passed", r.Passed);
-            Number(w, "max_err", r.MaxErr);
-            if (r.Worst is not null)
-                w.WriteString("worst", r.Worst);
-            if (r.Error is not null)
-                w.WriteString("error", r.Error);
-            Number(w, "median_ms", r.MedianMs);
-            Number(w, "min_ms", r.MinMs);
-            w.WriteNumber("repeats", r.Repeats);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    private static void Number(Utf8JsonWriter w, string name, double? value)
-    {
-        if (value is { } v)
-            w.WriteNumber(name, v);
-        else
-            w.WriteNull(name);
     }
 }

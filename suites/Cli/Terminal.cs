@@ -43,7 +43,7 @@ internal sealed class PlainObserver(TextWriter stdout) : ISuiteObserver
     {
     }
 
-    public void Finished(RunRecord run) => stdout.WriteLine($"{run.Workload,-12} {run.Backend,-10} {Terminal.Summary(run)}");
+    public void Finished(Workload workload, RunRecord run) => stdout.WriteLine($"{workload.Label,-12} {run.Backend,-10} {Terminal.Summary(run)}");
 }
 
 /// <summary>A live table of every run of the suite, the current one with its progress bar.</summary>
@@ -51,7 +51,7 @@ internal sealed class LiveTableObserver : ISuiteObserver
 {
     private readonly Table _table = new Table().Border(TableBorder.Rounded)
         .AddColumns("workload", "backend", "progress", "median ms", "samples/s", "GFLOP/s", "max err");
-    private readonly Dictionary<(string, string), int> _rows = [];
+    private readonly Dictionary<(Workload, string), int> _rows = [];
     private readonly Stopwatch _sinceRefresh = Stopwatch.StartNew();
     private LiveDisplayContext? _context;
 
@@ -73,8 +73,8 @@ internal sealed class LiveTableObserver : ISuiteObserver
         _table.Title($"suite {Markup.Escape(document.Suite)} on {Markup.Escape(m.Cpu)} ({m.Cores} cores, {m.Simd}, peak {m.PeakGflops:F1} GFLOP/s, {m.MemoryGbps:F1} GB/s)");
         foreach (var (workload, backend) in plan)
         {
-            _rows[(workload.Name, backend)] = _table.Rows.Count;
-            _table.AddRow(Markup.Escape(workload.Name), Markup.Escape(backend), "[grey]waiting[/]", "", "", "", "");
+            _rows[(workload, backend)] = _table.Rows.Count;
+            _table.AddRow(Markup.Escape(workload.Label), Markup.Escape(backend), "[grey]waiting[/]", "", "", "", "");
         }
         _context?.Refresh();
     }
@@ -83,14 +83,14 @@ internal sealed class LiveTableObserver : ISuiteObserver
     {
         if (_sinceRefresh.ElapsedMilliseconds < 100 && progress < 1)
             return;
-        int row = _rows[(workload.Name, backend)];
+        int row = _rows[(workload, backend)];
         _table.UpdateCell(row, 2, $"[yellow]{Bar(progress)}[/] {phase}");
         Refresh();
     }
 
-    public void Finished(RunRecord run)
+    public void Finished(Workload workload, RunRecord run)
     {
-        int row = _rows[(run.Workload, run.Backend)];
+        int row = _rows[(workload, run.Backend)];
         if (run.Throughput is { } t)
         {
             _table.UpdateCell(row, 2, $"[green]{Bar(1)} ok[/]");

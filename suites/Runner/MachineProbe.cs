@@ -101,7 +101,8 @@ public static class MachineProbe
             }))
             .ToList();
 
-    private static string? RunTool(string name, string arguments)
+    /// <summary>A tool's standard output, or null where it is not installed, fails or takes more than 10 s.</summary>
+    public static string? RunTool(string name, string arguments)
     {
         try
         {

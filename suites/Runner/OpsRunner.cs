@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using KernelLab.Backends;
 using KernelLab.Backends.Conformance;
+using KernelLab.Results;
 
 namespace KernelLab.Suites;
-
-/// <summary>One op at one shape: its check against the reference, then, when it passed, its time.</summary>
-public sealed record OpResult(string Workload, string Op, string Shape, bool Passed, double? MaxErr, string? Worst, string? Error,
-    double? MedianMs, double? MinMs, int Repeats);
 
 /// <summary>
 /// <c>kernellab ops</c>: every op case of a suite's workloads (backends/Conformance) checked on one backend against
@@ -17,15 +14,16 @@ public sealed record OpResult(string Workload, string Op, string Shape, bool Pas
 /// </summary>
 public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSeconds = 0.05, double warmupSeconds = 0.2)
 {
-    public IEnumerable<OpResult> Run(Suite suite)
+    public IEnumerable<OpRecord> Run(Suite suite)
     {
         var cases = WorkloadOpCases.For(suite.Workloads.Select(w => (w.Name, w.Model, w.Shape)), suite.Optimizer);
         foreach (var (workload, opCase) in cases)
             yield return RunOne(workload, opCase);
     }
 
-    private OpResult RunOne(string workload, OpCase opCase)
+    private OpRecord RunOne(string workload, OpCase opCase)
     {
+        var record = new OpRecord(workload, opCase.Op, opCase.Shape, Passed: false, Repeats: 0, Flop: opCase.Flop, Bytes: opCase.Bytes(backend.Precision));
         OpCheckResult check;
         try
         {
@@ -33,12 +31,12 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return new OpResult(workload, opCase.Op, opCase.Shape, false, null, null, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", null, null, 0);
+            return record with { Error = $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}" };
         }
         var worst = check.Tensors.MaxBy(t => t.MaxError);
-        double? maxErr = double.IsFinite(check.MaxError) ? check.MaxError : null;
+        record = record with { MaxErr = double.IsFinite(check.MaxError) ? check.MaxError : null, Worst = worst?.Name };
         if (!check.Passed)
-            return new OpResult(workload, opCase.Op, opCase.Shape, false, maxErr, worst?.Name, check.Failures.ReplaceLineEndings("; "), null, null, 0);
+            return record with { Error = check.Failures.ReplaceLineEndings("; ") };
 
         using var buffers = opCase.Inputs.Allocate(backend);
         var clock = Stopwatch.StartNew();
@@ -58,6 +56,6 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
             opCase.Run(backend, buffers);
             samples.Add(timer.Stop());
         }
-        return new OpResult(workload, opCase.Op, opCase.Shape, true, maxErr, worst?.Name, null, Statistics.Median(samples), samples.Min(), samples.Count);
+        return record with { Passed = true, MedianMs = Statistics.Median(samples), MinMs = samples.Min(), Repeats = samples.Count };
     }
 }

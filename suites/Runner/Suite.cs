@@ -6,13 +6,26 @@ using KernelLab.Results;
 
 namespace KernelLab.Suites;
 
-/// <summary>One workload of a suite: a model config of MODELS.md, its batch and, for sequence models, its length.</summary>
+/// <summary>
+/// One workload of a suite as it runs: a model config of MODELS.md, its batch and, for sequence models, its length. A workload
+/// whose file gives a list (<c>"batch": [16, 32]</c>, <c>"threads": [1, 2]</c>) runs once per value: one Workload each, under
+/// the workload's name, batch by batch and within a batch thread count by thread count.
+/// </summary>
 public sealed record Workload(string Name, ModelConfig Model, int Batch, int? Seq)
 {
     public BatchShape Shape => new(Batch, Seq ?? 1);
 
     /// <summary>Tokens of one batch (B*T) for sequence models, null otherwise.</summary>
     public long? TokensPerBatch => Seq is { } t ? (long)Batch * t : null;
+
+    /// <summary>The host threads the backend runs on, from the workload's <c>threads</c>; null where it gives none (the backend's default).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>The file gives a list of batches, so the batch tells this run apart from the workload's others.</summary>
+    public bool SweepsBatch { get; init; }
+
+    /// <summary>The name with the swept values, "mlp batch=16 threads=2": one run's name where a workload has several.</summary>
+    public string Label => Name + (SweepsBatch ? $" batch={Batch}" : "") + (Threads is { } t ? $" threads={t}" : "");
 }
 
 /// <summary>One run of a suite: a workload on a backend with a seed, at its <paramref name="Position"/> in the suite's fixed order.</summary>
@@ -142,18 +155,34 @@ public sealed record Suite
         int index = 0;
         foreach (var w in workloadsJson.EnumerateArray())
         {
-            var workload = ParseWorkload(w, $"{source}: workloads[{index++}]");
-            if (workloads.Any(x => x.Name == workload.Name))
-                throw new KernelLabException($"{source}: workload name '{workload.Name}' appears twice");
-            workloads.Add(workload);
+            var points = ParseWorkload(w, $"{source}: workloads[{index++}]");
+            if (workloads.Any(x => x.Name == points[0].Name))
+                throw new KernelLabException($"{source}: workload name '{points[0].Name}' appears twice");
+            workloads.AddRange(points);
         }
 
-        return new Suite
+        var suite = new Suite
         {
             Name = name, Source = source, Backends = backends, WarmupSteps = warmup, WarmupSeconds = warmupSeconds, MinSteps = minSteps,
             MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer,
             OptimizerJson = optimizerJson, Workloads = workloads, SkipDevices = ParseSkipDevices(f, backends, source),
         };
+        suite.CheckThreads(backends, $"{source}: 'backends'");
+        return suite;
+    }
+
+    /// <summary>
+    /// Throws the one-line error where a workload gives <c>threads</c> and one of <paramref name="backends"/> has no thread
+    /// count to set (a GPU backend, the single-threaded reference): a suite that sweeps threads runs only backends that take them.
+    /// </summary>
+    public void CheckThreads(IEnumerable<string> backends, string where)
+    {
+        if (Workloads.FirstOrDefault(w => w.Threads is not null) is not { } swept)
+            return;
+        foreach (string backend in backends)
+            if (BackendRegistry.Find(backend).CreateOnThreads is null)
+                throw new KernelLabException($"{where}: backend '{backend}' does not run on host threads, and workload '{swept.Name}' gives 'threads' " +
+                    $"(a thread count applies to {string.Join(", ", BackendRegistry.All.Where(e => e.CreateOnThreads is not null).Select(e => e.Name))})");
     }
 
     /// <summary>Throws the one-line error for a backend name the registry does not know.</summary>
@@ -192,14 +221,17 @@ public sealed record Suite
         return skips;
     }
 
-    private static Workload ParseWorkload(JsonElement json, string source)
+    /// <summary>The workload once per value of its <c>batch</c> and <c>threads</c> lists (once where it has none).</summary>
+    private static List<Workload> ParseWorkload(JsonElement json, string source)
     {
         var f = new JsonFields(json, source);
         string name = f.String("name");
         source = $"{source} ('{name}')";
         f = new JsonFields(json, source);
         var model = ModelConfig.Parse(f.Element("model"), $"{source}: 'model'");
-        int batch = f.Int("batch");
+        bool sweepsBatch = f.Element("batch").ValueKind == JsonValueKind.Array;
+        int[] batches = sweepsBatch ? SweepValues(f, "batch", source) : [f.Int("batch")];
+        int?[] threads = f.Has("threads") ? [.. SweepValues(f, "threads", source).Select(t => (int?)t)] : [null];
         int? seq = null;
         if (model.IsSequence)
         {
@@ -213,7 +245,16 @@ public sealed record Suite
         {
             throw new KernelLabException($"{source}: 'seq' is given, but a {model.Family} workload has no sequence");
         }
-        return new Workload(name, model, batch, seq);
+        return [.. batches.SelectMany(batch => threads.Select(t => new Workload(name, model, batch, seq) { Threads = t, SweepsBatch = sweepsBatch }))];
+    }
+
+    /// <summary>A list of distinct positive integers (a single one for <c>threads</c> too): the values a workload is run at.</summary>
+    private static int[] SweepValues(JsonFields f, string name, string source)
+    {
+        int[] values = f.Element(name).ValueKind == JsonValueKind.Array ? f.IntArray(name, minLength: 1) : [f.Int(name)];
+        if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new KernelLabException($"{source}: '{name}' lists {twice.Key} twice");
+        return values;
     }
 
     private static string[] Strings(JsonFields f, string name, string source)

@@ -16,7 +16,7 @@ public interface ISuiteObserver
     /// <summary><paramref name="phase"/> is correctness, warm-up or measuring; <paramref name="progress"/> runs from 0 to 1 while measuring.</summary>
     void Progress(Workload workload, string backend, string phase, double progress);
 
-    void Finished(RunRecord run);
+    void Finished(Workload workload, RunRecord run);
 }
 
 /// <summary>
@@ -42,6 +42,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
     {
         foreach (string backend in backends)
             Suite.Known(backend, "--backends");
+        suite.CheckThreads(backends, $"--backends ({suite.Source})");
         if (Debugger.IsAttached || !IsOptimizedBuild())
             throw new KernelLabException("this is a Debug build: timings from it mean nothing; build with -c Release");
 
@@ -89,7 +90,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             runs.Add(run);
             document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
             ResultsFile.Write(ResultsPath, document);
-            observer.Finished(run);
+            observer.Finished(next.Workload, run);
         }
         return document;
     }
@@ -100,7 +101,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         var record = new RunRecord
         {
             Workload = workload.Name, Backend = backendName, Status = RunStatus.Ok,
-            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq, Seed = suiteRun.Seed, Host = machine.Host,
+            Family = workload.Model.Family, Batch = workload.Batch, Seq = workload.Seq, Seed = suiteRun.Seed, Host = machine.Host, Threads = workload.Threads,
         };
         var entry = BackendRegistry.Find(backendName);
         var availability = entry.Probe();
@@ -109,7 +110,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
         try
         {
-            using var backend = entry.Create();
+            using var backend = workload.Threads is { } threads ? entry.CreateOnThreads!(threads) : entry.Create();
             record = record with
             {
                 Device = backend.Info.Name, DeviceId = backend.Info.Properties.GetValueOrDefault("device"), DeviceKind = backend.Info.Kind,

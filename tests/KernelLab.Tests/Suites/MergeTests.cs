@@ -51,26 +51,11 @@ public sealed class ShardedSmoke : IDisposable
     private string Run(Suite suite, string[] backends, string folder, Shard? shard)
     {
         string dir = Path.Combine(Dir, folder);
-        new SuiteRunner(suite, backends, dir, new Quiet()) { ProbePeaks = false, Shard = shard }.Run();
+        new SuiteRunner(suite, backends, dir, new QuietObserver()) { ProbePeaks = false, Shard = shard }.Run();
         return dir;
     }
 
     public void Dispose() => Directory.Delete(Dir, recursive: true);
-
-    private sealed class Quiet : ISuiteObserver
-    {
-        public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan)
-        {
-        }
-
-        public void Progress(Workload workload, string backend, string phase, double progress)
-        {
-        }
-
-        public void Finished(RunRecord run)
-        {
-        }
-    }
 }
 
 /// <summary>
@@ -245,7 +230,8 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
                 Machine = m.Machine with { Host = hosts[i], Cpu = i == 2 ? "Other CPU" : m.Machine.Cpu, PeakGflops = 10 + i },
             }).ToList(),
         };
-        string markdown = new Report([(merged, document)]).Markdown();
+        new Report([(merged, document)]).WriteTo(Temp("report"));
+        string markdown = File.ReadAllText(Path.Combine(Temp("report"), "report.md"));
         string table = markdown[markdown.IndexOf("## Machine", StringComparison.Ordinal)..];
         var rows = table.Split('\n').Where(l => l.StartsWith($"| {merged} |", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, rows.Count);

@@ -1,83 +1,101 @@
 using System.Xml.Linq;
+using KernelLab.Backends;
+using KernelLab.Backends.Conformance;
 using KernelLab.Reports;
 using KernelLab.Results;
+using SkiaSharp;
 
 namespace KernelLab.Tests;
 
-/// <summary>report: well-formed SVG charts with a bar per timed run and the expected labels, a self-contained HTML page, and Markdown with the tables.</summary>
+/// <summary>
+/// report: each chart that the results hold data for, as well-formed SVG and a PNG that decodes, named after the chart; the
+/// speedup over --baseline; the roofline's points; a self-contained HTML page and Markdown with the tables.
+/// </summary>
 public sealed class ReportTests : SuiteTestBase
 {
-    private static readonly string Sample = Path.Combine(AppContext.BaseDirectory, "fixtures", "results", "sample-results.json");
+    public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "results", name);
 
-    private static Report SampleReport() => new([(Sample, ResultsFile.Load(Sample))]);
+    private static readonly string Sample = Fixture("sample-results.json");
 
-    [Fact]
-    public void StepTimeChartHasABarPerTimedRunAndItsLabels()
+    private string EveryChartFolder() => EveryChartFolder(Temp("all"));
+
+    /// <summary>A results folder holding the fixtures' results (sweeps merged with training) and the ops file beside them: data for every chart.</summary>
+    public static string EveryChartFolder(string dir)
     {
-        var svg = XDocument.Parse(SampleReport().StepTime().ToSvg());
-        XNamespace ns = "http://www.w3.org/2000/svg";
-        var bars = svg.Descendants(ns + "rect").Where(r => (string?)r.Attribute("class") == "bar").ToList();
-        Assert.Equal(4, bars.Count);
-        Assert.Equal(["mlp", "cnn", "lstm", "transformer"], bars.Select(b => (string)b.Attribute("data-category")!));
-        Assert.All(bars, b => Assert.Equal("reference", (string)b.Attribute("data-series")!));
-        Assert.All(bars, b => Assert.True(double.Parse((string)b.Attribute("height")!, System.Globalization.CultureInfo.InvariantCulture) > 0));
-        var texts = svg.Descendants(ns + "text").Select(t => t.Value).ToList();
-        Assert.Contains("Step time per workload", texts);
-        Assert.Contains("ms per training step", texts);
-        Assert.Contains("transformer", texts);
-        Assert.Contains("reference", texts); // legend
+        Directory.CreateDirectory(dir);
+        var sweeps = ResultsFile.Load(Fixture("sweep-results.json"));
+        var training = ResultsFile.Load(Fixture("training-results.json"));
+        ResultsFile.Write(Path.Combine(dir, ResultsFile.FileName), sweeps with { Runs = [.. sweeps.Runs, .. training.Runs] });
+        File.Copy(Fixture("ops-cpu-simd.json"), Path.Combine(dir, ResultsFile.OpsFileName("cpu-simd")));
+        return dir;
     }
 
     [Fact]
-    public void SpeedupIsOneForTheBaselineAndTheRatioForOthers()
+    public void EveryChartIsWrittenAsSvgAndPngNamedAfterIt()
     {
-        var results = ResultsFile.Load(Sample);
-        var faster = results with
+        string dir = EveryChartFolder();
+        var (code, stdout, stderr) = Cli("report", dir);
+        Assert.True(code == 0, stderr);
+        foreach (string chart in Report.ChartNames)
         {
-            Runs = results.Runs.Where(r => r.IsOk).Select(r => r with
-            {
-                Backend = "fast",
-                Throughput = r.Throughput! with { StepMsMedian = r.Throughput.StepMsMedian / 4, StepMsP10 = null, StepMsP90 = null },
-            }).ToList(),
-        };
-        var report = new Report([("a", results), ("b", faster)], baseline: "reference");
-        var svg = XDocument.Parse(report.Speedup().ToSvg());
-        var values = svg.Descendants().Where(e => (string?)e.Attribute("class") == "bar")
-            .ToDictionary(e => ((string)e.Attribute("data-category")!, (string)e.Attribute("data-series")!), e => double.Parse((string)e.Attribute("data-value")!, System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal(8, values.Count);
-        Assert.All(values.Where(v => v.Key.Item2 == "reference"), v => Assert.Equal(1, v.Value, 12));
-        Assert.All(values.Where(v => v.Key.Item2 == "fast"), v => Assert.Equal(4, v.Value, 12));
+            foreach (string file in new[] { chart + ".svg", chart + ".png" })
+                Assert.Contains(Path.Combine(dir, file), stdout);
+            AssertChartFiles(dir, chart);
+        }
     }
 
     [Fact]
-    public void CliWritesASelfContainedHtmlAndMarkdownWithTheCharts()
+    public void OnlyTheChartsTheDataHoldsAreDrawn()
     {
         string dir = Temp("run");
         Directory.CreateDirectory(dir);
-        File.Copy(Sample, Path.Combine(dir, "results.json"));
-        var (code, stdout, stderr) = Cli("report", dir);
+        File.Copy(Sample, Path.Combine(dir, ResultsFile.FileName));
+        foreach (string stale in new[] { "roofline.svg", "roofline.png" }) // from an earlier report with an ops file
+            File.WriteAllText(Path.Combine(dir, stale), "old");
+        var (code, _, stderr) = Cli("report", dir);
         Assert.True(code == 0, stderr);
-        foreach (string file in new[] { "report.md", "report.html", "step-time.svg", "speedup.svg", "peak-share.svg" })
-        {
-            Assert.True(File.Exists(Path.Combine(dir, file)), file);
-            Assert.Contains(file, stdout);
-        }
-        foreach (string svg in Directory.GetFiles(dir, "*.svg"))
-            XDocument.Load(svg); // well-formed
+        // The sample times only the reference: no speedup, no sweep, no ops, no training.
+        Assert.Equal(["peak-share.png", "peak-share.svg", "step-time.png", "step-time.svg"],
+            Directory.GetFiles(dir, "*.*").Select(Path.GetFileName).Where(f => f!.EndsWith(".svg") || f.EndsWith(".png")).Order());
+        AssertChartFiles(dir, "step-time");
+    }
 
-        string html = File.ReadAllText(Path.Combine(dir, "report.html"));
-        Assert.Equal(3, html.Split("<svg ").Length - 1);
-        foreach (string outside in new[] { "<script", "<link", "src=", "href=", "@import", "url(" })
-            Assert.DoesNotContain(outside, html);
-        Assert.Contains("pass 0.0e+00", html);
-        Assert.Contains("FAIL (error)", html);
-        Assert.Contains("CL_BUILD_PROGRAM_FAILURE", html);
-        Assert.Contains("AMD EPYC", html);
+    [Fact]
+    public void SpeedupIsTheBaselinesStepTimeOverEachBackends()
+    {
+        var results = ResultsFile.Load(Sample);
+        var report = new Report([("a", results), ("b", Faster(results, "fast", 4))], baseline: "reference");
+        var values = report.SpeedupValues();
+        Assert.Equal(8, values.Count);
+        Assert.All(values.Where(v => v.Key.Series == "reference"), v => Assert.Equal(1, v.Value.Value, 12));
+        Assert.All(values.Where(v => v.Key.Series == "fast"), v => Assert.Equal(4, v.Value.Value, 12));
 
-        string md = File.ReadAllText(Path.Combine(dir, "report.md"));
-        Assert.Contains("![Step time per workload](step-time.svg)", md);
-        Assert.Contains("| workload | reference | cuda | opencl |", md);
-        Assert.Contains("| mlp | pass 0.0e+00 | unavailable | FAIL (error) |", md);
+        var over = new Report([("a", results), ("b", Faster(results, "fast", 4))], baseline: "fast");
+        Assert.All(over.SpeedupValues().Where(v => v.Key.Series == "reference"), v => Assert.Equal(0.25, v.Value.Value, 12));
+    }
+
+    [Fact]
+    public void CliDrawsTheSpeedupOverTheBaselineItIsGiven()
+    {
+        string dir = Temp("run"), other = Temp("other");
+        Directory.CreateDirectory(dir);
+        Directory.CreateDirectory(other);
+        var results = ResultsFile.Load(Sample);
+        File.Copy(Sample, Path.Combine(dir, ResultsFile.FileName));
+        ResultsFile.Write(Path.Combine(other, ResultsFile.FileName), Faster(results, "fast", 4));
+        var (code, _, stderr) = Cli("report", dir, "--with", other, "--baseline", "fast");
+        Assert.True(code == 0, stderr);
+        AssertChartFiles(dir, "speedup");
+        Assert.Contains("Speedup over fast", File.ReadAllText(Path.Combine(dir, "report.md")));
+    }
+
+    [Fact]
+    public void PyTorchIsTheDefaultBaselineWhereItIsMerged()
+    {
+        var results = ResultsFile.Load(Sample);
+        Assert.Equal("reference", new Report([("a", results)]).Baseline);
+        Assert.Equal("pytorch-cpu", new Report([("a", results), ("torch", Faster(results, "pytorch-cpu", 2))]).Baseline);
+        Assert.Equal("reference", new Report([("a", results), ("torch", Faster(results, "pytorch-cpu", 2))], baseline: "reference").Baseline);
     }
 
     [Fact]
@@ -89,4 +107,119 @@ public sealed class ReportTests : SuiteTestBase
         AssertOneLineError(Cli("report", dir, "--baseline", "cuda"), "--baseline cuda", "no timed run");
         Assert.False(File.Exists(Path.Combine(dir, "report.html")));
     }
+
+    /// <summary>A GEMM of 64x64 by 64x64 in float32: 2*64^3 FLOP; A and B read, C written (read too when it accumulates).</summary>
+    [Fact]
+    public void GemmIntensityByHand()
+    {
+        var gemm = OpCases.Gemm(64, 64, 64, transposeA: false, transposeB: false, accumulate: false);
+        Assert.Equal(524288, gemm.Flop);
+        Assert.Equal(3 * 64 * 64 * 4, gemm.Bytes(Precision.Float32));
+        Assert.Equal(3 * 64 * 64 * 8, gemm.Bytes(Precision.Float64));
+        Assert.Equal(4 * 64 * 64 * 4, OpCases.Gemm(64, 64, 64, false, false, accumulate: true).Bytes(Precision.Float32));
+        // a = a + b: a read and written, b read.
+        Assert.Equal(3 * 100 * 4, OpCases.Add(100, intoA: true).Bytes(Precision.Float32));
+        Assert.Equal(0, OpCases.Fill(100).Flop);
+    }
+
+    [Fact]
+    public void RooflinePointsAndCeilingsFromAnOpsFile()
+    {
+        var ops = ResultsFile.LoadOps(Fixture("ops-cpu-simd.json"));
+        var report = new Report([], ops: [("ops", ops)]);
+        var points = report.RooflinePoints();
+        // fill (no arithmetic) and the layernorm that failed its check are left off.
+        Assert.Equal(["gemm", "Relu"], points.Select(p => p.Op));
+        var gemm = points[0];
+        Assert.Equal(524288.0 / 49152, gemm.Intensity, 12);            // 10.67 FLOP per byte
+        Assert.Equal(524288 / 0.01e-3 / 1e9, gemm.Gflops, 9);          // 52.4 GFLOP/s in 0.01 ms
+        var roof = Assert.Single(report.Roofs());
+        Assert.Equal((120, 12, 10), (roof.PeakGflops, roof.CopyGbps, roof.Ridge));
+        Assert.Contains(report.Charts(), c => c.Name == "roofline");
+    }
+
+    [Fact]
+    public void SweptRunsAreNamedByTheirValueAndDrawnAsScaling()
+    {
+        var report = new Report([("sweeps", ResultsFile.Load(Fixture("sweep-results.json")))]);
+        Assert.Equal(["mlp-batch batch=16", "mlp-batch batch=32", "mlp-batch batch=64", "mlp-batch batch=128", "mlp-threads threads=1", "mlp-threads threads=2"],
+            report.Workloads);
+        var scaling = Assert.Single(report.Charts(), c => c.Name == "scaling");
+        Assert.Equal(2, scaling.Panels.Count); // one against the batch, one against the threads
+        Assert.Equal(10, report.ScalingPoints().Count);
+    }
+
+    [Fact]
+    public void TrainingCurvesAreReadFromEachSeed()
+    {
+        var report = new Report([("fashion", ResultsFile.Load(Fixture("training-results.json")))]);
+        var runs = report.TrainingRuns();
+        Assert.Equal([1UL, 2UL], runs.Select(r => r.Seed));
+        Assert.All(runs, r => Assert.Equal(("fashion-mlp", "cpu-simd", "accuracy", 0.85), (r.Workload, r.Backend, r.Metric, r.Target)));
+        Assert.Equal(21, runs[0].Curves.TrainingLoss.Steps.Count);
+        Assert.Equal([500L, 1000, 1500, 2000], runs[0].Curves.Validation.Steps);
+        var chart = Assert.Single(report.Charts());
+        Assert.Equal(("training-curves", 2), (chart.Name, chart.Panels.Count));
+    }
+
+    [Fact]
+    public void CliWritesASelfContainedHtmlAndMarkdownWithTheCharts()
+    {
+        string dir = EveryChartFolder();
+        var (code, _, stderr) = Cli("report", dir, "--with", Sample);
+        Assert.True(code == 0, stderr);
+
+        string html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Equal(Report.ChartNames.Count, html.Split("<img ").Length - 1);
+        Assert.Equal(Report.ChartNames.Count, html.Split("src=\"data:image/svg+xml;base64,").Length - 1);
+        Assert.Equal(Report.ChartNames.Count, html.Split("src=").Length - 1); // every image inline, nothing fetched
+        foreach (string outside in new[] { "<script", "<link", "href=", "@import", "url(" })
+            Assert.DoesNotContain(outside, html);
+        Assert.Contains("pass 0.0e+00", html);
+        Assert.Contains("FAIL (error)", html);
+        Assert.Contains("CL_BUILD_PROGRAM_FAILURE", html);
+        Assert.Contains("AMD EPYC", html);
+        Assert.Contains("layernorm rows=64 cols=128: dx", html); // the op that failed its check
+
+        string md = File.ReadAllText(Path.Combine(dir, "report.md"));
+        foreach (string chart in Report.ChartNames)
+            Assert.Contains($"]({chart}.png)", md);
+        Assert.Contains("| workload | reference | cpu-simd | cuda | opencl |", md);
+        Assert.Contains("| mlp | pass 0.0e+00 | - | unavailable | FAIL (error) |", md);
+        Assert.Contains("| mlp-threads threads=2 | cpu-simd |", md);
+        Assert.Contains("| fashion-mlp | cpu-simd | 2 | accuracy | 0.85 |", md);
+    }
+
+    [Fact]
+    public void MissingFontIsOneLineNamingTheFontAndThePackage()
+    {
+        var e = Assert.Throws<KernelLabException>(() => ChartFont.Resolve(Temp("DejaVuSans.ttf"), () => null));
+        Assert.Contains("DejaVu Sans", e.Message);
+        Assert.Contains("fonts-dejavu-core", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        // fontconfig's substitute for a missing family is not taken for it.
+        Assert.Throws<KernelLabException>(() => ChartFont.Resolve(Temp("DejaVuSans.ttf"), () => "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"));
+        Assert.Equal(ChartFont.RegularPath, ChartFont.Resolve(ChartFont.RegularPath, () => null));
+    }
+
+    /// <summary>NAME.svg is well-formed XML with the chart's text; NAME.png decodes to an image of the chart's size.</summary>
+    private static void AssertChartFiles(string dir, string chart)
+    {
+        var svg = XDocument.Load(Path.Combine(dir, chart + ".svg"));
+        Assert.Equal("svg", svg.Root!.Name.LocalName);
+        Assert.Contains(svg.Descendants().Where(e => e.Name.LocalName == "text"), t => t.Value.Length > 0);
+        using var png = SKBitmap.Decode(Path.Combine(dir, chart + ".png"));
+        Assert.NotNull(png);
+        Assert.True(png.Width > 0 && png.Height > 0, $"{chart}.png is {png.Width}x{png.Height}");
+    }
+
+    /// <summary>The sample's timed runs as another backend <paramref name="factor"/> times faster.</summary>
+    private static ResultsDocument Faster(ResultsDocument results, string backend, double factor) => results with
+    {
+        Runs = [.. results.Runs.Where(r => r.IsOk).Select(r => r with
+        {
+            Backend = backend,
+            Throughput = r.Throughput! with { StepMsMedian = r.Throughput.StepMsMedian / factor, StepMsP10 = null, StepMsP90 = null },
+        })],
+    };
 }

@@ -206,19 +206,4 @@ public sealed class ShardTests : SuiteTestBase
         var gpu = MachineProbe.ParseNvidiaSmi(csv, "")[2];
         Assert.Equal(("NVIDIA H200", "570.1", 143771.0, 2, "GPU-4e5f"), (gpu.Name, gpu.Driver, gpu.MemoryMib, gpu.Index, gpu.Uuid));
     }
-
-    private sealed class QuietObserver : ISuiteObserver
-    {
-        public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan)
-        {
-        }
-
-        public void Progress(Workload workload, string backend, string phase, double progress)
-        {
-        }
-
-        public void Finished(RunRecord run)
-        {
-        }
-    }
 }

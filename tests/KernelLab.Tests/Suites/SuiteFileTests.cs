@@ -58,6 +58,18 @@ public sealed class SuiteFileTests : SuiteTestBase
         { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'fpga', 'reason': 'slow'}")), ["skip_devices[0]", "'kind' is \"fpga\", expected one of cpu, gpu, accelerator"] },
         { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'cpu', 'reason': ' '}")), ["skip_devices[0]", "'reason' is empty"] },
         { Edit(j => j["skip_devices"] = Skip("{'backend': 'ilgpu', 'kind': 'cpu'}")), ["skip_devices[0]", "'reason' is missing"] },
+        // A workload's batch and threads lists (SweepTests).
+        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray()), ["workloads[0] ('mlp')", "'batch' has 0 entries, expected at least 1"] },
+        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 0)), ["workloads[0] ('mlp')", "'batch[1]' is 0, expected a positive integer"] },
+        { Edit(j => j["workloads"]![1]!["batch"] = new JsonArray(2, -8)), ["workloads[1] ('cnn')", "'batch[1]' is -8, expected a positive integer"] },
+        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 2.5)), ["'batch[1]' is 2.5, expected a positive integer"] },
+        { Edit(j => j["workloads"]![0]!["batch"] = new JsonArray(4, 8, 4)), ["workloads[0] ('mlp')", "'batch' lists 4 twice"] },
+        { Edit(j => SweepTests.CpuOnly(j, new JsonArray())), ["workloads[0] ('mlp')", "'threads' has 0 entries, expected at least 1"] },
+        { Edit(j => SweepTests.CpuOnly(j, new JsonArray(1, 0))), ["'threads[1]' is 0, expected a positive integer"] },
+        { Edit(j => SweepTests.CpuOnly(j, "two")), ["'threads' is \"two\", expected a positive integer"] },
+        { Edit(j => SweepTests.CpuOnly(j, new JsonArray(2, 2))), ["'threads' lists 2 twice"] },
+        { Edit(j => j["workloads"]![0]!["threads"] = new JsonArray(1, 2)), ["'backends'", "backend 'reference' does not run on host threads", "workload 'mlp' gives 'threads'", "cpu-simd"] },
+        { Edit(j => { SweepTests.CpuOnly(j, new JsonArray(1, 2)); j["backends"] = new JsonArray("cpu-simd", "cuda"); }), ["backend 'cuda' does not run on host threads"] },
     };
 
     [Theory]

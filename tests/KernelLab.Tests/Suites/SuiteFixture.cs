@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KernelLab.Cli;
+using KernelLab.Results;
+using KernelLab.Suites;
 
 namespace KernelLab.Tests;
 
@@ -60,5 +62,21 @@ public abstract class SuiteTestBase : IDisposable
         Assert.StartsWith("error: ", message);
         foreach (string phrase in phrases)
             Assert.Contains(phrase, message);
+    }
+}
+
+/// <summary>An observer that shows nothing, for runs a test drives through <see cref="SuiteRunner"/> itself.</summary>
+internal sealed class QuietObserver : ISuiteObserver
+{
+    public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan)
+    {
+    }
+
+    public void Progress(Workload workload, string backend, string phase, double progress)
+    {
+    }
+
+    public void Finished(Workload workload, RunRecord run)
+    {
     }
 }

@@ -124,7 +124,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         {
         }
 
-        public void Finished(RunRecord run)
+        public void Finished(Workload workload, RunRecord run)
         {
             _finished.Add(run);
             var onDisk = ResultsFile.Load(path);
@@ -145,7 +145,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         {
         }
 
-        public void Finished(RunRecord run)
+        public void Finished(Workload workload, RunRecord run)
         {
             if (++_finished == crashAfter)
                 throw new InvalidOperationException("the process dies here");
