@@ -78,14 +78,15 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         observer.Started(document, mine.Select(r => (r.Workload, r.Backend)).ToList());
 
         var runs = new List<RunRecord>();
-        (string Workload, ulong Seed)? referenceOf = null;
+        (string Workload, BatchShape Shape, ulong Seed)? referenceOf = null;
         ReferenceGradients? reference = null;
         foreach (var next in mine)
         {
             cancel.ThrowIfCancellationRequested();
-            // The plan lists a workload's runs together, so one workload's reference gradients are held at a time.
-            if (referenceOf != (next.Workload.Name, next.Seed))
-                (referenceOf, reference) = ((next.Workload.Name, next.Seed), null);
+            // The plan lists a workload's runs together, so one workload's reference gradients are held at a time; a swept
+            // batch is another workload of the same name, with gradients of its own (a swept thread count shares them).
+            if (referenceOf != (next.Workload.Name, next.Workload.Shape, next.Seed))
+                (referenceOf, reference) = ((next.Workload.Name, next.Workload.Shape, next.Seed), null);
             var run = RunOne(next, () => reference ??= ReferenceGradients.Compute(next.Workload, next.Seed), document.Machine, cancel);
             runs.Add(run);
             document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
