@@ -66,10 +66,7 @@ public sealed class BadInputSuiteTests : SuiteTestBase
     {
         string suite = SmokeWith(j =>
         {
-            j["warmup_steps"] = 0;
-            j["warmup_seconds"] = 0;
-            j["min_steps"] = 1;
-            j["min_seconds"] = 0;
+            Quick(j, minSteps: 1);
             j["workloads"] = new JsonArray(new JsonObject
             {
                 ["name"] = "wide", ["model"] = new JsonObject { ["family"] = "mlp", ["sizes"] = new JsonArray(39, 2000000000, 4) }, ["batch"] = 2,

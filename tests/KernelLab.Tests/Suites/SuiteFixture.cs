@@ -32,13 +32,16 @@ public abstract class SuiteTestBase : IDisposable
     }
 
     /// <summary>The smoke suite cut to its quickest settings: no time minimum, two steps.</summary>
-    protected string QuickSmoke(string file = "quick.json") => SmokeWith(j =>
+    protected string QuickSmoke(string file = "quick.json") => SmokeWith(j => Quick(j), file);
+
+    /// <summary>A suite's quickest settings: no warm-up, no time minimum, <paramref name="minSteps"/> timed steps.</summary>
+    protected static void Quick(JsonObject suite, int minSteps = 2)
     {
-        j["warmup_steps"] = 0;
-        j["warmup_seconds"] = 0;
-        j["min_steps"] = 2;
-        j["min_seconds"] = 0;
-    }, file);
+        suite["warmup_steps"] = 0;
+        suite["warmup_seconds"] = 0;
+        suite["min_steps"] = minSteps;
+        suite["min_seconds"] = 0;
+    }
 
     protected string Temp(string name) => Path.Combine(Dir, name);
 

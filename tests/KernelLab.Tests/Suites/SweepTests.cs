@@ -59,10 +59,7 @@ public sealed class SweepTests : SuiteTestBase
     {
         string suite = SmokeWith(j =>
         {
-            j["warmup_steps"] = 0;
-            j["warmup_seconds"] = 0;
-            j["min_steps"] = 2;
-            j["min_seconds"] = 0;
+            Quick(j);
             j["backends"] = new JsonArray("cpu-simd");
             j["workloads"] = new JsonArray(JsonNode.Parse(j["workloads"]![0]!.ToJsonString()));
             j["workloads"]![0]!["batch"] = new JsonArray(2, 3);
