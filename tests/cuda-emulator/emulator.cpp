@@ -10,7 +10,8 @@
 // - a __syncthreads that not every thread of the block reaches (some exited, or wait at another one), a warp shuffle
 //   with a lane missing, a block that can never finish: CUDA_ERROR_LAUNCH_FAILED;
 // - blocks run last first, so a block that reads what an earlier block of the same launch writes sees NaN;
-// - launch shapes are checked against the limits of compute capability 8.0.
+// - launch shapes are checked against the limits of compute capability 8.0;
+// - the kernels are compiled with FMA contraction (build.sh), as NVRTC compiles them by default (--fmad=true).
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
 // memory coalescing, other races between blocks (they run one after another), and the GPU's own math library (expf
 // etc. are glibc's here).
