@@ -9,12 +9,14 @@
 //   memory it may not fails its launch with CUDA_ERROR_ILLEGAL_ADDRESS, and copies must lie inside one allocation;
 // - a __syncthreads that not every thread of the block reaches (some exited, or wait at another one), a warp shuffle
 //   with a lane missing, a block that can never finish: CUDA_ERROR_LAUNCH_FAILED;
-// - blocks run last first, so a block that reads what an earlier block of the same launch writes sees NaN;
+// - blocks run one after another in an order shuffled afresh for every launch (seeded: KERNELLAB_CUDA_EMULATOR_SEED,
+//   default 1), so a result that depends on the order of blocks (a float atomicAdd from several blocks, a block that
+//   reads what another block of the same launch writes) differs from launch to launch, or sees NaN;
 // - launch shapes are checked against the limits of compute capability 8.0;
 // - the kernels are compiled with FMA contraction (build.sh), as NVRTC compiles them by default (--fmad=true).
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
-// memory coalescing, other races between blocks (they run one after another), and the GPU's own math library (expf
-// etc. are glibc's here).
+// memory coalescing, races between blocks that run at the same time (here one runs after another), and the GPU's own
+// math library (expf etc. are glibc's here).
 //
 // Threads of a block are fibers of the launching OS thread, switched by emu_switch below (x86-64 System V only).
 #include "cuda_device.h"
@@ -24,14 +26,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -87,6 +93,26 @@ int PrimaryContextReferences = 0;
 int PrimaryContextToken; // the CUcontext handed out is its address
 
 // ------------------------------------------------------------------ kernels
+
+// The order blocks run in: a permutation of the grid drawn for each launch from this generator, seeded once per process.
+std::mt19937_64& BlockOrderGenerator()
+{
+    static std::mt19937_64 generator = [] {
+        const char* seed = std::getenv("KERNELLAB_CUDA_EMULATOR_SEED");
+        return std::mt19937_64(seed != nullptr && *seed != 0 ? std::strtoull(seed, nullptr, 10) : 1);
+    }();
+    return generator;
+}
+
+// A fresh permutation of the blocks 0 .. count - 1 (linear: x + y * gridDim.x + ...), kept for the launch that asked for it.
+const std::vector<unsigned long long>& DrawBlockOrder(std::size_t count)
+{
+    static std::vector<unsigned long long> order;
+    order.resize(count);
+    std::iota(order.begin(), order.end(), 0ull);
+    std::shuffle(order.begin(), order.end(), BlockOrderGenerator());
+    return order;
+}
 
 struct Kernel
 {
@@ -752,8 +778,8 @@ EXPORT CUresult cuModuleGetFunction(void** function, void* module, const char* n
 
 EXPORT CUresult cuModuleUnload(void* module) { return Destroy(Modules, module); }
 
-// Runs the grid, block after block, before it returns. The last block runs first: a GPU tends to start blocks in index
-// order, so a kernel that reads what an earlier block of the same launch writes can pass there by luck, and fails here.
+// Runs the grid, block after block, before it returns, in a shuffled order: a GPU tends to start blocks in index order
+// and runs many at once, so a kernel that depends on the order of its blocks can pass there by luck, and fails here.
 EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
                                unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
 {
@@ -788,6 +814,7 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
     sigemptyset(&handler.sa_mask);
     sigaction(SIGSEGV, &handler, &PreviousSegv);
     sigaction(SIGBUS, &handler, &PreviousBus);
+    const std::vector<unsigned long long>& order = DrawBlockOrder(static_cast<std::size_t>(grid_x) * grid_y * grid_z);
     sigjmp_buf jump;
     volatile CUresult result = CUDA_SUCCESS; // volatile: it is read after a siglongjmp
     if (sigsetjmp(jump, 1) != 0)
@@ -802,18 +829,18 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
     else
     {
         FaultJump = &jump;
-        for (unsigned z = grid_z; z-- > 0 && result == CUDA_SUCCESS;)
-            for (unsigned y = grid_y; y-- > 0 && result == CUDA_SUCCESS;)
-                for (unsigned x = grid_x; x-- > 0 && result == CUDA_SUCCESS;)
-                {
-                    emu::block_index = {x, y, z};
-                    if (!RunBlock(block, *kernel, arguments, emu::block_dim))
-                    {
-                        report(*block.failure);
-                        block.failure.reset();
-                        result = CUDA_ERROR_LAUNCH_FAILED;
-                    }
-                }
+        for (std::size_t i = 0; i < order.size() && result == CUDA_SUCCESS; i++)
+        {
+            unsigned long long linear = order[i];
+            emu::block_index = {static_cast<unsigned>(linear % grid_x), static_cast<unsigned>(linear / grid_x % grid_y),
+                                static_cast<unsigned>(linear / grid_x / grid_y)};
+            if (!RunBlock(block, *kernel, arguments, emu::block_dim))
+            {
+                report(*block.failure);
+                block.failure.reset();
+                result = CUDA_ERROR_LAUNCH_FAILED;
+            }
+        }
     }
     FaultJump = nullptr;
     LastLaunchError = result;
