@@ -89,6 +89,7 @@ constexpr unsigned long long MaxGridX = 2147483647ull, MaxGridYZ = 65535;
 
 std::mutex Lock; // one launch, allocation or copy at a time
 bool Initialized = false;
+unsigned long long KernelLaunches = 0, Copies = 0; // in this process, for kernellabEmulatorCounts
 int PrimaryContextReferences = 0;
 int PrimaryContextToken; // the CUcontext handed out is its address
 
@@ -701,6 +702,7 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std
     std::lock_guard guard(Lock);
     if (source == nullptr || Containing(destination, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
+    Copies++;
     std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
     return CUDA_SUCCESS;
 }
@@ -710,6 +712,7 @@ EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, std::size
     std::lock_guard guard(Lock);
     if (destination == nullptr || Containing(source, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
+    Copies++;
     std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
     return CUDA_SUCCESS;
 }
@@ -798,6 +801,7 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
         return CUDA_ERROR_INVALID_VALUE;
     if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
         return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    KernelLaunches++;
 
     Block& block = ThisBlock;
     emu::grid_dim = {grid_x, grid_y, grid_z};
@@ -885,3 +889,15 @@ EXPORT CUresult cuEventElapsedTime(float* milliseconds, void* start, void* end)
 EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, void* start, void* end) { return cuEventElapsedTime(milliseconds, start, end); }
 
 EXPORT CUresult cuEventDestroy_v2(void* event) { return Destroy(Events, event); }
+
+// Not a driver call: the emulator's own counts for tests, of the kernel launches that ran a grid and of the copies
+// between host and device (cuMemcpyHtoD, cuMemcpyDtoH) made in this process so far.
+EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* copies)
+{
+    if (kernel_launches == nullptr || copies == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    std::lock_guard guard(Lock);
+    *kernel_launches = KernelLaunches;
+    *copies = Copies;
+    return CUDA_SUCCESS;
+}

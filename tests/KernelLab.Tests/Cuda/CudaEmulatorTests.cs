@@ -115,7 +115,7 @@ public sealed unsafe class CudaEmulatorTests
         }
     }
 
-    private static void RequireEmulator()
+    internal static void RequireEmulator()
     {
         if (!NativeLibrary.TryLoad(Library, out _))
             Assert.Skip($"{Library} not found: build the emulator with tests/cuda-emulator/build.sh DIR and run with LD_LIBRARY_PATH=DIR");
