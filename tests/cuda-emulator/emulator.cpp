@@ -59,10 +59,14 @@ namespace
     X(CUDA_ERROR_INVALID_CONTEXT, 201, "invalid device context")                                              \
     X(CUDA_ERROR_INVALID_PTX, 218, "a PTX JIT compilation failed")                                            \
     X(CUDA_ERROR_INVALID_HANDLE, 400, "invalid resource handle")                                              \
+    X(CUDA_ERROR_ILLEGAL_STATE, 401, "the operation cannot be performed in the present state")                \
     X(CUDA_ERROR_NOT_FOUND, 500, "named symbol not found")                                                    \
     X(CUDA_ERROR_ILLEGAL_ADDRESS, 700, "an illegal memory access was encountered")                            \
     X(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, 701, "too many resources requested for launch")                     \
-    X(CUDA_ERROR_LAUNCH_FAILED, 719, "unspecified launch failure")
+    X(CUDA_ERROR_LAUNCH_FAILED, 719, "unspecified launch failure")                                            \
+    X(CUDA_ERROR_NOT_SUPPORTED, 801, "operation not supported")                                               \
+    X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900, "operation not permitted when stream is capturing")         \
+    X(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, 901, "operation failed due to a previous error during capture")
 
 #define CU_RESULT_VALUE(name, code, text) name = code,
 enum : CUresult
@@ -496,6 +500,44 @@ thread_local CUresult LastLaunchError = CUDA_SUCCESS;
 thread_local std::string LastLaunchFailure, LastLaunchDescription;
 
 bool ValidStream(void* stream) { return stream == nullptr || Streams.count(static_cast<Stream*>(stream)) != 0; }
+
+// A stream's capture (cuStreamBeginCapture_v2 to cuStreamEndCapture): the launches queued on it, each with a copy of
+// its arguments' values, as a graph's kernel nodes in order.
+struct CapturedLaunch
+{
+    const Kernel* kernel;
+    uint3 grid, block;
+    std::vector<std::vector<unsigned char>> arguments;
+};
+
+struct Graph
+{
+    std::vector<CapturedLaunch> launches;
+};
+
+// What this library does with a capture: records kernel launches on the capturing stream; a call that would wait for
+// the stream or the device (a synchronous copy, a stream synchronize, an allocation or free) fails with
+// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture, as the driver does in the global capture mode. An
+// event recorded on the capturing stream (an event node) is not emulated: CUDA_ERROR_NOT_SUPPORTED.
+struct Capture
+{
+    Stream* stream = nullptr;
+    std::unique_ptr<Graph> graph;
+    bool invalidated = false;
+};
+
+std::optional<Capture> ActiveCapture; // one at a time
+std::set<Graph*> Graphs, GraphExecs;
+unsigned long long GraphLaunches = 0;
+
+// Whether a call that is illegal while a stream captures may proceed; if not, the capture is invalidated. Caller holds Lock.
+bool OutsideCapture()
+{
+    if (!ActiveCapture)
+        return true;
+    ActiveCapture->invalidated = true;
+    return false;
+}
 } // namespace
 
 // ------------------------------------------------------------------ the device dialect (cuda_device.h)
@@ -672,6 +714,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
     if (pointer == nullptr || bytes == 0)
         return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     // The block ends where an inaccessible page begins, so reading or writing one element past it crashes. Its start is
     // thereby aligned to the lowest set bit of its size: 4 bytes for an odd number of floats, 16 for float4 buffers.
     std::size_t page = PageSize(), pages = (bytes + page - 1) / page * page;
@@ -689,6 +733,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
 EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     auto it = Allocations.find(pointer);
     if (it == Allocations.end())
         return CUDA_ERROR_INVALID_VALUE;
@@ -700,6 +746,8 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (source == nullptr || Containing(destination, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     Copies++;
@@ -710,6 +758,8 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std
 EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (destination == nullptr || Containing(source, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     Copies++;
@@ -723,6 +773,8 @@ EXPORT CUresult cuStreamCreate(void** stream, unsigned flags) { return flags > 1
 EXPORT CUresult cuStreamSynchronize(void* stream)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     return Status(ValidStream(stream), CUDA_ERROR_INVALID_HANDLE);
 }
 
@@ -783,29 +835,14 @@ EXPORT CUresult cuModuleUnload(void* module) { return Destroy(Modules, module); 
 
 // Runs the grid, block after block, before it returns, in a shuffled order: a GPU tends to start blocks in index order
 // and runs many at once, so a kernel that depends on the order of its blocks can pass there by luck, and fails here.
-EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
-                               unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
+// The caller holds Lock.
+static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** arguments)
 {
-    std::lock_guard guard(Lock);
-    const Kernel* kernel = nullptr;
-    for (const Module* m : Modules)
-        if (m->kernels.count(static_cast<const Kernel*>(function)) != 0)
-            kernel = static_cast<const Kernel*>(function);
-    if (kernel == nullptr || !ValidStream(stream))
-        return CUDA_ERROR_INVALID_HANDLE;
-    if (extra != nullptr || (arguments == nullptr && !kernel->parameter_sizes.empty()))
-        return CUDA_ERROR_INVALID_VALUE;
-    unsigned long long threads = static_cast<unsigned long long>(block_x) * block_y * block_z;
-    if (grid_x == 0 || grid_y == 0 || grid_z == 0 || threads == 0 || grid_x > MaxGridX || grid_y > MaxGridYZ || grid_z > MaxGridYZ ||
-        block_x > MaxBlockX || block_y > MaxBlockY || block_z > MaxBlockZ)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
-        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
-    KernelLaunches++;
-
+    const unsigned grid_x = grid.x, grid_y = grid.y, grid_z = grid.z;
+    const unsigned long long threads = static_cast<unsigned long long>(dim.x) * dim.y * dim.z;
     Block& block = ThisBlock;
-    emu::grid_dim = {grid_x, grid_y, grid_z};
-    emu::block_dim = {block_x, block_y, block_z};
+    emu::grid_dim = grid;
+    emu::block_dim = dim;
     auto report = [&](const std::string& message) {
         char where[160];
         std::snprintf(where, sizeof where, "%s, block (%u, %u, %u) of (%u, %u, %u), %llu threads: ", kernel->name.c_str(), emu::block_index.x,
@@ -853,6 +890,124 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
     return result;
 }
 
+
+EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
+                               unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
+{
+    std::lock_guard guard(Lock);
+    const Kernel* kernel = nullptr;
+    for (const Module* m : Modules)
+        if (m->kernels.count(static_cast<const Kernel*>(function)) != 0)
+            kernel = static_cast<const Kernel*>(function);
+    if (kernel == nullptr || !ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (extra != nullptr || (arguments == nullptr && !kernel->parameter_sizes.empty()))
+        return CUDA_ERROR_INVALID_VALUE;
+    unsigned long long threads = static_cast<unsigned long long>(block_x) * block_y * block_z;
+    if (grid_x == 0 || grid_y == 0 || grid_z == 0 || threads == 0 || grid_x > MaxGridX || grid_y > MaxGridYZ || grid_z > MaxGridYZ ||
+        block_x > MaxBlockX || block_y > MaxBlockY || block_z > MaxBlockZ)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    if (ActiveCapture && ActiveCapture->stream == stream && stream != nullptr)
+    {
+        CapturedLaunch launch{kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, {}};
+        for (std::size_t i = 0; i < kernel->parameter_sizes.size(); i++)
+        {
+            auto* value = static_cast<const unsigned char*>(arguments[i]);
+            launch.arguments.emplace_back(value, value + kernel->parameter_sizes[i]);
+        }
+        ActiveCapture->graph->launches.push_back(std::move(launch));
+        return CUDA_SUCCESS;
+    }
+    KernelLaunches++;
+    return RunGrid(kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, arguments);
+}
+
+// Mode 0 (CU_STREAM_CAPTURE_MODE_GLOBAL) only. The legacy default stream (0) cannot be captured.
+EXPORT CUresult cuStreamBeginCapture_v2(void* stream, int mode)
+{
+    std::lock_guard guard(Lock);
+    if (stream == nullptr || !ValidStream(stream))
+        return stream == nullptr ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_ERROR_INVALID_HANDLE;
+    if (mode != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (ActiveCapture)
+        return CUDA_ERROR_ILLEGAL_STATE;
+    ActiveCapture = Capture{static_cast<Stream*>(stream), std::make_unique<Graph>(), false};
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamEndCapture(void* stream, void** graph)
+{
+    std::lock_guard guard(Lock);
+    if (graph == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ActiveCapture || ActiveCapture->stream != stream)
+        return CUDA_ERROR_ILLEGAL_STATE;
+    Capture capture = std::move(*ActiveCapture);
+    ActiveCapture.reset();
+    *graph = nullptr;
+    if (capture.invalidated)
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    *graph = capture.graph.get();
+    Graphs.insert(capture.graph.release());
+    return CUDA_SUCCESS;
+}
+
+// status: 0 CU_STREAM_CAPTURE_STATUS_NONE, 1 ACTIVE, 2 INVALIDATED.
+EXPORT CUresult cuStreamIsCapturing(void* stream, int* status)
+{
+    std::lock_guard guard(Lock);
+    if (status == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    *status = ActiveCapture && ActiveCapture->stream == stream ? (ActiveCapture->invalidated ? 2 : 1) : 0;
+    return CUDA_SUCCESS;
+}
+
+// An executable graph is a copy of the graph's launches: the graph may be destroyed after.
+EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long flags)
+{
+    std::lock_guard guard(Lock);
+    if (exec == nullptr || flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    auto* g = static_cast<Graph*>(graph);
+    if (Graphs.count(g) == 0)
+        return CUDA_ERROR_INVALID_HANDLE;
+    auto* copy = new Graph(*g);
+    GraphExecs.insert(copy);
+    *exec = copy;
+    return CUDA_SUCCESS;
+}
+
+// Runs the graph's launches in the order they were captured, before it returns.
+EXPORT CUresult cuGraphLaunch(void* exec, void* stream)
+{
+    std::lock_guard guard(Lock);
+    auto* g = static_cast<Graph*>(exec);
+    if (GraphExecs.count(g) == 0 || !ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (ActiveCapture)
+        return ActiveCapture->invalidated = true, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; // graphs in graphs: not emulated
+    GraphLaunches++;
+    std::vector<void*> pointers;
+    for (CapturedLaunch& launch : g->launches)
+    {
+        pointers.clear();
+        for (auto& value : launch.arguments)
+            pointers.push_back(value.data());
+        if (CUresult result = RunGrid(launch.kernel, launch.grid, launch.block, pointers.data()); result != CUDA_SUCCESS)
+            return result;
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphExecDestroy(void* exec) { return Destroy(GraphExecs, exec); }
+
+EXPORT CUresult cuGraphDestroy(void* graph) { return Destroy(Graphs, graph); }
+
 EXPORT CUresult cuEventCreate(void** event, unsigned flags) { return flags > 0xF ? CUDA_ERROR_INVALID_VALUE : Create(Events, event); }
 
 EXPORT CUresult cuEventRecord(void* event, void* stream)
@@ -861,6 +1016,8 @@ EXPORT CUresult cuEventRecord(void* event, void* stream)
     auto* e = static_cast<Event*>(event);
     if (Events.count(e) == 0 || !ValidStream(stream))
         return CUDA_ERROR_INVALID_HANDLE;
+    if (ActiveCapture && ActiveCapture->stream == stream)
+        return ActiveCapture->invalidated = true, CUDA_ERROR_NOT_SUPPORTED;
     e->recorded = true;
     e->time = std::chrono::steady_clock::now();
     return CUDA_SUCCESS;
@@ -890,14 +1047,16 @@ EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, void* start, void* en
 
 EXPORT CUresult cuEventDestroy_v2(void* event) { return Destroy(Events, event); }
 
-// Not a driver call: the emulator's own counts for tests, of the kernel launches that ran a grid and of the copies
-// between host and device (cuMemcpyHtoD, cuMemcpyDtoH) made in this process so far.
-EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* copies)
+// Not a driver call: the emulator's own counts for tests, of the kernel launches that ran a grid (a captured launch
+// does not run; the kernels a graph launch runs are not counted here), the graph launches and the copies between host
+// and device (cuMemcpyHtoD, cuMemcpyDtoH) made in this process so far.
+EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* graph_launches, unsigned long long* copies)
 {
-    if (kernel_launches == nullptr || copies == nullptr)
+    if (kernel_launches == nullptr || graph_launches == nullptr || copies == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard guard(Lock);
     *kernel_launches = KernelLaunches;
+    *graph_launches = GraphLaunches;
     *copies = Copies;
     return CUDA_SUCCESS;
 }

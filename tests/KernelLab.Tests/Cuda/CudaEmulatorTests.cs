@@ -68,7 +68,7 @@ public sealed unsafe class CudaEmulatorTests
     }
 
     /// <summary>faults.cu compiled by NVRTC, once for all the tests.</summary>
-    private static readonly Lazy<Nvrtc.Compilation> FaultsPtx = new(() =>
+    internal static readonly Lazy<Nvrtc.Compilation> FaultsPtx = new(() =>
         Nvrtc.Load(driverVersion: null).Compile("faults.cu", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "cuda-emulator", "faults.cu")), [],
             ["--gpu-architecture=compute_80"]));
 
