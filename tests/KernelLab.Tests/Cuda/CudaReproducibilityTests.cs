@@ -50,10 +50,26 @@ public sealed class CudaReproducibilityTests
         });
     }
 
-    private static void AssertSameEveryRun(string name, Func<double[]> run)
+    public static TheoryData<string> Workloads => new(StandardWorkloads.Names);
+
+    /// <summary>The loss and every gradient of a standard workload's forward and backward, computed twice on one network.</summary>
+    [Theory]
+    [MemberData(nameof(Workloads))]
+    public void Gradients_AreTheSameBitsEveryRun(string workload)
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        using var network = StandardWorkloads.Open(backend, workload);
+        AssertSameEveryRun($"{workload}: loss and gradients", () =>
+        {
+            double loss = network.ComputeGradients();
+            return [loss, .. network.Parameters.All.SelectMany(p => backend.Download(p.Grad))];
+        }, runs: 2);
+    }
+
+    private static void AssertSameEveryRun(string name, Func<double[]> run, int runs = Runs)
     {
         double[] first = run();
-        for (int r = 2; r <= Runs; r++)
+        for (int r = 2; r <= runs; r++)
         {
             double[] again = run();
             int[] differ = [.. Enumerable.Range(0, first.Length).Where(i => BitConverter.DoubleToInt64Bits(first[i]) != BitConverter.DoubleToInt64Bits(again[i]))];
