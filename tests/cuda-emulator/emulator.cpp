@@ -778,7 +778,15 @@ EXPORT CUresult cuStreamSynchronize(void* stream)
     return Status(ValidStream(stream), CUDA_ERROR_INVALID_HANDLE);
 }
 
-EXPORT CUresult cuStreamDestroy_v2(void* stream) { return Destroy(Streams, stream); }
+EXPORT CUresult cuStreamDestroy_v2(void* stream)
+{
+    {
+        std::lock_guard guard(Lock);
+        if (ActiveCapture && ActiveCapture->stream == stream)
+            return CUDA_ERROR_ILLEGAL_STATE; // end the capture first
+    }
+    return Destroy(Streams, stream);
+}
 
 // Loads a module from PTX text: every .entry must be a kernel of this library with the same parameter sizes. A mismatch
 // fails with CUDA_ERROR_INVALID_PTX and says why in the JIT error log (options 5 and 6), as the driver's JIT would.
@@ -890,7 +898,7 @@ static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** argu
     return result;
 }
 
-
+// Runs the grid before it returns (RunGrid) or, on the stream being captured, records it for the graph.
 EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
                                unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
 {

@@ -96,6 +96,11 @@ public sealed unsafe partial class CudaEmulatorGraphTests
             }
             finally
             {
+                // A test that failed mid-capture ends it here: while it lasts, every other copy of the process fails.
+                int status;
+                nint graph;
+                if (cuStreamIsCapturing(stream, &status) == Success && status != 0 && cuStreamEndCapture(stream, &graph) == Success)
+                    cuGraphDestroy(graph);
                 cuMemFree_v2(y);
                 cuStreamDestroy_v2(stream);
                 cuModuleUnload(module);
