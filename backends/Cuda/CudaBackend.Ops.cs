@@ -67,8 +67,8 @@ public sealed partial class CudaBackend
 
     protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim)
     {
-        long n = (long)count * dim;
-        Launch(Kernel.EmbeddingBackward, Elements(n), Block(Threads), 0, ids, dy, dTable, dim, n);
+        long n = (long)vocab * dim;
+        Launch(Kernel.EmbeddingBackward, Elements(n), Block(Threads), 0, ids, dy, dTable, count, dim, n);
     }
 
     protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden) =>
@@ -92,10 +92,13 @@ public sealed partial class CudaBackend
 
     protected override void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s)
     {
-        // Keys and values collect their gradient from many queries (atomically), so dQkv starts at zero.
-        Launch(Kernel.Fill, Elements(s.QkvLength), Block(Threads), 0, dQkv, 0f, s.QkvLength);
-        Launch(Kernel.AttentionBackward, Blocks((long)s.Batch * s.Heads * s.T), Block(AttentionThreads), RequireSharedMemory(s.T * sizeof(float)),
-            dy, qkv, probabilities, dQkv, s.T, s.Channels, s.Heads, AttentionScale(s));
+        // The queries' rows of the score gradient [B, heads, T, T] go to scratch, from which the keys and values gather theirs.
+        var dScores = KernelArgument.Pointer(Scratch(s.ProbabilitiesLength));
+        Launch(Kernel.AttentionBackwardQuery, Blocks((long)s.Batch * s.Heads * s.T), Block(AttentionThreads), RequireSharedMemory(s.T * sizeof(float)),
+            dy, qkv, probabilities, dScores, dQkv, s.T, s.Channels, s.Heads, AttentionScale(s));
+        long keysAndValues = 2L * s.Batch * s.T * s.Channels;
+        Launch(Kernel.AttentionBackwardKeyValue, Elements(keysAndValues), Block(Threads), 0,
+            dy, qkv, probabilities, dScores, dQkv, s.T, s.Channels, s.Heads, keysAndValues);
     }
 
     private static float AttentionScale(AttentionShape s) => (float)(1 / Math.Sqrt(s.HeadSize));

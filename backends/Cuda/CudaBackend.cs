@@ -360,7 +360,7 @@ public sealed unsafe partial class CudaBackend : Backend
             cuMemFree_v2(address);
     }
 
-    /// <summary>Backend-owned device memory for an op's intermediate values (per-row losses), grown as needed, reused in stream order.</summary>
+    /// <summary>Backend-owned device memory for an op's intermediate values (per-row losses, attention's score gradient), grown as needed, reused in stream order.</summary>
     private ulong Scratch(long floats)
     {
         if (floats > _scratchLength)

@@ -53,11 +53,12 @@ internal static class Kernel
     public static readonly KernelSignature MaxPool2dBackward = new(Convolution, "maxpool2d_backward", P, P, P, I, I, I);
 
     public static readonly KernelSignature EmbeddingForward = new(Sequence, "embedding_forward", P, P, P, I, L);
-    public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, L);
+    public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, I, L);
     public static readonly KernelSignature LstmCellForward = new(Sequence, "lstm_cell_forward", P, P, P, P, P, I, I);
     public static readonly KernelSignature LstmCellBackward = new(Sequence, "lstm_cell_backward", P, P, P, P, P, P, P, I, I);
     public static readonly KernelSignature AttentionForward = new(Sequence, "attention_forward", P, P, P, I, I, I, F);
-    public static readonly KernelSignature AttentionBackward = new(Sequence, "attention_backward", P, P, P, P, I, I, I, F);
+    public static readonly KernelSignature AttentionBackwardQuery = new(Sequence, "attention_backward_query", P, P, P, P, P, I, I, I, F);
+    public static readonly KernelSignature AttentionBackwardKeyValue = new(Sequence, "attention_backward_key_value", P, P, P, P, P, I, I, I, L);
 
     public static readonly KernelSignature SgdStep = new(Optimizers, "sgd_step", P, P, P, L, D, D, I, D, D, I, I);
     public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, D, D, D, D, D, D, D, D, D);

@@ -45,6 +45,9 @@ extern "C" __global__ void layernorm_forward(const float* x, const float* weight
 }
 
 // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) per row, with xhat = (x - mean) * rstd, dxhat = dy * weight. Grid: rows.
+// dxhat is the rounded product in both passes (__fmul_rn, which NVRTC's --fmad=true never fuses): fused into
+// dxhat - mean(dxhat), the unrounded product would leave its rounding error, times rstd, where a row of one column (or
+// any row whose dxhat are all equal) must get exactly 0.
 extern "C" __global__ void layernorm_backward_data(const float* dy, const float* x, const float* weight, const float* mean,
                                                    const float* rstd, float* dx, int cols)
 {
@@ -54,7 +57,7 @@ extern "C" __global__ void layernorm_backward_data(const float* dy, const float*
     for (int j = threadIdx.x; j < cols; j += blockDim.x)
     {
         float xhat = (x[row + j] - mu) * rs;
-        float dxhat = dy[row + j] * weight[j];
+        float dxhat = __fmul_rn(dy[row + j], weight[j]);
         sumDxhat += dxhat;
         sumDxhatXhat += dxhat * xhat;
     }
@@ -63,7 +66,7 @@ extern "C" __global__ void layernorm_backward_data(const float* dy, const float*
     for (int j = threadIdx.x; j < cols; j += blockDim.x)
     {
         float xhat = (x[row + j] - mu) * rs;
-        dx[row + j] = rs * (dy[row + j] * weight[j] - meanDxhat - xhat * meanDxhatXhat);
+        dx[row + j] = rs * (__fmul_rn(dy[row + j], weight[j]) - meanDxhat - xhat * meanDxhatXhat);
     }
 }
 

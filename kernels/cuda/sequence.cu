@@ -8,11 +8,19 @@ extern "C" __global__ void embedding_forward(const int* ids, const float* table,
         y[at] = table[(long long)ids[at / dim] * dim + at % dim];
 }
 
-// dTable[ids[i], :] += dy[i, :]; n = count * dim. An id that occurs several times collects every row's gradient.
-extern "C" __global__ void embedding_backward(const int* ids, const float* dy, float* dTable, int dim, long long n)
+// dTable[v, :] += the sum of dy[i, :] over the tokens i with ids[i] = v, in token order; n = vocab * dim. Each element
+// of the table is one thread's sum, gathered rather than scattered with atomics, so it is the same bits every run.
+extern "C" __global__ void embedding_backward(const int* ids, const float* dy, float* dTable, int count, int dim, long long n)
 {
     GRID_STRIDE(at, n)
-        atomicAdd(&dTable[(long long)ids[at / dim] * dim + at % dim], dy[at]);
+    {
+        const long long v = at / dim, d = at % dim;
+        float sum = 0.0f;
+        for (int i = 0; i < count; i++)
+            if (ids[i] == v)
+                sum += dy[(long long)i * dim + d];
+        dTable[at] += sum;
+    }
 }
 
 // Gate blocks of an LSTM row [4 * hidden], in PyTorch's order i, f, g, o.
@@ -57,8 +65,8 @@ extern "C" __global__ void lstm_cell_backward(const float* gates, const float* c
 }
 
 // Attention layout: qkv [B, T, 3C] with q, k, v thirds along features, head h at features [h*hd, (h+1)*hd) of each third;
-// y [B, T, C]; probabilities [B, heads, T, T]. Both kernels take one block (a multiple of 32 threads) per (b, h, query t):
-// grid B * heads * T.
+// y [B, T, C]; probabilities and dScores [B, heads, T, T]. attention_forward and attention_backward_query take one block
+// (a multiple of 32 threads) per (b, h, query t): grid B * heads * T.
 #define QKV(b, t, third, h) ((((long long)(b) * T + (t)) * 3 + (third)) * channels + (long long)(h) * hd)
 
 extern "C" __global__ void attention_forward(const float* qkv, float* y, float* probabilities, int T, int channels, int heads, float scale)
@@ -99,17 +107,17 @@ extern "C" __global__ void attention_forward(const float* qkv, float* y, float* 
     }
 }
 
-// dQkv must be zero before the launch: keys and values collect gradient from every query that sees them (atomically);
-// a query's dq is written by its own block alone. Dynamic shared memory: T floats.
-extern "C" __global__ void attention_backward(const float* dy, const float* qkv, const float* probabilities, float* dQkv,
-                                              int T, int channels, int heads, float scale)
+// The backward without atomics, in two launches: this one writes the query's row of dScores (the gradient of the scaled
+// scores, for keys 0..t; the rest of the row is not written) and its dq; attention_backward_key_value then gathers each
+// key's and value's gradient from every query that sees it. Dynamic shared memory: T floats.
+extern "C" __global__ void attention_backward_query(const float* dy, const float* qkv, const float* probabilities, float* dScores,
+                                                    float* dQkv, int T, int channels, int heads, float scale)
 {
     extern __shared__ float dScore[]; // [T]: first the gradient of the probabilities, then of the scaled scores
     const int hd = channels / heads;
     const int t = blockIdx.x % T, h = blockIdx.x / T % heads, b = blockIdx.x / (T * heads);
     const float* p = probabilities + ((long long)blockIdx.x) * T;
     const float* dyh = dy + ((long long)b * T + t) * channels + (long long)h * hd;
-    const float* q = qkv + QKV(b, t, 0, h);
 
     // y = sum over u of p[u] v[u]: dp[u] = dy . v[u]; masked keys (u > t) have p = 0 and take no gradient.
     float pDotDp = 0.0f;
@@ -124,21 +132,37 @@ extern "C" __global__ void attention_backward(const float* dy, const float* qkv,
     }
     pDotDp = block_sum(pDotDp);
     // Through the softmax, dscore[u] = p[u] (dp[u] - sum p dp); then score = scale q.k.
+    float* row = dScores + ((long long)blockIdx.x) * T;
     for (int u = threadIdx.x; u <= t; u += blockDim.x)
-        dScore[u] = p[u] * (dScore[u] - pDotDp) * scale;
+        row[u] = dScore[u] = p[u] * (dScore[u] - pDotDp) * scale;
     __syncthreads();
 
-    for (long long e = threadIdx.x; e < (long long)(t + 1) * hd; e += blockDim.x)
-    {
-        int u = (int)(e / hd), d = (int)(e % hd);
-        atomicAdd(&dQkv[QKV(b, u, 2, h) + d], p[u] * dyh[d]);
-        atomicAdd(&dQkv[QKV(b, u, 1, h) + d], dScore[u] * q[d]);
-    }
     for (int d = threadIdx.x; d < hd; d += blockDim.x)
     {
         float acc = 0.0f;
         for (int u = 0; u <= t; u++)
             acc += dScore[u] * qkv[QKV(b, u, 1, h) + d];
         dQkv[QKV(b, t, 0, h) + d] = acc;
+    }
+}
+
+// dk[u] = sum over the queries s >= u of dScores[s, u] q[s]; dv[u] = sum over s >= u of p[s, u] dy[s], in query order:
+// one thread per element of the key and value thirds of dQkv; n = B * T * 2 * channels.
+extern "C" __global__ void attention_backward_key_value(const float* dy, const float* qkv, const float* probabilities, const float* dScores,
+                                                        float* dQkv, int T, int channels, int heads, long long n)
+{
+    const int hd = channels / heads;
+    GRID_STRIDE(e, n)
+    {
+        const int f = (int)(e % (2 * channels)), u = (int)(e / (2 * channels) % T), b = (int)(e / (2LL * channels * T));
+        const int key = f < channels, h = f % channels / hd, d = f % hd;
+        const float* weights = (key ? dScores : probabilities) + ((long long)b * heads + h) * T * T; // [T, T] of (b, h)
+        float sum = 0.0f;
+        for (int s = u; s < T; s++)
+        {
+            float x = key ? qkv[QKV(b, s, 0, h) + d] : dy[((long long)b * T + s) * channels + (long long)h * hd + d];
+            sum += weights[(long long)s * T + u] * x;
+        }
+        dQkv[QKV(b, u, key ? 1 : 2, h) + d] = sum;
     }
 }

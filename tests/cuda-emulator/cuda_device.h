@@ -74,6 +74,15 @@ inline float __shfl_down_sync(unsigned int mask, float v, unsigned int delta) { 
 
 inline float __int_as_float(int bits) { return std::bit_cast<float>(bits); }
 
+// The product rounded to float, which a GPU never fuses into an FMA with what uses it. The empty asm hides the product
+// from g++, which would otherwise contract it (build.sh: -ffp-contract=fast) once the call is inlined.
+inline float __fmul_rn(float a, float b)
+{
+    float product = a * b;
+    asm("" : "+x"(product));
+    return product;
+}
+
 inline float atomicAdd(float* address, float v) { return std::atomic_ref<float>(*address).fetch_add(v); }
 
 // Dynamic shared memory (extern __shared__ T name[]): its storage, defined once per source by build.sh's EMU_DYNAMIC_SHARED,

@@ -9,11 +9,14 @@
 //   memory it may not fails its launch with CUDA_ERROR_ILLEGAL_ADDRESS, and copies must lie inside one allocation;
 // - a __syncthreads that not every thread of the block reaches (some exited, or wait at another one), a warp shuffle
 //   with a lane missing, a block that can never finish: CUDA_ERROR_LAUNCH_FAILED;
-// - blocks run last first, so a block that reads what an earlier block of the same launch writes sees NaN;
-// - launch shapes are checked against the limits of compute capability 8.0.
+// - blocks run one after another in an order shuffled afresh for every launch (seeded: KERNELLAB_CUDA_EMULATOR_SEED,
+//   default 1), so a result that depends on the order of blocks (a float atomicAdd from several blocks, a block that
+//   reads what another block of the same launch writes) differs from launch to launch, or sees NaN;
+// - launch shapes are checked against the limits of compute capability 8.0;
+// - the kernels are compiled with FMA contraction (build.sh), as NVRTC compiles them by default (--fmad=true).
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
-// memory coalescing, other races between blocks (they run one after another), and the GPU's own math library (expf
-// etc. are glibc's here).
+// memory coalescing, races between blocks that run at the same time (here one runs after another), and the GPU's own
+// math library (expf etc. are glibc's here).
 //
 // Threads of a block are fibers of the launching OS thread, switched by emu_switch below (x86-64 System V only).
 #include "cuda_device.h"
@@ -23,14 +26,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,10 +59,14 @@ namespace
     X(CUDA_ERROR_INVALID_CONTEXT, 201, "invalid device context")                                              \
     X(CUDA_ERROR_INVALID_PTX, 218, "a PTX JIT compilation failed")                                            \
     X(CUDA_ERROR_INVALID_HANDLE, 400, "invalid resource handle")                                              \
+    X(CUDA_ERROR_ILLEGAL_STATE, 401, "the operation cannot be performed in the present state")                \
     X(CUDA_ERROR_NOT_FOUND, 500, "named symbol not found")                                                    \
     X(CUDA_ERROR_ILLEGAL_ADDRESS, 700, "an illegal memory access was encountered")                            \
     X(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, 701, "too many resources requested for launch")                     \
-    X(CUDA_ERROR_LAUNCH_FAILED, 719, "unspecified launch failure")
+    X(CUDA_ERROR_LAUNCH_FAILED, 719, "unspecified launch failure")                                            \
+    X(CUDA_ERROR_NOT_SUPPORTED, 801, "operation not supported")                                               \
+    X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900, "operation not permitted when stream is capturing")         \
+    X(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, 901, "operation failed due to a previous error during capture")
 
 #define CU_RESULT_VALUE(name, code, text) name = code,
 enum : CUresult
@@ -82,10 +93,31 @@ constexpr unsigned long long MaxGridX = 2147483647ull, MaxGridYZ = 65535;
 
 std::mutex Lock; // one launch, allocation or copy at a time
 bool Initialized = false;
+unsigned long long KernelLaunches = 0, Copies = 0; // in this process, for kernellabEmulatorCounts
 int PrimaryContextReferences = 0;
 int PrimaryContextToken; // the CUcontext handed out is its address
 
 // ------------------------------------------------------------------ kernels
+
+// The order blocks run in: a permutation of the grid drawn for each launch from this generator, seeded once per process.
+std::mt19937_64& BlockOrderGenerator()
+{
+    static std::mt19937_64 generator = [] {
+        const char* seed = std::getenv("KERNELLAB_CUDA_EMULATOR_SEED");
+        return std::mt19937_64(seed != nullptr && *seed != 0 ? std::strtoull(seed, nullptr, 10) : 1);
+    }();
+    return generator;
+}
+
+// A fresh permutation of the blocks 0 .. count - 1 (linear: x + y * gridDim.x + ...), kept for the launch that asked for it.
+const std::vector<unsigned long long>& DrawBlockOrder(std::size_t count)
+{
+    static std::vector<unsigned long long> order;
+    order.resize(count);
+    std::iota(order.begin(), order.end(), 0ull);
+    std::shuffle(order.begin(), order.end(), BlockOrderGenerator());
+    return order;
+}
 
 struct Kernel
 {
@@ -468,6 +500,44 @@ thread_local CUresult LastLaunchError = CUDA_SUCCESS;
 thread_local std::string LastLaunchFailure, LastLaunchDescription;
 
 bool ValidStream(void* stream) { return stream == nullptr || Streams.count(static_cast<Stream*>(stream)) != 0; }
+
+// A stream's capture (cuStreamBeginCapture_v2 to cuStreamEndCapture): the launches queued on it, each with a copy of
+// its arguments' values, as a graph's kernel nodes in order.
+struct CapturedLaunch
+{
+    const Kernel* kernel;
+    uint3 grid, block;
+    std::vector<std::vector<unsigned char>> arguments;
+};
+
+struct Graph
+{
+    std::vector<CapturedLaunch> launches;
+};
+
+// What this library does with a capture: records kernel launches on the capturing stream; a call that would wait for
+// the stream or the device (a synchronous copy, a stream synchronize, an allocation or free) fails with
+// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture, as the driver does in the global capture mode. An
+// event recorded on the capturing stream (an event node) is not emulated: CUDA_ERROR_NOT_SUPPORTED.
+struct Capture
+{
+    Stream* stream = nullptr;
+    std::unique_ptr<Graph> graph;
+    bool invalidated = false;
+};
+
+std::optional<Capture> ActiveCapture; // one at a time
+std::set<Graph*> Graphs, GraphExecs;
+unsigned long long GraphLaunches = 0;
+
+// Whether a call that is illegal while a stream captures may proceed; if not, the capture is invalidated. Caller holds Lock.
+bool OutsideCapture()
+{
+    if (!ActiveCapture)
+        return true;
+    ActiveCapture->invalidated = true;
+    return false;
+}
 } // namespace
 
 // ------------------------------------------------------------------ the device dialect (cuda_device.h)
@@ -644,6 +714,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
     if (pointer == nullptr || bytes == 0)
         return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     // The block ends where an inaccessible page begins, so reading or writing one element past it crashes. Its start is
     // thereby aligned to the lowest set bit of its size: 4 bytes for an odd number of floats, 16 for float4 buffers.
     std::size_t page = PageSize(), pages = (bytes + page - 1) / page * page;
@@ -661,6 +733,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
 EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     auto it = Allocations.find(pointer);
     if (it == Allocations.end())
         return CUDA_ERROR_INVALID_VALUE;
@@ -672,8 +746,11 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (source == nullptr || Containing(destination, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
+    Copies++;
     std::memcpy(reinterpret_cast<void*>(destination), source, bytes);
     return CUDA_SUCCESS;
 }
@@ -681,8 +758,11 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std
 EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (destination == nullptr || Containing(source, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
+    Copies++;
     std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
     return CUDA_SUCCESS;
 }
@@ -693,10 +773,20 @@ EXPORT CUresult cuStreamCreate(void** stream, unsigned flags) { return flags > 1
 EXPORT CUresult cuStreamSynchronize(void* stream)
 {
     std::lock_guard guard(Lock);
+    if (!OutsideCapture())
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     return Status(ValidStream(stream), CUDA_ERROR_INVALID_HANDLE);
 }
 
-EXPORT CUresult cuStreamDestroy_v2(void* stream) { return Destroy(Streams, stream); }
+EXPORT CUresult cuStreamDestroy_v2(void* stream)
+{
+    {
+        std::lock_guard guard(Lock);
+        if (ActiveCapture && ActiveCapture->stream == stream)
+            return CUDA_ERROR_ILLEGAL_STATE; // end the capture first
+    }
+    return Destroy(Streams, stream);
+}
 
 // Loads a module from PTX text: every .entry must be a kernel of this library with the same parameter sizes. A mismatch
 // fails with CUDA_ERROR_INVALID_PTX and says why in the JIT error log (options 5 and 6), as the driver's JIT would.
@@ -751,8 +841,64 @@ EXPORT CUresult cuModuleGetFunction(void** function, void* module, const char* n
 
 EXPORT CUresult cuModuleUnload(void* module) { return Destroy(Modules, module); }
 
-// Runs the grid, block after block, before it returns. The last block runs first: a GPU tends to start blocks in index
-// order, so a kernel that reads what an earlier block of the same launch writes can pass there by luck, and fails here.
+// Runs the grid, block after block, before it returns, in a shuffled order: a GPU tends to start blocks in index order
+// and runs many at once, so a kernel that depends on the order of its blocks can pass there by luck, and fails here.
+// The caller holds Lock.
+static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** arguments)
+{
+    const unsigned grid_x = grid.x, grid_y = grid.y, grid_z = grid.z;
+    const unsigned long long threads = static_cast<unsigned long long>(dim.x) * dim.y * dim.z;
+    Block& block = ThisBlock;
+    emu::grid_dim = grid;
+    emu::block_dim = dim;
+    auto report = [&](const std::string& message) {
+        char where[160];
+        std::snprintf(where, sizeof where, "%s, block (%u, %u, %u) of (%u, %u, %u), %llu threads: ", kernel->name.c_str(), emu::block_index.x,
+                      emu::block_index.y, emu::block_index.z, grid_x, grid_y, grid_z, threads);
+        LastLaunchFailure = where + message;
+    };
+    struct sigaction handler = {};
+    handler.sa_sigaction = OnFault;
+    handler.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&handler.sa_mask);
+    sigaction(SIGSEGV, &handler, &PreviousSegv);
+    sigaction(SIGBUS, &handler, &PreviousBus);
+    const std::vector<unsigned long long>& order = DrawBlockOrder(static_cast<std::size_t>(grid_x) * grid_y * grid_z);
+    sigjmp_buf jump;
+    volatile CUresult result = CUDA_SUCCESS; // volatile: it is read after a siglongjmp
+    if (sigsetjmp(jump, 1) != 0)
+    {
+        const uint3& t = block.current->thread;
+        char address[32];
+        std::snprintf(address, sizeof address, "%p", FaultAddress);
+        report("thread (" + std::to_string(t.x) + ", " + std::to_string(t.y) + ", " + std::to_string(t.z) + ") touched address " + address +
+               ", " + DescribeAddress(FaultAddress));
+        result = CUDA_ERROR_ILLEGAL_ADDRESS;
+    }
+    else
+    {
+        FaultJump = &jump;
+        for (std::size_t i = 0; i < order.size() && result == CUDA_SUCCESS; i++)
+        {
+            unsigned long long linear = order[i];
+            emu::block_index = {static_cast<unsigned>(linear % grid_x), static_cast<unsigned>(linear / grid_x % grid_y),
+                                static_cast<unsigned>(linear / grid_x / grid_y)};
+            if (!RunBlock(block, *kernel, arguments, emu::block_dim))
+            {
+                report(*block.failure);
+                block.failure.reset();
+                result = CUDA_ERROR_LAUNCH_FAILED;
+            }
+        }
+    }
+    FaultJump = nullptr;
+    LastLaunchError = result;
+    sigaction(SIGSEGV, &PreviousSegv, nullptr);
+    sigaction(SIGBUS, &PreviousBus, nullptr);
+    return result;
+}
+
+// Runs the grid before it returns (RunGrid) or, on the stream being captured, records it for the graph.
 EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
                                unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
 {
@@ -771,55 +917,104 @@ EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y,
         return CUDA_ERROR_INVALID_VALUE;
     if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
         return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
-
-    Block& block = ThisBlock;
-    emu::grid_dim = {grid_x, grid_y, grid_z};
-    emu::block_dim = {block_x, block_y, block_z};
-    auto report = [&](const std::string& message) {
-        char where[160];
-        std::snprintf(where, sizeof where, "%s, block (%u, %u, %u) of (%u, %u, %u), %llu threads: ", kernel->name.c_str(), emu::block_index.x,
-                      emu::block_index.y, emu::block_index.z, grid_x, grid_y, grid_z, threads);
-        LastLaunchFailure = where + message;
-    };
-    struct sigaction handler = {};
-    handler.sa_sigaction = OnFault;
-    handler.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigemptyset(&handler.sa_mask);
-    sigaction(SIGSEGV, &handler, &PreviousSegv);
-    sigaction(SIGBUS, &handler, &PreviousBus);
-    sigjmp_buf jump;
-    volatile CUresult result = CUDA_SUCCESS; // volatile: it is read after a siglongjmp
-    if (sigsetjmp(jump, 1) != 0)
+    if (ActiveCapture && ActiveCapture->stream == stream && stream != nullptr)
     {
-        const uint3& t = block.current->thread;
-        char address[32];
-        std::snprintf(address, sizeof address, "%p", FaultAddress);
-        report("thread (" + std::to_string(t.x) + ", " + std::to_string(t.y) + ", " + std::to_string(t.z) + ") touched address " + address +
-               ", " + DescribeAddress(FaultAddress));
-        result = CUDA_ERROR_ILLEGAL_ADDRESS;
+        CapturedLaunch launch{kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, {}};
+        for (std::size_t i = 0; i < kernel->parameter_sizes.size(); i++)
+        {
+            auto* value = static_cast<const unsigned char*>(arguments[i]);
+            launch.arguments.emplace_back(value, value + kernel->parameter_sizes[i]);
+        }
+        ActiveCapture->graph->launches.push_back(std::move(launch));
+        return CUDA_SUCCESS;
     }
-    else
-    {
-        FaultJump = &jump;
-        for (unsigned z = grid_z; z-- > 0 && result == CUDA_SUCCESS;)
-            for (unsigned y = grid_y; y-- > 0 && result == CUDA_SUCCESS;)
-                for (unsigned x = grid_x; x-- > 0 && result == CUDA_SUCCESS;)
-                {
-                    emu::block_index = {x, y, z};
-                    if (!RunBlock(block, *kernel, arguments, emu::block_dim))
-                    {
-                        report(*block.failure);
-                        block.failure.reset();
-                        result = CUDA_ERROR_LAUNCH_FAILED;
-                    }
-                }
-    }
-    FaultJump = nullptr;
-    LastLaunchError = result;
-    sigaction(SIGSEGV, &PreviousSegv, nullptr);
-    sigaction(SIGBUS, &PreviousBus, nullptr);
-    return result;
+    KernelLaunches++;
+    return RunGrid(kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, arguments);
 }
+
+// Mode 0 (CU_STREAM_CAPTURE_MODE_GLOBAL) only. The legacy default stream (0) cannot be captured.
+EXPORT CUresult cuStreamBeginCapture_v2(void* stream, int mode)
+{
+    std::lock_guard guard(Lock);
+    if (stream == nullptr || !ValidStream(stream))
+        return stream == nullptr ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_ERROR_INVALID_HANDLE;
+    if (mode != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (ActiveCapture)
+        return CUDA_ERROR_ILLEGAL_STATE;
+    ActiveCapture = Capture{static_cast<Stream*>(stream), std::make_unique<Graph>(), false};
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamEndCapture(void* stream, void** graph)
+{
+    std::lock_guard guard(Lock);
+    if (graph == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ActiveCapture || ActiveCapture->stream != stream)
+        return CUDA_ERROR_ILLEGAL_STATE;
+    Capture capture = std::move(*ActiveCapture);
+    ActiveCapture.reset();
+    *graph = nullptr;
+    if (capture.invalidated)
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    *graph = capture.graph.get();
+    Graphs.insert(capture.graph.release());
+    return CUDA_SUCCESS;
+}
+
+// status: 0 CU_STREAM_CAPTURE_STATUS_NONE, 1 ACTIVE, 2 INVALIDATED.
+EXPORT CUresult cuStreamIsCapturing(void* stream, int* status)
+{
+    std::lock_guard guard(Lock);
+    if (status == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    *status = ActiveCapture && ActiveCapture->stream == stream ? (ActiveCapture->invalidated ? 2 : 1) : 0;
+    return CUDA_SUCCESS;
+}
+
+// An executable graph is a copy of the graph's launches: the graph may be destroyed after.
+EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long flags)
+{
+    std::lock_guard guard(Lock);
+    if (exec == nullptr || flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    auto* g = static_cast<Graph*>(graph);
+    if (Graphs.count(g) == 0)
+        return CUDA_ERROR_INVALID_HANDLE;
+    auto* copy = new Graph(*g);
+    GraphExecs.insert(copy);
+    *exec = copy;
+    return CUDA_SUCCESS;
+}
+
+// Runs the graph's launches in the order they were captured, before it returns.
+EXPORT CUresult cuGraphLaunch(void* exec, void* stream)
+{
+    std::lock_guard guard(Lock);
+    auto* g = static_cast<Graph*>(exec);
+    if (GraphExecs.count(g) == 0 || !ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (ActiveCapture)
+        return ActiveCapture->invalidated = true, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; // graphs in graphs: not emulated
+    GraphLaunches++;
+    std::vector<void*> pointers;
+    for (CapturedLaunch& launch : g->launches)
+    {
+        pointers.clear();
+        for (auto& value : launch.arguments)
+            pointers.push_back(value.data());
+        if (CUresult result = RunGrid(launch.kernel, launch.grid, launch.block, pointers.data()); result != CUDA_SUCCESS)
+            return result;
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphExecDestroy(void* exec) { return Destroy(GraphExecs, exec); }
+
+EXPORT CUresult cuGraphDestroy(void* graph) { return Destroy(Graphs, graph); }
 
 EXPORT CUresult cuEventCreate(void** event, unsigned flags) { return flags > 0xF ? CUDA_ERROR_INVALID_VALUE : Create(Events, event); }
 
@@ -829,6 +1024,8 @@ EXPORT CUresult cuEventRecord(void* event, void* stream)
     auto* e = static_cast<Event*>(event);
     if (Events.count(e) == 0 || !ValidStream(stream))
         return CUDA_ERROR_INVALID_HANDLE;
+    if (ActiveCapture && ActiveCapture->stream == stream)
+        return ActiveCapture->invalidated = true, CUDA_ERROR_NOT_SUPPORTED;
     e->recorded = true;
     e->time = std::chrono::steady_clock::now();
     return CUDA_SUCCESS;
@@ -857,3 +1054,17 @@ EXPORT CUresult cuEventElapsedTime(float* milliseconds, void* start, void* end)
 EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, void* start, void* end) { return cuEventElapsedTime(milliseconds, start, end); }
 
 EXPORT CUresult cuEventDestroy_v2(void* event) { return Destroy(Events, event); }
+
+// Not a driver call: the emulator's own counts for tests, of the kernel launches that ran a grid (a captured launch
+// does not run; the kernels a graph launch runs are not counted here), the graph launches and the copies between host
+// and device (cuMemcpyHtoD, cuMemcpyDtoH) made in this process so far.
+EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* graph_launches, unsigned long long* copies)
+{
+    if (kernel_launches == nullptr || graph_launches == nullptr || copies == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    std::lock_guard guard(Lock);
+    *kernel_launches = KernelLaunches;
+    *graph_launches = GraphLaunches;
+    *copies = Copies;
+    return CUDA_SUCCESS;
+}

@@ -27,12 +27,30 @@ public sealed unsafe class CudaEmulatorTests
     }
 
     [Fact]
-    public void BlocksRunLastFirst_SoReadingAnEarlierBlocksOutputShows()
+    public void BlocksRunInAFreshShuffledOrder_EveryLaunch()
     {
-        var (result, y) = Launch("reads_earlier_block", blocks: 2);
-        Assert.Equal(Success, result);
-        Assert.Equal(1f, y[0]);
-        Assert.True(float.IsNaN(y[1]), $"block 1 read {y[1]}: it ran after block 0");
+        const int blocks = 8;
+        var orders = Enumerable.Range(0, 4).Select(_ =>
+        {
+            var (result, y) = Launch("block_order", blocks);
+            Assert.Equal(Success, result);
+            return string.Join(" ", y.Take(blocks));
+        }).ToList();
+        Assert.All(orders, order => Assert.Equal("0 1 2 3 4 5 6 7", string.Join(" ", order.Split(' ').Select(int.Parse).Order())));
+        Assert.True(orders.Distinct().Count() > 1, $"every launch ran its blocks in the order {orders[0]}");
+    }
+
+    [Fact]
+    public void ReadingAnotherBlocksOutput_ShowsAsNaN_InSomeLaunch()
+    {
+        var reads = Enumerable.Range(0, 16).Select(_ =>
+        {
+            var (result, y) = Launch("reads_earlier_block", blocks: 2);
+            Assert.Equal(Success, result);
+            Assert.Equal(1f, y[0]);
+            return y[1];
+        }).ToList();
+        Assert.Contains(reads, float.IsNaN); // block 1 ran before block 0
     }
 
     [Theory]
@@ -50,7 +68,7 @@ public sealed unsafe class CudaEmulatorTests
     }
 
     /// <summary>faults.cu compiled by NVRTC, once for all the tests.</summary>
-    private static readonly Lazy<Nvrtc.Compilation> FaultsPtx = new(() =>
+    internal static readonly Lazy<Nvrtc.Compilation> FaultsPtx = new(() =>
         Nvrtc.Load(driverVersion: null).Compile("faults.cu", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "cuda-emulator", "faults.cu")), [],
             ["--gpu-architecture=compute_80"]));
 
@@ -97,7 +115,7 @@ public sealed unsafe class CudaEmulatorTests
         }
     }
 
-    private static void RequireEmulator()
+    internal static void RequireEmulator()
     {
         if (!NativeLibrary.TryLoad(Library, out _))
             Assert.Skip($"{Library} not found: build the emulator with tests/cuda-emulator/build.sh DIR and run with LD_LIBRARY_PATH=DIR");

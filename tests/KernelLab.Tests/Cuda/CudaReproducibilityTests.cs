@@ -1,0 +1,81 @@
+using KernelLab.Backends;
+using KernelLab.Backends.Conformance;
+
+namespace KernelLab.Tests;
+
+/// <summary>
+/// The cuda backend gives the same bits every run: the backward passes that collect gradient from many blocks (embedding
+/// rows from every token, attention keys and values from every query that sees them) gather it in a fixed order instead
+/// of adding it atomically. On the emulator each launch runs its blocks in a fresh shuffled order, so a kernel whose
+/// result depends on that order fails here; on a GPU the blocks race.
+/// </summary>
+public sealed class CudaReproducibilityTests
+{
+    private const int Runs = 4;
+
+    [Fact]
+    public void EmbeddingBackward_IsTheSameBitsEveryRun()
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        // Many more tokens than rows, over many blocks: every row collects gradient from tokens in every block.
+        const int count = 509, vocab = 7, dim = 33;
+        var data = new RandomData(16);
+        using var ids = backend.Upload(data.Indices(count, vocab));
+        using var dy = backend.Upload(data.Uniform((long)count * dim));
+        double[] initial = data.Uniform((long)vocab * dim);
+        AssertSameEveryRun("embedding backward dTable", () =>
+        {
+            using var dTable = backend.Upload(initial);
+            backend.EmbeddingBackward(ids, dy, dTable, count, vocab, dim);
+            return backend.Download(dTable);
+        });
+    }
+
+    [Fact]
+    public void AttentionBackward_IsTheSameBitsEveryRun()
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        var s = new AttentionShape(2, 65, 16, 2);
+        var data = new RandomData(17);
+        using var qkv = backend.Upload(data.Uniform(s.QkvLength, -2, 2));
+        using var dy = backend.Upload(data.Uniform(s.OutputLength));
+        using var y = backend.Allocate(s.OutputLength);
+        using var probabilities = backend.Allocate(s.ProbabilitiesLength);
+        backend.AttentionForward(qkv, y, probabilities, s);
+        AssertSameEveryRun("attention backward dQkv", () =>
+        {
+            using var dQkv = backend.AllocatePoisoned(s.QkvLength);
+            backend.AttentionBackward(dy, qkv, probabilities, dQkv, s);
+            return backend.Download(dQkv);
+        });
+    }
+
+    public static TheoryData<string> Workloads => new(StandardWorkloads.Names);
+
+    /// <summary>The loss and every gradient of a standard workload's forward and backward, computed twice on one network.</summary>
+    [Theory]
+    [MemberData(nameof(Workloads))]
+    public void Gradients_AreTheSameBitsEveryRun(string workload)
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        using var network = StandardWorkloads.Open(backend, workload);
+        AssertSameEveryRun($"{workload}: loss and gradients", () =>
+        {
+            double loss = network.ComputeGradients();
+            return [loss, .. network.Parameters.All.SelectMany(p => backend.Download(p.Grad))];
+        }, runs: 2);
+    }
+
+    private static void AssertSameEveryRun(string name, Func<double[]> run, int runs = Runs)
+    {
+        double[] first = run();
+        for (int r = 2; r <= runs; r++)
+        {
+            double[] again = run();
+            int[] differ = [.. Enumerable.Range(0, first.Length).Where(i => BitConverter.DoubleToInt64Bits(first[i]) != BitConverter.DoubleToInt64Bits(again[i]))];
+            Assert.True(differ.Length == 0,
+                $"{name}: run {r} differs from run 1 in {differ.Length} of {first.Length} elements; first at [{differ.FirstOrDefault()}]: " +
+                $"{again[differ.FirstOrDefault()]:R} vs {first[differ.FirstOrDefault()]:R}");
+        }
+    }
+}
