@@ -8,6 +8,7 @@ public sealed partial class CudaBackend
     private const int GemmTile = 64;          // gemm.cu: TILE_M = TILE_N
     private const int GemmThreads = 16;       // gemm.cu: THREADS_X = THREADS_Y
     private const int ColumnsX = 32, ColumnsY = 8; // reductions.cu: COLUMNS_X, COLUMNS_Y
+    private const int EmbeddingThreads = 256;      // sequence.cu: EMBEDDING_THREADS
 
     /// <summary>Blocks for a grid-stride kernel over n elements; beyond the cap each thread takes several.</summary>
     private static (long, long) Elements(long n) => (Math.Min((n + Threads - 1) / Threads, 1 << 20), 1);
@@ -65,11 +66,8 @@ public sealed partial class CudaBackend
         Launch(Kernel.EmbeddingForward, Elements(n), Block(Threads), 0, ids, table, y, dim, n);
     }
 
-    protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim)
-    {
-        long n = (long)vocab * dim;
-        Launch(Kernel.EmbeddingBackward, Elements(n), Block(Threads), 0, ids, dy, dTable, count, dim, n);
-    }
+    protected override void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim) =>
+        Launch(Kernel.EmbeddingBackward, Blocks(vocab), Block(EmbeddingThreads), 0, ids, dy, dTable, count, dim);
 
     protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden) =>
         Launch(Kernel.LstmCellForward, Elements((long)batch * hidden), Block(Threads), 0, preact, cPrev, gates, c, h, batch, hidden);

@@ -53,7 +53,7 @@ internal static class Kernel
     public static readonly KernelSignature MaxPool2dBackward = new(Convolution, "maxpool2d_backward", P, P, P, I, I, I);
 
     public static readonly KernelSignature EmbeddingForward = new(Sequence, "embedding_forward", P, P, P, I, L);
-    public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, I, L);
+    public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, I);
     public static readonly KernelSignature LstmCellForward = new(Sequence, "lstm_cell_forward", P, P, P, P, P, I, I);
     public static readonly KernelSignature LstmCellBackward = new(Sequence, "lstm_cell_backward", P, P, P, P, P, P, P, I, I);
     public static readonly KernelSignature AttentionForward = new(Sequence, "attention_forward", P, P, P, I, I, I, F);

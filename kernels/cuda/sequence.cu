@@ -8,18 +8,43 @@ extern "C" __global__ void embedding_forward(const int* ids, const float* table,
         y[at] = table[(long long)ids[at / dim] * dim + at % dim];
 }
 
-// dTable[v, :] += the sum of dy[i, :] over the tokens i with ids[i] = v, in token order; n = vocab * dim. Each element
-// of the table is one thread's sum, gathered rather than scattered with atomics, so it is the same bits every run.
-extern "C" __global__ void embedding_backward(const int* ids, const float* dy, float* dTable, int count, int dim, long long n)
+#define EMBEDDING_THREADS 256 // the host launches embedding_backward with blocks of this many threads
+
+// dTable[v, :] += dy[i, :] for every token i with ids[i] = v, in token order, as the reference adds them. One block per
+// row v of the table, so only it writes the row: it reads the ids a chunk of EMBEDDING_THREADS at a time, lists the
+// chunk's tokens of row v in order (a prefix sum of the matches in shared memory), and each thread adds their gradient
+// to its columns. Gathered rather than scattered with atomics, so it is the same bits every run. Grid: vocab.
+extern "C" __global__ void embedding_backward(const int* ids, const float* dy, float* dTable, int count, int dim)
 {
-    GRID_STRIDE(at, n)
+    __shared__ int matchesUpTo[EMBEDDING_THREADS]; // inclusive prefix sum of the chunk's matches
+    __shared__ int tokens[EMBEDDING_THREADS];      // the chunk's tokens of row v, in order
+    const int v = blockIdx.x, k = threadIdx.x;
+    float* row = dTable + (long long)v * dim;
+    for (int chunk = 0; chunk < count; chunk += EMBEDDING_THREADS)
     {
-        const long long v = at / dim, d = at % dim;
-        float sum = 0.0f;
-        for (int i = 0; i < count; i++)
-            if (ids[i] == v)
-                sum += dy[(long long)i * dim + d];
-        dTable[at] += sum;
+        const int i = chunk + k;
+        const int match = i < count && ids[i] == v;
+        matchesUpTo[k] = match;
+        __syncthreads();
+        for (int offset = 1; offset < EMBEDDING_THREADS; offset <<= 1)
+        {
+            int before = k >= offset ? matchesUpTo[k - offset] : 0;
+            __syncthreads();
+            matchesUpTo[k] += before;
+            __syncthreads();
+        }
+        if (match)
+            tokens[matchesUpTo[k] - 1] = i;
+        const int matches = matchesUpTo[EMBEDDING_THREADS - 1];
+        __syncthreads();
+        for (int d = k; d < dim; d += EMBEDDING_THREADS)
+        {
+            float sum = row[d];
+            for (int j = 0; j < matches; j++)
+                sum += dy[(long long)tokens[j] * dim + d];
+            row[d] = sum;
+        }
+        __syncthreads(); // the next chunk writes the lists again
     }
 }
 
