@@ -74,9 +74,13 @@ public static class IlgpuDevices
         }
         var devices = new List<IlgpuDevice>();
         devices.AddRange(CudaDevices(context));
+        int cpus = 0; // the first is "cpu", as every host-CPU backend names its device; any more are cpu:1, cpu:2, ...
         foreach (var cpu in context.GetCPUDevices())
-            devices.Add(new IlgpuDevice(devices.Count(d => d.Kind == "cpu") == 0 ? "cpu" : $"cpu:{devices.Count(d => d.Kind == "cpu")}",
+        {
+            devices.Add(new IlgpuDevice(cpus == 0 ? "cpu" : $"cpu:{cpus}",
                 $"ILGPU CPU accelerator ({cpu.NumThreads} threads per group, warps of {cpu.WarpSize})", "cpu", null) { Device = cpu });
+            cpus++;
+        }
         devices.AddRange(OpenClDevices(context));
         return (context, devices, null);
     }
