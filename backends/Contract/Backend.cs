@@ -29,7 +29,7 @@ public abstract class Backend : IDisposable
     public DeviceBuffer Allocate(long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        TensorLength.Check($"{Name}: a buffer", length);
+        CheckLength(length, "a buffer");
         return AllocateCore(length);
     }
 
@@ -37,8 +37,15 @@ public abstract class Backend : IDisposable
     public DeviceIndexBuffer AllocateIndices(long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        TensorLength.Check($"{Name}: an index buffer", length);
+        CheckLength(length, "an index buffer");
         return AllocateIndicesCore(length);
+    }
+
+    /// <summary>The one element-count check, with the message built only for a length past it.</summary>
+    private void CheckLength(long length, string buffer)
+    {
+        if (length > TensorLength.Max)
+            TensorLength.Check($"{Name}: {buffer}", length);
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using static KernelLab.Backends.Cuda.Native.CudaDriver;
 
 namespace KernelLab.Tests;
@@ -70,26 +69,11 @@ public sealed unsafe partial class CudaEmulatorGraphTests
     }
 
     /// <summary>Runs <paramref name="test"/> with a kernel of faults.cu, a stream of its own and y [Length] on the emulator.</summary>
-    private static void WithKernel(string kernelName, Action<nint, nint, ulong> test)
-    {
-        CudaEmulatorTests.RequireEmulator();
-        CudaKernelTests.RequireNvrtc();
-        var compilation = CudaEmulatorTests.FaultsPtx.Value;
-        Assert.True(compilation.Succeeded, compilation.Log);
-        nint context, module, function, stream;
-        ulong y;
-        Check(cuDevicePrimaryCtxRetain(&context, 0));
-        try
+    private static void WithKernel(string kernelName, Action<nint, nint, ulong> test) =>
+        CudaEmulatorTests.WithFaultsKernel(kernelName, (function, y) =>
         {
-            Check(cuCtxSetCurrent(context));
-            byte[] image = Encoding.UTF8.GetBytes(compilation.Ptx + "\0");
-            fixed (byte* p = image)
-                Check(cuModuleLoadDataEx(&module, p, 0, null, null));
-            byte[] name = Encoding.UTF8.GetBytes(kernelName + "\0");
-            fixed (byte* p = name)
-                Check(cuModuleGetFunction(&function, module, p));
+            nint stream;
             Check(cuStreamCreate(&stream, 0));
-            Check(cuMemAlloc_v2(&y, Length * sizeof(float)));
             try
             {
                 test(function, stream, y);
@@ -101,16 +85,9 @@ public sealed unsafe partial class CudaEmulatorGraphTests
                 nint graph;
                 if (cuStreamIsCapturing(stream, &status) == Success && status != 0 && cuStreamEndCapture(stream, &graph) == Success)
                     cuGraphDestroy(graph);
-                cuMemFree_v2(y);
                 cuStreamDestroy_v2(stream);
-                cuModuleUnload(module);
             }
-        }
-        finally
-        {
-            cuDevicePrimaryCtxRelease_v2(0);
-        }
-    }
+        });
 
     private static float[] Download(ulong y)
     {

@@ -75,6 +75,23 @@ public sealed unsafe class CudaEmulatorTests
     /// <summary>Launches one kernel of faults.cu on blocks of <see cref="Threads"/> threads over y [Length], returns the launch's status and y.</summary>
     private static (int Result, float[] Y) Launch(string kernelName, uint blocks = 1)
     {
+        (int, float[]) outcome = default;
+        WithFaultsKernel(kernelName, (function, y) =>
+        {
+            long n = Length;
+            void** arguments = stackalloc void*[] { &y, &n };
+            int result = cuLaunchKernel(function, blocks, 1, 1, Threads, 1, 1, 0, 0, arguments, null);
+            var host = new float[Length];
+            fixed (float* p = host)
+                Check(cuMemcpyDtoH_v2(p, y, Length * sizeof(float)));
+            outcome = (result, host);
+        });
+        return outcome;
+    }
+
+    /// <summary>Runs <paramref name="body"/> with kernel <paramref name="kernelName"/> of faults.cu and y [Length] on the emulator, then frees both.</summary>
+    internal static void WithFaultsKernel(string kernelName, Action<nint, ulong> body)
+    {
         RequireEmulator();
         CudaKernelTests.RequireNvrtc();
         var compilation = FaultsPtx.Value;
@@ -95,13 +112,7 @@ public sealed unsafe class CudaEmulatorTests
                 byte[] name = Encoding.UTF8.GetBytes(kernelName + "\0");
                 fixed (byte* p = name)
                     Check(cuModuleGetFunction(&function, module, p));
-                long n = Length;
-                void** arguments = stackalloc void*[] { &y, &n };
-                int result = cuLaunchKernel(function, blocks, 1, 1, Threads, 1, 1, 0, 0, arguments, null);
-                var host = new float[Length];
-                fixed (float* p = host)
-                    Check(cuMemcpyDtoH_v2(p, y, Length * sizeof(float)));
-                return (result, host);
+                body(function, y);
             }
             finally
             {
