@@ -12,9 +12,20 @@ namespace KernelLab.Models;
 public static class InputFile
 {
     /// <param name="what">What the file should be ("config file", "suite file"), for the messages.</param>
-    public static string ReadText(string path, string what) => Read(path, what, File.ReadAllText);
+    public static string ReadText(string path, string what) => Read(path, what, stream =>
+    {
+        using var reader = new StreamReader(stream); // UTF-8, a byte-order mark detected, as File.ReadAllText reads
+        return reader.ReadToEnd();
+    });
 
-    public static byte[] ReadBytes(string path, string what) => Read(path, what, File.ReadAllBytes);
+    public static byte[] ReadBytes(string path, string what) => Read(path, what, stream =>
+    {
+        if (stream.Length > Array.MaxLength)
+            throw new IOException($"the file is {stream.Length} bytes, more than one array holds");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    });
 
     /// <summary>The file as a JSON document; invalid JSON is one line naming the file.</summary>
     public static JsonDocument ReadJson(string path, string what)
@@ -23,38 +34,52 @@ public static class InputFile
     }
 
     /// <summary>
-    /// False for a FIFO, a socket or a terminal, which a read would wait on for ever when no one writes to it. On Linux
-    /// the path is opened without blocking (O_NONBLOCK) to ask; elsewhere, and where it cannot be opened (the read then
-    /// says why), true.
+    /// Opens the file to read. On Linux it is opened without blocking (O_NONBLOCK), so that a FIFO, a socket or a
+    /// terminal, which a read would wait on for ever when no one writes to it, is refused here; where that open fails,
+    /// File.OpenRead's exception says why.
     /// </summary>
-    private static bool IsSeekable(string path)
+    private static FileStream Open(string path, string what)
     {
-        if (!OperatingSystem.IsLinux())
-            return true;
-        const int ReadOnlyNonBlockingCloseOnExec = 0x800 | 0x80000; // O_RDONLY | O_NONBLOCK | O_CLOEXEC (x86-64 and arm64)
-        int fd = open(path, ReadOnlyNonBlockingCloseOnExec);
-        if (fd < 0)
-            return true;
-        using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1);
-        return stream.CanSeek;
+        if (OperatingSystem.IsLinux())
+        {
+            const int ReadOnlyNonBlockingCloseOnExec = 0x800 | 0x80000; // O_RDONLY | O_NONBLOCK | O_CLOEXEC (x86-64 and arm64)
+            int fd = open(path, ReadOnlyNonBlockingCloseOnExec);
+            if (fd >= 0)
+            {
+                var handle = new SafeFileHandle(fd, ownsHandle: true);
+                FileStream stream;
+                try
+                {
+                    stream = new FileStream(handle, FileAccess.Read);
+                }
+                catch
+                {
+                    handle.Dispose();
+                    throw;
+                }
+                if (stream.CanSeek)
+                    return stream;
+                stream.Dispose();
+                throw new KernelLabException($"{path}: is a pipe, socket or character device, expected a {what} (a regular file)");
+            }
+        }
+        return File.OpenRead(path);
     }
 
     [DllImport("libc", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 
-    private static T Read<T>(string path, string what, Func<string, T> read)
+    private static T Read<T>(string path, string what, Func<FileStream, T> read)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)
             throw new KernelLabException($"the {what} path is empty");
         if (Directory.Exists(path))
             throw new KernelLabException($"{path}: is a directory, expected a {what}");
-        if (!IsSeekable(path))
-            throw new KernelLabException($"{path}: is a pipe, socket or character device, expected a {what} (a regular file)");
         try
         {
-            return read(path);
+            using var stream = Open(path, what);
+            return read(stream);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
