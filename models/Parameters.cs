@@ -1,4 +1,5 @@
 using KernelLab.Backends;
+using KernelLab.Models.Safetensors;
 
 namespace KernelLab.Models;
 
@@ -70,6 +71,19 @@ public sealed class ParameterSet(Backend backend) : IDisposable
             }
             backend.CopyIn(p.Value, values);
         }
+    }
+
+    /// <summary>Every parameter as F32 under its PyTorch name, ready to write: PyTorch's load_state_dict takes the file as it is.</summary>
+    public SafetensorsWriter ToSafetensors()
+    {
+        var writer = new SafetensorsWriter();
+        foreach (var p in _parameters)
+        {
+            var values = new float[p.Length];
+            backend.CopyOut(p.Value, values);
+            writer.Add(p.Name, p.Shape.ToArray(), values);
+        }
+        return writer;
     }
 
     public void Dispose()

@@ -96,12 +96,15 @@ public sealed record OptimizerSettings
     public double InitialAccumulatorValue { get; init; }
 
     /// <summary>How many state tensors of the parameter's size the optimizer keeps.</summary>
-    public int StateCount => Kind switch
+    public int StateCount => StateNames.Length;
+
+    /// <summary>The state tensors, in the order the optimizer ops take them, named as torch.optim's state_dict names them.</summary>
+    public string[] StateNames => Kind switch
     {
-        OptimizerKind.Sgd => 1,        // momentum_buffer
-        OptimizerKind.Adam or OptimizerKind.AdamW => 2, // exp_avg, exp_avg_sq
-        OptimizerKind.RmsProp => 3,    // square_avg, momentum_buffer, grad_avg
-        OptimizerKind.Adagrad => 1,    // sum
+        OptimizerKind.Sgd => ["momentum_buffer"],
+        OptimizerKind.Adam or OptimizerKind.AdamW => ["exp_avg", "exp_avg_sq"],
+        OptimizerKind.RmsProp => ["square_avg", "momentum_buffer", "grad_avg"],
+        OptimizerKind.Adagrad => ["sum"],
         _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
     };
 

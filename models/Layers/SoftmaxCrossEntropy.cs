@@ -10,8 +10,14 @@ public sealed class SoftmaxCrossEntropy(Backend backend, int rows, int classes) 
 
     public DeviceBuffer LogitsGrad { get; } = backend.Allocate((long)rows * classes);
 
-    public void Forward(DeviceView logits, DeviceIndexBuffer targets) =>
+    /// <summary>The logits of the last forward pass, [rows, classes]: what evaluation scores.</summary>
+    public DeviceView Logits { get; private set; }
+
+    public void Forward(DeviceView logits, DeviceIndexBuffer targets)
+    {
+        Logits = logits;
         backend.SoftmaxCrossEntropyForward(logits, targets, _probabilities, _loss, rows, classes);
+    }
 
     public void Backward(DeviceIndexBuffer targets) =>
         backend.SoftmaxCrossEntropyBackward(_probabilities, targets, LogitsGrad, rows, classes);

@@ -21,7 +21,11 @@ public abstract class Network : IDisposable
         Parameters = new ParameterSet(backend);
         Targets = backend.AllocateIndices(Rows);
         Loss = Own(new SoftmaxCrossEntropy(backend, Rows, config.Classes));
+        _hostTargets = new int[Rows];
     }
+
+    private readonly int[] _hostTargets; // the loaded batch's targets in the logits' row order
+    private double[]? _hostLogits;        // allocated on the first Score
 
     public Backend Backend { get; }
 
@@ -86,7 +90,44 @@ public abstract class Network : IDisposable
         if (batch.Shape != Shape)
             throw new ArgumentException($"batch of shape {batch.Shape} given to a network built for {Shape}");
         LoadInputs(batch);
-        Backend.CopyIn(Targets, ArrangeTargets(batch.Targets));
+        var targets = ArrangeTargets(batch.Targets);
+        Backend.CopyIn(Targets, targets);
+        targets.CopyTo(_hostTargets);
+    }
+
+    /// <summary>
+    /// Runs the loaded batch forward and scores its first <paramref name="examples"/> examples on the host, in float64: the
+    /// sum over their rows (every time step of a sequence) of <c>-log softmax(logits)[target]</c>, how many rows have the
+    /// target as their first largest logit, and how many rows were counted. A sequence batch is scored whole.
+    /// </summary>
+    public (double LossSum, long Correct, long Rows) Score(int examples)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(examples);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(examples, Shape.Batch);
+        if (Config.IsSequence && examples != Shape.Batch)
+            throw new ArgumentException($"a sequence batch is scored whole ({Shape.Batch} examples), not {examples}");
+        Forward();
+        int classes = Config.Classes, rows = examples * Shape.Steps;
+        _hostLogits ??= new double[(long)Rows * classes];
+        Backend.CopyOut(Loss.Logits.Slice(0, (long)Rows * classes), _hostLogits);
+        double lossSum = 0;
+        long correct = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = _hostLogits.AsSpan(r * classes, classes);
+            int best = 0;
+            double max = row[0];
+            for (int c = 1; c < classes; c++)
+                if (row[c] > max)
+                    (max, best) = (row[c], c);
+            double sum = 0;
+            foreach (double logit in row)
+                sum += Math.Exp(logit - max);
+            int target = _hostTargets[r];
+            lossSum += Math.Log(sum) - (row[target] - max);
+            correct += best == target ? 1 : 0;
+        }
+        return (lossSum, correct, rows);
     }
 
     /// <summary>Copies every parameter from a file; every tensor must be there with its exact shape, and nothing else.</summary>

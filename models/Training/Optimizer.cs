@@ -30,6 +30,20 @@ public sealed class Optimizer : IDisposable
         }).ToArray()).ToArray();
     }
 
+    /// <summary>Optimizer steps taken so far (torch.optim's "step").</summary>
+    public int Steps => _steps;
+
+    /// <summary>Every state tensor, named <c>PARAMETER.STATE</c> (<c>fc1.weight.exp_avg</c>), with its parameter's shape.</summary>
+    public IEnumerable<(string Name, IReadOnlyList<long> Shape, DeviceView Value)> State =>
+        _parameters.SelectMany((p, i) => _settings.StateNames.Select((name, k) => ($"{p.Name}.{name}", p.Shape, _state[i][k])));
+
+    /// <summary>Sets the step counter, for a run resumed from a checkpoint whose state tensors were copied in.</summary>
+    public void Resume(int steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        _steps = steps;
+    }
+
     /// <summary>Updates every parameter from its gradient.</summary>
     public void Step()
     {

@@ -352,7 +352,39 @@ public sealed record TrainingResult
 
     public required double Target { get; init; }
 
+    /// <summary>The data as the run read it, in one line (how many training, validation and test examples).</summary>
+    public string? Data { get; init; }
+
     public required IReadOnlyList<SeedTraining> Seeds { get; init; }
+
+    /// <summary>Over the seeds, as MLPerf summarises them.</summary>
+    public TrainingSummary? Summary { get; init; }
+}
+
+/// <summary>
+/// How many seeds reached the target, and their mean time to it after dropping the fastest and the slowest (with three seeds
+/// or more; the plain mean with fewer): null unless every seed reached the target, since a mean over the seeds that happened
+/// to reach it would flatter the backend.
+/// </summary>
+public sealed record TrainingSummary
+{
+    public required int Seeds { get; init; }
+
+    public required int Reached { get; init; }
+
+    public double? TimeToTargetSMean { get; init; }
+
+    public static TrainingSummary Of(IReadOnlyList<SeedTraining> seeds)
+    {
+        var times = seeds.Select(s => s.TimeToTargetS).ToList();
+        double? mean = null;
+        if (times.Count > 0 && times.All(t => t is not null))
+        {
+            var sorted = times.Select(t => t!.Value).Order().ToList();
+            mean = (sorted.Count >= 3 ? sorted[1..^1] : sorted).Average();
+        }
+        return new TrainingSummary { Seeds = seeds.Count, Reached = times.Count(t => t is not null), TimeToTargetSMean = mean };
+    }
 }
 
 /// <summary>One seed's training: when it reached the target (null when it did not), how far it went, and its curves.</summary>
@@ -368,6 +400,12 @@ public sealed record SeedTraining
 
     public double? FinalMetric { get; init; }
 
+    /// <summary>Why training stopped: target, early_stopping, max_epochs or diverged (a loss that is NaN or infinite).</summary>
+    public string? Stopped { get; init; }
+
+    /// <summary>The final parameters, relative to the results file (<c>params/WORKLOAD-BACKEND-seedN.safetensors</c>).</summary>
+    public string? Params { get; init; }
+
     public TrainingCurves? Curves { get; init; }
 }
 
@@ -376,7 +414,11 @@ public sealed record TrainingCurves
 {
     public required Curve TrainingLoss { get; init; }
 
+    /// <summary>The target's metric at each evaluation: test accuracy for image data, validation loss for text.</summary>
     public required Curve Validation { get; init; }
+
+    /// <summary>The validation loss at each evaluation (nats per token), what early stopping watches.</summary>
+    public Curve? ValidationLoss { get; init; }
 }
 
 /// <summary>Values at training steps: <c>{"steps": [...], "values": [...]}</c>, the same length.</summary>

@@ -21,7 +21,7 @@ internal static class InitCommand
             using var backend = new ReferenceBackend();
             using var network = Network.Create(backend, model, new BatchShape(1, 1));
             network.Parameters.Initialize(r.GetValue(seed));
-            ParameterFiles.Write(network.Parameters, backend, r.GetValue(output)!);
+            network.Parameters.ToSafetensors().Write(r.GetValue(output)!);
             stdout.WriteLine($"{network.Parameters.All.Sum(p => p.Length)} parameters of a {model.Family} model written to {r.GetValue(output)}");
             return 0;
         });

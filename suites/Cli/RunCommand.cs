@@ -19,14 +19,27 @@ internal static class RunCommand
                 $"in its array, from {Sharding.TaskId} and {Sharding.TaskCount}); merge the shards' folders with 'kernellab merge'",
             CustomParser = r => Sharding.Parse(r.Tokens.Single().Value, out string? error) ?? Invalid(r, error!),
         };
+        var workloads = new Option<string?>("--workloads") { Description = "comma-separated workloads of the suite to run (default: all)" };
+        var checkpointEvery = new Option<int?>("--checkpoint-every")
+        {
+            Description = "workloads trained to a target: write a checkpoint (parameters, optimizer state, data position) every N steps, to OUT/checkpoints",
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "go on with a run in OUT that stopped: keep the runs its results.json holds, and resume training seeds from their checkpoints",
+        };
         var output = new Option<string?>("--out") { Description = "output folder (default: results/<suite name>, a shard's results/<suite name>/shards/<I>)" };
         var command = new Command("run", "run a suite: correctness against the reference, then timed training steps; writes results.json after every run")
         {
-            suitePath, backends, shard, output,
+            suitePath, backends, workloads, shard, checkpointEvery, resume, output,
         };
         command.SetAction(r =>
         {
             var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(suitePath)!));
+            if (r.GetValue(workloads) is { } only)
+                suite = suite.Only(only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--workloads");
+            if (r.GetValue(checkpointEvery) is <= 0)
+                throw new KernelLabException($"--checkpoint-every: {r.GetValue(checkpointEvery)} is not a positive number of steps");
             IReadOnlyList<string> names = r.GetValue(backends) is { } list
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 : suite.Backends;
@@ -42,7 +55,10 @@ internal static class RunCommand
                 ?? (share is null ? Path.Combine("results", suite.Name) : Path.Combine("results", suite.Name, "shards", share.Index.ToString(CultureInfo.InvariantCulture)));
 
             var observer = Terminal.IsInteractive(stdout) ? (ISuiteObserver)new LiveTableObserver() : new PlainObserver(stdout);
-            var runner = new SuiteRunner(suite, names, outDir, observer) { Shard = share };
+            var runner = new SuiteRunner(suite, names, outDir, observer)
+            {
+                Shard = share, CheckpointEvery = r.GetValue(checkpointEvery), Resume = r.GetValue(resume),
+            };
             var stop = interrupts.StopToken();
             ResultsDocument document;
             try

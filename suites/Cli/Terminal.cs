@@ -17,9 +17,16 @@ internal static class Terminal
 
     public static string Error(double? err) => err is { } e ? e.ToString("0.0e+00", CultureInfo.InvariantCulture) : "-";
 
+    /// <summary>One evaluation of a training run: seed, epoch, step, losses, the target's metric and the time so far.</summary>
+    public static string Evaluation(TrainingEvaluation e) => string.Create(CultureInfo.InvariantCulture,
+        $"seed {e.Seed} epoch {e.Epoch} step {e.Step}: training loss {e.TrainingLoss:F4}, validation loss {e.ValidationLoss:F4}, {e.Metric} {e.Value:F4}, {e.ElapsedSeconds:F1} s");
+
     /// <summary>A run's result in a few words: the step time and throughput, or why there is none.</summary>
     public static string Summary(RunRecord run) => run.Status switch
     {
+        RunStatus.Ok when run.Training is { } t => $"ok  {t.Metric} target {t.Target.ToString(CultureInfo.InvariantCulture)} reached by {t.Summary?.Reached}/{t.Seeds.Count} seeds" +
+            (t.Summary?.TimeToTargetSMean is { } mean ? $", time to target {mean.ToString("F1", CultureInfo.InvariantCulture)} s (mean)" : "") +
+            $", final {string.Join(" ", t.Seeds.Select(s => s.FinalMetric?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"))}",
         RunStatus.Ok => $"ok  median {Ms(run.Throughput!.StepMsMedian)} ms ({run.Throughput.Steps} steps), " +
             $"{Number(run.Throughput.SamplesPerSecond)} samples/s, {Number(run.Throughput.Gflops)} GFLOP/s, max err {Error(run.Correctness?.MaxErr)}",
         RunStatus.Unavailable => $"unavailable: {run.Reason}",
@@ -44,6 +51,8 @@ internal sealed class PlainObserver(TextWriter stdout) : ISuiteObserver
     }
 
     public void Finished(Workload workload, RunRecord run) => stdout.WriteLine($"{workload.Label,-12} {run.Backend,-10} {Terminal.Summary(run)}");
+
+    public void Evaluated(Workload workload, string backend, TrainingEvaluation e) => stdout.WriteLine($"{workload.Label,-12} {backend,-10} {Terminal.Evaluation(e)}");
 }
 
 /// <summary>A live table of every run of the suite, the current one with its progress bar.</summary>
@@ -91,7 +100,11 @@ internal sealed class LiveTableObserver : ISuiteObserver
     public void Finished(Workload workload, RunRecord run)
     {
         int row = _rows[(workload, run.Backend)];
-        if (run.Throughput is { } t)
+        if (run.Training is not null && run.IsOk)
+        {
+            _table.UpdateCell(row, 2, $"[green]{Markup.Escape(Terminal.Summary(run))}[/]");
+        }
+        else if (run.Throughput is { } t)
         {
             _table.UpdateCell(row, 2, $"[green]{Bar(1)} ok[/]");
             _table.UpdateCell(row, 3, Terminal.Ms(t.StepMsMedian));
@@ -104,6 +117,12 @@ internal sealed class LiveTableObserver : ISuiteObserver
             _table.UpdateCell(row, 2, $"[{color}]{Markup.Escape(Terminal.Summary(run))}[/]");
         }
         _table.UpdateCell(row, 6, Terminal.Error(run.Correctness?.MaxErr));
+        Refresh();
+    }
+
+    public void Evaluated(Workload workload, string backend, TrainingEvaluation evaluation)
+    {
+        _table.UpdateCell(_rows[(workload, backend)], 3, Markup.Escape(Terminal.Evaluation(evaluation)));
         Refresh();
     }
 

@@ -68,7 +68,7 @@ internal static class TrainCommand
                 }),
             };
             if (r.GetValue(output) is { } outPath)
-                files.Add((outPath, ParameterFiles.Writer(session.Network.Parameters, session.Backend).WriteTo));
+                files.Add((outPath, session.Network.Parameters.ToSafetensors().WriteTo));
             AtomicFile.WriteAll(files);
             stdout.WriteLine($"{settings.Kind} on {session.Backend.Name}: loss {history[0]:G6} -> {history[^1]:G6} over {stepCount} steps");
             return 0;

@@ -26,6 +26,9 @@ public sealed record Workload(string Name, ModelConfig Model, int Batch, int? Se
 
     /// <summary>The name with the swept values, "mlp batch=16 threads=2": one run's name where a workload has several.</summary>
     public string Label => Name + (SweepsBatch ? $" batch={Batch}" : "") + (Threads is { } t ? $" threads={t}" : "");
+
+    /// <summary>The data, target and seeds of a workload trained to a target; null for a timed workload.</summary>
+    public TrainingSpec? Training { get; init; }
 }
 
 /// <summary>One run of a suite: a workload on a backend with a seed, at its <paramref name="Position"/> in the suite's fixed order.</summary>
@@ -106,6 +109,16 @@ public sealed record Suite
             foreach (string backend in backends)
                 runs.Add(new SuiteRun(runs.Count, workload, backend, Seed));
         return runs;
+    }
+
+    /// <summary>The suite with only the workloads named (<c>--workloads</c>), in the file's order; a name it lacks is one line naming <paramref name="where"/>.</summary>
+    public Suite Only(IReadOnlyCollection<string> names, string where)
+    {
+        if (names.Count == 0)
+            throw new KernelLabException($"{where}: no workload named");
+        if (names.FirstOrDefault(n => Workloads.All(w => w.Name != n)) is { } unknown)
+            throw new KernelLabException($"{where}: the suite {Source} has no workload '{unknown}' (it has {string.Join(", ", Workloads.Select(w => w.Name).Distinct())})");
+        return this with { Workloads = [.. Workloads.Where(w => names.Contains(w.Name))] };
     }
 
     /// <summary>Reads and checks a suite file; a bad one throws a one-line <see cref="KernelLabException"/>.</summary>
@@ -245,7 +258,8 @@ public sealed record Suite
         {
             throw new KernelLabException($"{source}: 'seq' is given, but a {model.Family} workload has no sequence");
         }
-        return [.. batches.SelectMany(batch => threads.Select(t => new Workload(name, model, batch, seq) { Threads = t, SweepsBatch = sweepsBatch }))];
+        var training = TrainingSpec.Parse(f, model, source);
+        return [.. batches.SelectMany(batch => threads.Select(t => new Workload(name, model, batch, seq) { Threads = t, SweepsBatch = sweepsBatch, Training = training }))];
     }
 
     /// <summary>A list of distinct positive integers (a single one for <c>threads</c> too): the values a workload is run at.</summary>

@@ -17,6 +17,11 @@ public interface ISuiteObserver
     void Progress(Workload workload, string backend, string phase, double progress);
 
     void Finished(Workload workload, RunRecord run);
+
+    /// <summary>A workload trained to a target was evaluated (once per epoch, or every eval_every steps).</summary>
+    void Evaluated(Workload workload, string backend, TrainingEvaluation evaluation)
+    {
+    }
 }
 
 /// <summary>
@@ -38,6 +43,15 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
     /// <summary>The share of the suite's runs to run (<c>--shard I/N</c>); null runs them all.</summary>
     public Shard? Shard { get; init; }
 
+    /// <summary>Workloads trained to a target write a checkpoint every this many steps (<c>--checkpoint-every</c>); null writes none.</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>
+    /// Goes on with a run that stopped (<c>--resume</c>): the runs that the folder's results file holds as finished are kept, not
+    /// run again, and a training seed with a checkpoint goes on from it.
+    /// </summary>
+    public bool Resume { get; init; }
+
     public ResultsDocument Run(CancellationToken cancel = default)
     {
         foreach (string backend in backends)
@@ -48,6 +62,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
         OutputFolder.Create(outDirectory);
         using var folderLock = FolderLock.Acquire(outDirectory, $"kernellab run {suite.Source}");
+        var kept = Resume && File.Exists(ResultsPath) ? ResultsFile.Load(ResultsPath).Runs.Where(r => r.Status != RunStatus.Failed).ToList() : [];
         string started = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ");
         var plan = suite.Runs(backends);
         var planned = plan.Select(r => r.Planned).ToList();
@@ -83,6 +98,12 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         foreach (var next in mine)
         {
             cancel.ThrowIfCancellationRequested();
+            if (kept.FirstOrDefault(r => r.Workload == next.Workload.Name && r.Backend == next.Backend && r.Batch == next.Workload.Batch && r.Threads == next.Workload.Threads) is { } done)
+            {
+                runs.Add(done);
+                observer.Finished(next.Workload, done);
+                continue;
+            }
             // The plan lists a workload's runs together, so one workload's reference gradients are held at a time; a swept
             // batch is another workload of the same name, with gradients of its own (a swept thread count shares them).
             if (referenceOf != (next.Workload.Name, next.Workload.Shape, next.Seed))
@@ -119,20 +140,26 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             };
             if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
                 return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };
-            using var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suiteRun.Seed, suite.Optimizer);
-
-            observer.Progress(workload, backendName, "correctness", 0);
-            var correctness = reference().CompareWith(network);
-            record = record with { Correctness = correctness };
-            if (correctness.Passed != true)
-                return record with { Status = RunStatus.Failed, Error = $"gradients differ from the reference: {correctness.Note}" };
-
-            var throughput = Measure(backend, network, workload, backendName, machine, cancel);
-            return record with { Throughput = throughput };
+            using (var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suiteRun.Seed, suite.Optimizer))
+            {
+                observer.Progress(workload, backendName, "correctness", 0);
+                var correctness = reference().CompareWith(network);
+                record = record with { Correctness = correctness };
+                if (correctness.Passed != true)
+                    return record with { Status = RunStatus.Failed, Error = $"gradients differ from the reference: {correctness.Note}" };
+                if (workload.Training is null)
+                    return record with { Throughput = Measure(backend, network, workload, backendName, machine, cancel) };
+            }
+            // Correct before fast, and before long: the gradients on the seeded batch are checked first, then the workload is trained.
+            var trainer = new TargetTrainer(suite, workload, outDirectory, observer) { CheckpointEvery = CheckpointEvery, Resume = Resume };
+            return record with { Training = trainer.Run(backend, cancel) };
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
-            return record with { Status = RunStatus.Failed, Error = $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}" };
+            // A KernelLabException is already the one line a user reads (a missing data set, a config too large); anything else
+            // is named by its type, so that an internal error is not mistaken for bad input.
+            string message = e.Message.ReplaceLineEndings(" ");
+            return record with { Status = RunStatus.Failed, Error = e is KernelLabException ? message : $"{e.GetType().Name}: {message}" };
         }
     }
 

@@ -1,0 +1,78 @@
+using KernelLab.Backends;
+using KernelLab.Models.Safetensors;
+
+namespace KernelLab.Models.Training;
+
+/// <summary>
+/// A training run's whole state in one safetensors file: every parameter under its state_dict name (so that PyTorch's
+/// <c>load_state_dict</c> takes the parameters, ignoring the <c>optimizer.</c> entries), the optimizer's state tensors as
+/// <c>optimizer.PARAMETER.STATE</c>, and the position in the data and the run's bookkeeping as <c>__metadata__</c>
+/// strings. Tensors keep the backend's precision (F64 on a float64 backend), so that a run resumed from the file goes on
+/// bit for bit as if it had never stopped.
+/// </summary>
+public static class Checkpoint
+{
+    public const string OptimizerPrefix = "optimizer.";
+
+    /// <summary>The metadata key that marks a file as a checkpoint, and the format's version.</summary>
+    public const string FormatKey = "kernellab.checkpoint", FormatVersion = "1";
+
+    public static void Write(string path, Backend backend, ParameterSet parameters, Optimizer optimizer, IReadOnlyDictionary<string, string> metadata)
+    {
+        var writer = new SafetensorsWriter();
+        foreach (var p in parameters.All)
+            Add(writer, backend, p.Name, p.Shape, p.Value);
+        foreach (var (name, shape, value) in optimizer.State)
+            Add(writer, backend, OptimizerPrefix + name, shape, value);
+        writer.AddMetadata(FormatKey, FormatVersion);
+        writer.AddMetadata("optimizer_steps", optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var (key, value) in metadata)
+            writer.AddMetadata(key, value);
+        writer.Write(path);
+    }
+
+    /// <summary>
+    /// Copies a checkpoint's parameters and optimizer state in and returns its metadata. A file that is not a checkpoint of
+    /// this model and optimizer (a tensor missing, of another shape, or one too many) is one line naming the file and the tensor.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Read(string path, Backend backend, ParameterSet parameters, Optimizer optimizer)
+    {
+        var file = SafetensorsFile.Read(path);
+        if (file.Metadata.GetValueOrDefault(FormatKey) != FormatVersion)
+            throw new KernelLabException($"{path}: not a KernelLab checkpoint (its metadata has no \"{FormatKey}\": \"{FormatVersion}\")");
+        var expected = new HashSet<string>();
+        foreach (var p in parameters.All)
+        {
+            backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
+            expected.Add(p.Name);
+        }
+        foreach (var (name, shape, value) in optimizer.State)
+        {
+            backend.CopyIn(value, file.ReadReal(OptimizerPrefix + name, shape.ToArray()));
+            expected.Add(OptimizerPrefix + name);
+        }
+        if (file.Tensors.FirstOrDefault(t => !expected.Contains(t.Name)) is { } extra)
+            throw new KernelLabException($"{path}: tensor {SafetensorsFile.Quote(extra.Name)} is not a parameter or optimizer state of this run");
+        if (!int.TryParse(file.Metadata.GetValueOrDefault("optimizer_steps"), System.Globalization.CultureInfo.InvariantCulture, out int steps) || steps < 0)
+            throw new KernelLabException($"{path}: metadata 'optimizer_steps' is missing or not a count");
+        optimizer.Resume(steps);
+        return file.Metadata;
+    }
+
+    private static void Add(SafetensorsWriter writer, Backend backend, string name, IReadOnlyList<long> shape, DeviceView value)
+    {
+        long[] dims = [.. shape];
+        if (backend.Precision == Precision.Float64)
+        {
+            var values = new double[value.Length];
+            backend.CopyOut(value, values);
+            writer.Add(name, dims, values);
+        }
+        else
+        {
+            var values = new float[value.Length];
+            backend.CopyOut(value, values);
+            writer.Add(name, dims, values);
+        }
+    }
+}
