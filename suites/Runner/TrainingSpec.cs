@@ -35,7 +35,7 @@ public sealed record TrainingSpec(DataSpec Data, TrainingTarget Target, IReadOnl
         var data = DataSpec.Parse(f.Element("data"), $"{source}: 'data'");
         DataSpec.CheckModel(data, model, source);
         var target = ParseTarget(f.Element("target"), data, $"{source}: 'target'");
-        ulong[] seeds = f.Has("seeds") ? [.. Seeds(f.Element("seeds"), $"{source}: 'seeds'")] : [1];
+        ulong[] seeds = f.Has("seeds") ? [.. ParseSeeds(f.Element("seeds"), $"{source}: 'seeds'")] : [1];
         return new TrainingSpec(data, target, seeds);
     }
 
@@ -61,7 +61,7 @@ public sealed record TrainingSpec(DataSpec Data, TrainingTarget Target, IReadOnl
         return new TrainingTarget(metric, value, maxEpochs, patience, evalEvery);
     }
 
-    private static List<ulong> Seeds(JsonElement json, string source)
+    private static List<ulong> ParseSeeds(JsonElement json, string source)
     {
         if (json.ValueKind != JsonValueKind.Array || json.GetArrayLength() == 0)
             throw new KernelLabException($"{source}: expected a non-empty array of integers >= 0");
