@@ -181,6 +181,17 @@ public sealed class JsonFields
         return values;
     }
 
+    /// <summary>
+    /// Throws the one-line error for a field not in <paramref name="names"/>: an object whose every field is read, where a
+    /// misspelt optional field would otherwise be ignored in silence.
+    /// </summary>
+    public void AllowOnly(params string[] names)
+    {
+        foreach (var property in _json.EnumerateObject())
+            if (!names.Contains(property.Name))
+                throw new KernelLabException($"{_source}: unknown field '{property.Name}': expected one of {string.Join(", ", names)}");
+    }
+
     /// <summary>An array of positive integers with at least <paramref name="minLength"/> entries.</summary>
     public int[] IntArray(string name, int minLength)
     {
