@@ -74,21 +74,42 @@ public sealed class Batch
         return new Batch(shape, null, tokens, targets);
     }
 
+    /// <summary>
+    /// A batch of zeros of the sizes <paramref name="config"/> and <paramref name="shape"/> give, for a loader to fill in
+    /// place, step after step, without allocating.
+    /// </summary>
+    public static Batch Allocate(ModelConfig config, BatchShape shape)
+    {
+        if (config.IsSequence)
+        {
+            int rows = (int)TensorLength.Of("the batch's y", shape.Batch, shape.Steps);
+            return new Batch(shape, null, new int[rows], new int[rows]);
+        }
+        var x = new double[TensorLength.Of("the batch's x", shape.Batch, config.InputLength)];
+        return new Batch(shape, x, null, new int[shape.Batch]);
+    }
+
     /// <summary>A seeded synthetic batch: x ~ N(0, 1) or uniform token ids, y uniform ids.</summary>
     public static Batch Synthetic(ModelConfig config, BatchShape shape, ulong seed)
     {
         var random = new SeededRandom(seed);
-        int rows = (int)TensorLength.Of("the batch's y", shape.Batch, shape.Steps);
-        int[] Ids(int count) => Enumerable.Range(0, count).Select(_ => random.NextInt(config.Classes)).ToArray();
-        if (config.IsSequence)
+        var batch = Allocate(config, shape);
+        void Ids(int[] ids)
         {
-            int[] tokens = Ids(rows);
-            return new Batch(shape, null, tokens, Ids(rows));
+            for (int i = 0; i < ids.Length; i++)
+                ids[i] = random.NextInt(config.Classes);
         }
-        double[] x = new double[TensorLength.Of("the batch's x", shape.Batch, config.InputLength)];
-        for (int i = 0; i < x.Length; i++)
-            x[i] = (float)random.NextGaussian();
-        return new Batch(shape, x, null, Ids(shape.Batch));
+        if (batch.Features is { } x)
+        {
+            for (int i = 0; i < x.Length; i++)
+                x[i] = (float)random.NextGaussian();
+        }
+        else
+        {
+            Ids(batch.Tokens!);
+        }
+        Ids(batch.Targets);
+        return batch;
     }
 
     private static void CheckRange(string path, string tensor, int[] ids, int count, string what)

@@ -69,7 +69,11 @@ public static class InputFile
     [DllImport("libc", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 
-    private static T Read<T>(string path, string what, Func<FileStream, T> read)
+    /// <summary>
+    /// Opens the file as the other readers do (a FIFO refused, a directory named as such) and hands the stream to
+    /// <paramref name="read"/>, for a format read as a stream (a gzipped file); an I/O failure there is one line too.
+    /// </summary>
+    public static T Read<T>(string path, string what, Func<FileStream, T> read)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)

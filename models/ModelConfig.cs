@@ -169,6 +169,29 @@ public sealed class JsonFields
         return v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Wrong(name, "true or false", v);
     }
 
+    /// <summary>An array of strings with at least <paramref name="minLength"/> entries.</summary>
+    public string[] StringArray(string name, int minLength)
+    {
+        var v = Element(name);
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            throw new KernelLabException($"{_source}: '{name}' must be an array of strings");
+        string[] values = v.EnumerateArray().Select(e => e.GetString()!).ToArray();
+        if (values.Length < minLength)
+            throw new KernelLabException($"{_source}: '{name}' has {values.Length} entries, expected at least {minLength}");
+        return values;
+    }
+
+    /// <summary>
+    /// Throws the one-line error for a field not in <paramref name="names"/>: an object whose every field is read, where a
+    /// misspelt optional field would otherwise be ignored in silence.
+    /// </summary>
+    public void AllowOnly(params string[] names)
+    {
+        foreach (var property in _json.EnumerateObject())
+            if (!names.Contains(property.Name))
+                throw new KernelLabException($"{_source}: unknown field '{property.Name}': expected one of {string.Join(", ", names)}");
+    }
+
     /// <summary>An array of positive integers with at least <paramref name="minLength"/> entries.</summary>
     public int[] IntArray(string name, int minLength)
     {

@@ -133,7 +133,7 @@ public sealed record Suite
     {
         var f = new JsonFields(json, source);
         string name = f.String("name");
-        string[] backends = Strings(f, "backends", source);
+        string[] backends = f.StringArray("backends", minLength: 0);
         foreach (string backend in backends)
             Known(backend, $"{source}: 'backends'");
 
@@ -269,14 +269,6 @@ public sealed record Suite
         if (values.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new KernelLabException($"{source}: '{name}' lists {twice.Key} twice");
         return values;
-    }
-
-    private static string[] Strings(JsonFields f, string name, string source)
-    {
-        var v = f.Element(name);
-        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
-            throw new KernelLabException($"{source}: '{name}' must be an array of strings");
-        return v.EnumerateArray().Select(e => e.GetString()!).ToArray();
     }
 
     private static int NonNegative(JsonFields f, string name, string source)
