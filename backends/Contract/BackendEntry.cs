@@ -46,4 +46,11 @@ public sealed record BackendEntry(
     /// on the named device where the backend has a choice; null for the rest.
     /// </summary>
     public Func<string?, IKernelSourceChecker>? KernelSources { get; init; }
+
+    /// <summary>
+    /// What the backend promises about repeated runs (<c>kernellab backends</c> shows it): by default the same bits every run on
+    /// the same device, which every op here keeps by summing in a fixed order with no atomics. A backend whose sums depend on
+    /// something the user sets (a thread count) says so.
+    /// </summary>
+    public string Reproducibility { get; init; } = "the same bits every run on the same device (fixed summation order, no atomics)";
 }

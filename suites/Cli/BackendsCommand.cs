@@ -19,7 +19,7 @@ internal static class BackendsCommand
             int width = BackendRegistry.Names.Max(n => n.Length) + 2;
             foreach (var entry in BackendRegistry.All)
             {
-                stdout.WriteLine($"{entry.Name.PadRight(width)}{Describe(entry)}  [{entry.Description}]");
+                stdout.WriteLine($"{entry.Name.PadRight(width)}{Describe(entry)}  [{entry.Description}; reruns: {entry.Reproducibility}]");
                 var devices = entry.Devices();
                 if (devices.Count == 0)
                     continue;

@@ -101,7 +101,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
                 (state.Stopped, state.TimeToTargetS) = ("target", Elapsed());
             else if (target.Patience is { } patience && state.SinceBest >= patience)
                 state.Stopped = "early_stopping";
-            observer.Evaluated(workload, backend.Name, new TrainingEvaluation(seed, state.Epoch + (byEpoch ? 0 : 1), state.Step,
+            observer.Evaluated(workload, backend.Name, new TrainingEvaluation(seed, state.Epoch + (state.Index > 0 ? 1 : 0), state.Step,
                 state.TrainingLoss.Values.Count > 0 ? state.TrainingLoss.Values[^1] : double.NaN, target.Metric, metric, validationLoss, Elapsed()));
         }
 
