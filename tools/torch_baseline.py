@@ -204,10 +204,12 @@ def reached(metric, value, target):
 
 
 def new_curve():
+    """An empty curve of the result file: {"steps": [...], "values": [...]}."""
     return {"steps": [], "values": []}
 
 
 def add_point(curve, step, value):
+    """The curve's value at an optimizer step."""
     curve["steps"].append(step)
     curve["values"].append(value)
 
@@ -356,6 +358,9 @@ def main():
            "settings": {k: suite[k] for k in ("warmup_steps", "min_steps", "min_seconds") if k in suite}
            | {"optimizer": suite["optimizer"], "seed": seed, "suite_file": args.suite, "threads": args.threads},
            "runs": []}
+    if doc["machine"]["blas"].startswith("OpenBLAS") and "OPENBLAS_CORETYPE" not in os.environ:
+        print("note: OPENBLAS_CORETYPE is unset; OpenBLAS 0.3.21 may misdetect the CPU (Haswell or Zen on AVX2)",
+              file=sys.stderr)
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
     if not all(map(is_training, workloads)):
@@ -378,6 +383,7 @@ def main():
         try:
             if is_training(w):
                 run["training"] = train_one(suite, w, B, torch.device(dev))
+                run["load_average"] = list(os.getloadavg())  # other work on the cores moves the times
                 print_training(label, run)
             else:
                 run["throughput"] = run_one(suite, w, B, torch.device(dev), seed)
