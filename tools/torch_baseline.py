@@ -14,13 +14,32 @@ come from torch's own seeded init, not KernelLab's, so there is no same-paramete
 shows "n/a". (PyTorch's agreement with KernelLab's reference
 is what tests/fixtures/golden and tools/torch_golden.py check.)
 
-Run (Debian's PyTorch, torch 1.13):  /usr/bin/python3 tools/torch_baseline.py suites/standard.json [--out DIR]
+A workload with "data" and "target" (SUITES.md, "Training to a target on real data") is trained instead, once per
+seed of its "seeds" (default [the suite's seed]): torch.manual_seed(seed) and PyTorch's default init, then the clock
+starts at the first touch of the data (reading the files counts) and stops when the target is first reached. The
+batches are tools/training_data.py's, models/Data/README.md's recipe, so the examples and their order are KernelLab's.
+Image data is evaluated after every epoch (validation loss, and the test accuracy that an "accuracy" target is
+checked on), text every "eval_every" steps (validation loss in nats per token, which a "loss" target is checked on:
+reached at loss <= value). Training stops at the target, at early stopping (the validation loss not below its best for
+"patience" evaluations in a row) or after "max_epochs". The run's "training" holds the metric, the target, per seed
+its time to target (null when not reached), epochs (started), steps, final metric and curves, and a summary whose
+time_to_target_s_mean drops the fastest and the slowest seed when there are 3 or more (null unless every seed
+reached the target).
+
+The machine's "blas" names the BLAS torch runs on: OpenBLAS 0.3.21 may misdetect an AMD CPU, so set
+OPENBLAS_CORETYPE (Haswell or Zen on AVX2) for figures that are to be compared; it is recorded.
+
+Run (Debian's PyTorch, torch 1.13):
+  OPENBLAS_CORETYPE=Zen /usr/bin/python3 tools/torch_baseline.py suites/standard.json [--out DIR] [--workloads a,b]
 """
 import argparse
+import ctypes
 import datetime
 import json
+import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -31,6 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flop_count import batches, flop_per_step  # noqa: E402
 from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch  # noqa: E402
+from training_data import DataError, epoch_order, evaluate, golden_model, load_data  # noqa: E402
 
 SCHEMA = "kernellab.results/1"
 
@@ -42,6 +62,28 @@ def quantile(values, q):
     lo = int(pos)
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (pos - lo) * (s[hi] - s[lo])
+
+
+def blas():
+    """The BLAS torch runs on: OpenBLAS's own build string and the core it chose where OpenBLAS is loaded, with
+    OPENBLAS_CORETYPE, which forces the core; torch's BLAS_INFO otherwise."""
+    info = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    torch_info = f"torch BLAS_INFO={info.group(1) if info else 'unknown'}"
+    try:
+        loaded = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                  if "libopenblas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        loaded = set()
+    for path in sorted(loaded):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_config.restype = lib.openblas_get_corename.restype = ctypes.c_char_p
+            config, core = lib.openblas_get_config().decode(), lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+        return (f"{config}; core {core}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; "
+                f"{path}; {torch_info}")
+    return torch_info
 
 
 def machine():
@@ -74,10 +116,18 @@ def machine():
         pass
     return {"os": os_name, "cpu": cpu, "cores": os.cpu_count(), "simd": simd, "gpus": gpus,
             "dotnet": "none (PyTorch baseline)", "opencl_devices": [], "torch": torch.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "blas": blas(),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+KERNELLAB_ONLY_OPTIMIZER_FIELDS = ("l1", "clip_grad_norm", "schedule")
 
 
 def make_optimizer(spec, params):
+    """torch.optim's optimizer for a suite's "optimizer"; a ValueError for the fields this baseline does not apply."""
+    unsupported = [k for k in KERNELLAB_ONLY_OPTIMIZER_FIELDS if k in spec]
+    if unsupported:
+        raise ValueError(f"optimizer field(s) {', '.join(unsupported)} are not applied by tools/torch_baseline.py")
     spec = dict(spec)
     name = spec.pop("name")
     if "betas" in spec:
@@ -128,6 +178,129 @@ def run_one(suite, w, B, device, seed):
     return t
 
 
+def check_target(w):
+    """The target of a training workload, its fields checked before anything is timed (a ValueError otherwise)."""
+    t = w["target"]
+    if t.get("metric") not in ("accuracy", "loss"):
+        raise ValueError(f"target metric {t.get('metric')!r} is not accuracy or loss")
+    if t["metric"] == "accuracy" and w["data"].get("dataset") == "text":
+        raise ValueError("an accuracy target needs image data (text data's metric is loss)")
+    if "max_epochs" not in t:
+        raise ValueError("the target needs max_epochs")
+    for key, least in (("max_epochs", 1), ("eval_every", 1)):
+        if key in t and not (isinstance(t[key], int) and t[key] >= least):
+            raise ValueError(f"target {key} must be an integer >= {least}, not {t[key]!r}")
+    patience = t.get("early_stopping", {}).get("patience")
+    if patience is not None and not (isinstance(patience, int) and patience >= 1):
+        raise ValueError(f"early_stopping patience must be an integer >= 1, not {patience!r}")
+    if not isinstance(t.get("value"), (int, float)):
+        raise ValueError(f"target value must be a number, not {t.get('value')!r}")
+    return t
+
+
+def reached(metric, value, target):
+    """Whether an evaluation reached the target: accuracy at or above it, loss at or below it."""
+    return value >= target if metric == "accuracy" else value <= target
+
+
+def new_curve():
+    """An empty curve of the result file: {"steps": [...], "values": [...]}."""
+    return {"steps": [], "values": []}
+
+
+def add_point(curve, step, value):
+    """The curve's value at an optimizer step."""
+    curve["steps"].append(step)
+    curve["values"].append(value)
+
+
+def train_seed(suite, w, B, device, seed, target):
+    """Train workload `w` from torch.manual_seed(seed) until the target, early stopping or max_epochs: one seed's record.
+
+    The clock runs from the first touch of the data (load_data reads the files) to the evaluation that first reaches
+    the target. Each optimizer step takes the next batch of the epoch's order (epoch_order, last partial batch
+    dropped). Images are evaluated after every epoch, text every eval_every steps (an epoch is floor(windows / B)
+    steps); the training loss curve has a point every max(1, batches_per_epoch // 50) steps, the mean since the last.
+    """
+    metric, patience = target["metric"], target.get("early_stopping", {}).get("patience")
+    torch.manual_seed(seed)
+    model = golden_model(w["model"]).to(device)
+    opt = make_optimizer(suite["optimizer"], model.parameters())
+
+    start = time.perf_counter()
+    data = load_data(w).to(device)
+    n = len(data.train)
+    per_epoch = n // B
+    if per_epoch == 0:
+        raise DataError(f"{n} training examples hold no batch of {B}")
+    eval_every = per_epoch if data.images else target.get("eval_every", per_epoch)
+    log_every = max(1, per_epoch // 50)
+    curves = {"training_loss": new_curve(), "validation": new_curve(), "validation_loss": new_curve()}
+    pending, since = torch.zeros((), dtype=torch.float64, device=device), 0
+    steps = epochs = stale = 0
+    best, final, time_to_target, stopped = math.inf, None, None, "max_epochs"
+
+    model.train()
+    while epochs < target["max_epochs"] and stopped == "max_epochs":
+        order = torch.tensor(epoch_order(seed, epochs, n), device=device)
+        epochs += 1
+        for k in range(per_epoch):
+            idx = order[k * B:(k + 1) * B]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, data.train.x[idx], data.train.y[idx])
+            loss.backward()
+            opt.step()
+            steps += 1
+            pending += loss.detach()
+            since += 1
+            if steps % log_every == 0:
+                add_point(curves["training_loss"], steps, (pending / since).item())
+                pending.zero_()
+                since = 0
+            if steps % eval_every:
+                continue
+            validation_loss, _ = evaluate(model, data.validation, B, data.images)
+            final = evaluate(model, data.test, B, True)[1] if metric == "accuracy" else validation_loss
+            add_point(curves["validation"], steps, final)
+            add_point(curves["validation_loss"], steps, validation_loss)
+            print(f"    seed {seed} epoch {epochs} step {steps}: validation loss {validation_loss:.4f}"
+                  + (f", test accuracy {final:.4f}" if metric == "accuracy" else ""), flush=True)
+            stale = 0 if validation_loss < best else stale + 1
+            best = min(best, validation_loss)
+            if reached(metric, final, target["value"]):
+                time_to_target, stopped = time.perf_counter() - start, "target"
+            elif patience and stale >= patience:
+                stopped = "early_stopping"
+            if stopped != "max_epochs":
+                break
+    return {"seed": seed, "time_to_target_s": time_to_target, "epochs": epochs, "steps": steps,
+            "final_metric": final, "stopped": stopped, "seconds": time.perf_counter() - start, "curves": curves}
+
+
+def summarize(seeds):
+    """How many seeds reached the target, and the mean time to it over the seeds without the fastest and the slowest
+    (all of them when fewer than 3): null unless every seed reached it."""
+    times = [s["time_to_target_s"] for s in seeds]
+    done = [t for t in times if t is not None]
+    mean = None
+    if seeds and len(done) == len(times):
+        kept = sorted(done)[1:-1] if len(done) >= 3 else done
+        mean = sum(kept) / len(kept)
+    return {"seeds": len(seeds), "reached": len(done), "time_to_target_s_mean": mean}
+
+
+def train_one(suite, w, B, device):
+    """A training workload's "training" record: every seed of its "seeds" (default [the suite's seed, or 1]) in turn."""
+    target = check_target(w)
+    seeds = [train_seed(suite, w, B, device, seed, target) for seed in w.get("seeds", [suite.get("seed", 1)])]
+    return {"metric": target["metric"], "target": target["value"], "seeds": seeds, "summary": summarize(seeds)}
+
+
+def is_training(w):
+    """A workload with "data" and "target" is trained to the target, not timed per step."""
+    return "data" in w and "target" in w
+
+
 def thread_counts(w):
     """The thread counts a workload's "threads" gives pytorch-cpu (one value or a list), or [None]: --threads."""
     t = w.get("threads")
@@ -140,15 +313,41 @@ def write_atomic(path, doc):
     os.replace(tmp, path)
 
 
+def selected_workloads(suite, names, ap):
+    """The suite's workloads, or only those `names` (comma-separated) lists; a name the suite lacks is a usage error."""
+    if not names:
+        return suite["workloads"]
+    wanted = [n for n in names.split(",") if n]
+    unknown = [n for n in wanted if n not in {w["name"] for w in suite["workloads"]}]
+    if unknown:
+        ap.error(f"no workload named {', '.join(unknown)} in the suite")
+    return [w for w in suite["workloads"] if w["name"] in wanted]
+
+
+def print_training(label, run):
+    """One line per seed of a training run, and its summary."""
+    t = run["training"]
+    for s in t["seeds"]:
+        when = f"{s['time_to_target_s']:.2f} s to target" if s["time_to_target_s"] is not None else "target not reached"
+        final = "none" if s["final_metric"] is None else f"{s['final_metric']:.4f}"
+        print(f"{label:<14}{run['backend']:<14}seed {s['seed']}: {t['metric']} {final} ({when}; {s['epochs']} epochs, "
+              f"{s['steps']} steps, {s['seconds']:.2f} s, stopped by {s['stopped']})", flush=True)
+    m = t["summary"]["time_to_target_s_mean"]
+    print(f"{label:<14}{run['backend']:<14}{t['summary']['reached']}/{t['summary']['seeds']} seeds reached "
+          f"{t['metric']} {t['target']}" + (f", mean {m:.2f} s" if m is not None else ""), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suite", help="suite file, e.g. suites/standard.json")
     ap.add_argument("--out", help="output folder (default: results/pytorch-<suite name>)")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: every core)")
     ap.add_argument("--devices", default="cpu,cuda", help="cpu, cuda or both (cuda only where available)")
+    ap.add_argument("--workloads", help="only these workloads of the suite, by name: a,b")
     args = ap.parse_args()
 
     suite = json.loads(Path(args.suite).read_text())
+    workloads = selected_workloads(suite, args.workloads, ap)
     out = Path(args.out or f"results/pytorch-{suite['name']}")
     out.mkdir(parents=True, exist_ok=True)
     devices = [d for d in args.devices.split(",") if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
@@ -159,36 +358,46 @@ def main():
            "settings": {k: suite[k] for k in ("warmup_steps", "min_steps", "min_seconds") if k in suite}
            | {"optimizer": suite["optimizer"], "seed": seed, "suite_file": args.suite, "threads": args.threads},
            "runs": []}
+    if doc["machine"]["blas"].startswith("OpenBLAS") and "OPENBLAS_CORETYPE" not in os.environ:
+        print("note: OPENBLAS_CORETYPE is unset; OpenBLAS 0.3.21 may misdetect the CPU (Haswell or Zen on AVX2)",
+              file=sys.stderr)
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
-    print(f"{'workload':<14}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
+    if not all(map(is_training, workloads)):
+        print(f"{'workload':<14}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
     # One run per batch of a workload's list, per device and, on the CPU, per thread count of its list.
-    plan = [(w, B, dev, threads) for w in suite["workloads"] for B in batches(w) for dev in devices
+    plan = [(w, B, dev, threads) for w in workloads for B in batches(w) for dev in devices
             for threads in (thread_counts(w) if dev == "cpu" else [None])]
     for w, B, dev, threads in plan:
         torch.set_num_threads(threads or args.threads)
         run = {"workload": w["name"], "backend": f"pytorch-{dev}", "status": "ok", "family": w["model"]["family"],
                "batch": B, "device": torch.cuda.get_device_name(0) if dev == "cuda" else f"{doc['machine']['cpu']} ({threads or args.threads} threads)",
-               "device_kind": "gpu" if dev == "cuda" else "cpu", "precision": "Float32",
-               "correctness": {"passed": None, "max_err": None, "reference": None, "note": note}}
+               "device_kind": "gpu" if dev == "cuda" else "cpu", "precision": "Float32"}
+        if not is_training(w):
+            run["correctness"] = {"passed": None, "max_err": None, "reference": None, "note": note}
         if w.get("seq"):
             run["seq"] = w["seq"]
-        if threads:
-            run["threads"] = threads
+        if threads or (is_training(w) and dev == "cpu"):
+            run["threads"] = threads or args.threads
         label = w["name"] + (f" batch={B}" if isinstance(w["batch"], list) else "") + (f" threads={threads}" if threads else "")
         try:
-            run["throughput"] = run_one(suite, w, B, torch.device(dev), seed)
-            t = run["throughput"]
-            print(f"{label:<14}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
-                  f"{t['step_ms_p90']:>10.3f}{t['steps']:>7}{t['gflops']:>10.2f}", flush=True)
-        except (RuntimeError, ValueError) as e:
-            run.update(status="failed", error=str(e).splitlines()[0])
+            if is_training(w):
+                run["training"] = train_one(suite, w, B, torch.device(dev))
+                run["load_average"] = list(os.getloadavg())  # other work on the cores moves the times
+                print_training(label, run)
+            else:
+                run["throughput"] = run_one(suite, w, B, torch.device(dev), seed)
+                t = run["throughput"]
+                print(f"{label:<14}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
+                      f"{t['step_ms_p90']:>10.3f}{t['steps']:>7}{t['gflops']:>10.2f}", flush=True)
+        except (RuntimeError, ValueError, OSError, KeyError) as e:
+            message = f"missing field {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
+            run.update(status="failed", error=message)
             print(f"{label:<14}{run['backend']:<14}  failed: {run['error']}", flush=True)
         doc["runs"].append(run)
         doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         write_atomic(out / "results.json", doc)
     print(f"wrote {out / 'results.json'}")
-
 
 
 if __name__ == "__main__":
