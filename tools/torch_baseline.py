@@ -240,6 +240,23 @@ def train_seed(suite, w, B, device, seed, target):
     steps = epochs = stale = 0
     best, final, time_to_target, stopped = math.inf, None, None, "max_epochs"
 
+    def evaluate_now():
+        """Evaluates, records the curves, and says why training stops here (None to go on)."""
+        nonlocal best, final, time_to_target, stale
+        validation_loss, _ = evaluate(model, data.validation, B, data.images)
+        final = evaluate(model, data.test, B, True)[1] if metric == "accuracy" else validation_loss
+        add_point(curves["validation"], steps, final)
+        add_point(curves["validation_loss"], steps, validation_loss)
+        print(f"    seed {seed} epoch {epochs} step {steps}: validation loss {validation_loss:.4f}"
+              + (f", test accuracy {final:.4f}" if metric == "accuracy" else ""), flush=True)
+        stale = 0 if validation_loss < best else stale + 1
+        best = min(best, validation_loss)
+        model.train()
+        if reached(metric, final, target["value"]):
+            time_to_target = time.perf_counter() - start
+            return "target"
+        return "early_stopping" if patience and stale >= patience else None
+
     model.train()
     while epochs < target["max_epochs"] and stopped == "max_epochs":
         order = torch.tensor(epoch_order(seed, epochs, n), device=device)
@@ -257,22 +274,15 @@ def train_seed(suite, w, B, device, seed, target):
                 add_point(curves["training_loss"], steps, (pending / since).item())
                 pending.zero_()
                 since = 0
-            if steps % eval_every:
-                continue
-            validation_loss, _ = evaluate(model, data.validation, B, data.images)
-            final = evaluate(model, data.test, B, True)[1] if metric == "accuracy" else validation_loss
-            add_point(curves["validation"], steps, final)
-            add_point(curves["validation_loss"], steps, validation_loss)
-            print(f"    seed {seed} epoch {epochs} step {steps}: validation loss {validation_loss:.4f}"
-                  + (f", test accuracy {final:.4f}" if metric == "accuracy" else ""), flush=True)
-            stale = 0 if validation_loss < best else stale + 1
-            best = min(best, validation_loss)
-            if reached(metric, final, target["value"]):
-                time_to_target, stopped = time.perf_counter() - start, "target"
-            elif patience and stale >= patience:
-                stopped = "early_stopping"
-            if stopped != "max_epochs":
-                break
+            if steps % eval_every == 0:
+                stopped = evaluate_now() or stopped
+                if stopped != "max_epochs":
+                    break
+    # As KernelLab's runner: the last losses are a point of the curve, and text that ends between evaluations is evaluated once more.
+    if since:
+        add_point(curves["training_loss"], steps, (pending / since).item())
+    if stopped == "max_epochs" and steps % eval_every:
+        stopped = evaluate_now() or stopped
     return {"seed": seed, "time_to_target_s": time_to_target, "epochs": epochs, "steps": steps,
             "final_metric": final, "stopped": stopped, "seconds": time.perf_counter() - start, "curves": curves}
 
@@ -290,9 +300,9 @@ def summarize(seeds):
 
 
 def train_one(suite, w, B, device):
-    """A training workload's "training" record: every seed of its "seeds" (default [the suite's seed, or 1]) in turn."""
+    """A training workload's "training" record: every seed of its "seeds" (default [1], as KernelLab's) in turn."""
     target = check_target(w)
-    seeds = [train_seed(suite, w, B, device, seed, target) for seed in w.get("seeds", [suite.get("seed", 1)])]
+    seeds = [train_seed(suite, w, B, device, seed, target) for seed in w.get("seeds", [1])]
     return {"metric": target["metric"], "target": target["value"], "seeds": seeds, "summary": summarize(seeds)}
 
 

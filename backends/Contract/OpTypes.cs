@@ -96,17 +96,21 @@ public sealed record OptimizerSettings
     public double InitialAccumulatorValue { get; init; }
 
     /// <summary>How many state tensors of the parameter's size the optimizer keeps.</summary>
-    public int StateCount => StateNames.Length;
+    public int StateCount => StateNames.Count;
 
     /// <summary>The state tensors, in the order the optimizer ops take them, named as torch.optim's state_dict names them.</summary>
-    public string[] StateNames => Kind switch
+    public IReadOnlyList<string> StateNames => Kind switch
     {
-        OptimizerKind.Sgd => ["momentum_buffer"],
-        OptimizerKind.Adam or OptimizerKind.AdamW => ["exp_avg", "exp_avg_sq"],
-        OptimizerKind.RmsProp => ["square_avg", "momentum_buffer", "grad_avg"],
-        OptimizerKind.Adagrad => ["sum"],
+        OptimizerKind.Sgd => SgdState,
+        OptimizerKind.Adam or OptimizerKind.AdamW => AdamState,
+        OptimizerKind.RmsProp => RmsPropState,
+        OptimizerKind.Adagrad => AdagradState,
         _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
     };
+
+    // Made once: StateCount is read by every optimizer op, and a training step allocates nothing.
+    private static readonly string[] SgdState = ["momentum_buffer"], AdamState = ["exp_avg", "exp_avg_sq"],
+        RmsPropState = ["square_avg", "momentum_buffer", "grad_avg"], AdagradState = ["sum"];
 
     /// <summary>
     /// The first setting that torch.optim would refuse (lr, eps, momentum, weight_decay, betas, alpha, lr_decay below

@@ -107,6 +107,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
 
         while (state.Stopped is null && state.Epoch < target.MaxEpochs)
         {
+            string phase = $"seed {seed} epoch {state.Epoch + 1}/{target.MaxEpochs}"; // once an epoch: a step allocates nothing
             while (state.Stopped is null && state.Index < perEpoch)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -126,8 +127,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
                     state.FlushLoss();
                 if (!byEpoch && state.Step % evalEvery == 0)
                     Evaluate();
-                observer.Progress(workload, backend.Name, $"seed {seed} epoch {state.Epoch + 1}/{target.MaxEpochs}",
-                    (state.Epoch + (double)state.Index / perEpoch) / target.MaxEpochs);
+                observer.Progress(workload, backend.Name, phase, (state.Epoch + (double)state.Index / perEpoch) / target.MaxEpochs);
                 if (CheckpointEvery is { } every && state.Step % every == 0 && state.Stopped is null)
                     Save();
             }
