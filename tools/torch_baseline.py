@@ -49,7 +49,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flop_count import batches, flop_per_step  # noqa: E402
-from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch  # noqa: E402
+from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch, make_scheduler  # noqa: E402
 from training_data import DataError, epoch_order, evaluate, golden_model, load_data  # noqa: E402
 
 SCHEMA = "kernellab.results/1"
@@ -120,7 +120,7 @@ def machine():
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
 
 
-KERNELLAB_ONLY_OPTIMIZER_FIELDS = ("l1", "clip_grad_norm", "schedule")
+KERNELLAB_ONLY_OPTIMIZER_FIELDS = ("l1", "clip_grad_norm")
 
 
 def make_optimizer(spec, params):
@@ -128,7 +128,7 @@ def make_optimizer(spec, params):
     unsupported = [k for k in KERNELLAB_ONLY_OPTIMIZER_FIELDS if k in spec]
     if unsupported:
         raise ValueError(f"optimizer field(s) {', '.join(unsupported)} are not applied by tools/torch_baseline.py")
-    spec = dict(spec)
+    spec = {k: v for k, v in spec.items() if k != "schedule"}  # make_scheduler's
     name = spec.pop("name")
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
@@ -226,6 +226,9 @@ def train_seed(suite, w, B, device, seed, target):
     torch.manual_seed(seed)
     model = golden_model(w["model"]).to(device)
     opt = make_optimizer(suite["optimizer"], model.parameters())
+    schedule = suite["optimizer"].get("schedule")
+    scheduler = make_scheduler(opt, schedule) if schedule else None
+    plateau = schedule is not None and schedule["name"] == "plateau"  # stepped per evaluation, the others per step
 
     start = time.perf_counter()
     data = load_data(w).to(device)
@@ -251,6 +254,8 @@ def train_seed(suite, w, B, device, seed, target):
               + (f", test accuracy {final:.4f}" if metric == "accuracy" else ""), flush=True)
         stale = 0 if validation_loss < best else stale + 1
         best = min(best, validation_loss)
+        if plateau:
+            scheduler.step(validation_loss)
         model.train()
         if reached(metric, final, target["value"]):
             time_to_target = time.perf_counter() - start
@@ -267,6 +272,8 @@ def train_seed(suite, w, B, device, seed, target):
             loss = loss_fn(model, data.train.x[idx], data.train.y[idx])
             loss.backward()
             opt.step()
+            if scheduler and not plateau:
+                scheduler.step()
             steps += 1
             pending += loss.detach()
             since += 1

@@ -230,6 +230,57 @@ EXTRA_OPT = [  # mlp_a and lstm_a only
 ]
 STEPS = 5
 
+# Learning-rate schedules (MODELS.md, "Training blocks"), stepped once per optimizer step: KernelLab's "schedule" objects
+# and the torch.optim.lr_scheduler each means. mlp_a trains with each (EXTRA_SCHEDULED); schedules.json holds each one's
+# rates over 20 steps, and ReduceLROnPlateau's over a fixed sequence of validation losses.
+SCHEDULES = [
+    {"name": "step", "step_size": 2, "gamma": 0.5},
+    {"name": "cosine", "t_max": 4, "eta_min": 0.001},
+    {"name": "warmup_cosine", "warmup": 2, "t_max": 3, "eta_min": 0.0005},
+]
+EXTRA_SCHEDULED = [("adamw", dict(lr=0.01, weight_decay=0.01)), ("sgd", dict(lr=0.1, momentum=0.9))]
+PLATEAU = {"name": "plateau", "factor": 0.5, "patience": 1}
+PLATEAU_LOSSES = [2.0, 1.5, 1.5, 1.49999, 1.6, 1.2, 1.2, 1.2, 1.2, 1.1, 1.1, 1.1, 1.1, 1.1]
+
+
+def make_scheduler(opt, sched):
+    """The torch.optim.lr_scheduler that a KernelLab "schedule" object means."""
+    name = sched["name"]
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=sched["step_size"], gamma=sched["gamma"])
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=sched["t_max"], eta_min=sched.get("eta_min", 0))
+    if name == "warmup_cosine":
+        warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.01, end_factor=1.0, total_iters=sched["warmup"])
+        cos = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=sched["t_max"], eta_min=sched.get("eta_min", 0))
+        return torch.optim.lr_scheduler.SequentialLR(opt, [warm, cos], milestones=[sched["warmup"]])
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=sched["factor"], patience=sched["patience"])
+    raise ValueError(name)
+
+
+def write_schedules(out, steps=20, lr=0.1):
+    """schedules.json: the rate of each of `steps` optimizer steps under each schedule, and under plateau the rate after
+    each validation loss of PLATEAU_LOSSES."""
+    cases = []
+    for sched in SCHEDULES:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+        scheduler = make_scheduler(opt, sched)
+        lrs = []
+        for _ in range(steps):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step()
+        cases.append({"schedule": sched, "lr": lr, "lrs": lrs})
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = make_scheduler(opt, PLATEAU)
+    lrs = []
+    for loss in PLATEAU_LOSSES:
+        scheduler.step(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+    cases.append({"schedule": PLATEAU, "lr": lr, "validation_losses": PLATEAU_LOSSES, "lrs": lrs})
+    (out / "schedules.json").write_text(json.dumps({"cases": cases}, indent=1) + "\n")
+
 
 def optimizer_json(name, kw):
     """name, lr, and only the hyper-parameters that differ from torch.optim's defaults."""
@@ -313,18 +364,27 @@ def run_case(out, name, seed, c, B, T):
         check_attention(c, params32, x64)
 
     trajectories = []
-    for opt_name, kw in ALL_CASES_OPT + (EXTRA_OPT if name in ("mlp_a", "lstm_a") else []):
+    runs = [(o, kw, None) for o, kw in ALL_CASES_OPT + (EXTRA_OPT if name in ("mlp_a", "lstm_a") else [])]
+    if name == "mlp_a":
+        runs += [(o, kw, sched) for sched in SCHEDULES for o, kw in EXTRA_SCHEDULED]
+    for opt_name, kw, sched in runs:
         m = model64(c, params32)
         opt = OPTIMIZERS[opt_name](m.parameters(), foreach=False, **kw)
-        losses = []
+        scheduler = make_scheduler(opt, sched) if sched else None
+        losses, lrs = [], []
         for _ in range(STEPS):
             opt.zero_grad()
             l = loss_fn(m, x64, y)
             losses.append(l.item())
+            lrs.append(opt.param_groups[0]["lr"])
             l.backward()
             opt.step()
+            if scheduler:
+                scheduler.step()
         assert all(math.isfinite(v) for v in losses)
-        trajectories.append({"optimizer": optimizer_json(opt_name, kw), "steps": STEPS, "losses": losses})
+        optimizer = optimizer_json(opt_name, kw)
+        trajectory = {"optimizer": {**optimizer, "schedule": sched} if sched else optimizer, "steps": STEPS, "losses": losses}
+        trajectories.append({**trajectory, "lrs": lrs} if sched else trajectory)
     assert trajectories[0]["losses"][0] == loss.item()
 
     (out / f"{name}.config.json").write_text(json.dumps(c) + "\n")
@@ -347,6 +407,7 @@ def main():
     torch.set_num_threads(1)
     for case in CASES:
         run_case(args.out, *case)
+    write_schedules(args.out)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+using System.Globalization;
 using KernelLab.Backends;
 using KernelLab.Models.Safetensors;
 
@@ -25,7 +26,10 @@ public static class Checkpoint
         foreach (var (name, shape, value) in optimizer.State)
             Add(writer, backend, OptimizerPrefix + name, shape, value);
         writer.AddMetadata(FormatKey, FormatVersion);
-        writer.AddMetadata("optimizer_steps", optimizer.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        writer.AddMetadata("optimizer_steps", optimizer.Steps.ToString(CultureInfo.InvariantCulture));
+        writer.AddMetadata("learning_rate", optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture));
+        writer.AddMetadata("plateau_best", optimizer.Plateau.Best.ToString("R", CultureInfo.InvariantCulture));
+        writer.AddMetadata("plateau_bad_evaluations", optimizer.Plateau.BadEvaluations.ToString(CultureInfo.InvariantCulture));
         foreach (var (key, value) in metadata)
             writer.AddMetadata(key, value);
         writer.Write(path);
@@ -53,11 +57,17 @@ public static class Checkpoint
         }
         if (file.Tensors.FirstOrDefault(t => !expected.Contains(t.Name)) is { } extra)
             throw new KernelLabException($"{path}: tensor {SafetensorsFile.Quote(extra.Name)} is not a parameter or optimizer state of this run");
-        if (!int.TryParse(file.Metadata.GetValueOrDefault("optimizer_steps"), System.Globalization.CultureInfo.InvariantCulture, out int steps) || steps < 0)
-            throw new KernelLabException($"{path}: metadata 'optimizer_steps' is missing or not a count");
-        optimizer.Resume(steps);
+        optimizer.Resume((int)Count(file, "optimizer_steps"), Real(file, "learning_rate"), (Real(file, "plateau_best"), (int)Count(file, "plateau_bad_evaluations")));
         return file.Metadata;
     }
+
+    private static long Count(SafetensorsFile file, string key) =>
+        int.TryParse(file.Metadata.GetValueOrDefault(key), CultureInfo.InvariantCulture, out int count) && count >= 0
+            ? count : throw new KernelLabException($"{file.Path}: metadata '{key}' is missing or not a count");
+
+    private static double Real(SafetensorsFile file, string key) =>
+        double.TryParse(file.Metadata.GetValueOrDefault(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && !double.IsNaN(value)
+            ? value : throw new KernelLabException($"{file.Path}: metadata '{key}' is missing or not a number");
 
     private static void Add(SafetensorsWriter writer, Backend backend, string name, IReadOnlyList<long> shape, DeviceView value)
     {

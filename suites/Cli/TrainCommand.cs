@@ -17,12 +17,16 @@ internal static class TrainCommand
         var weightDecay = new Option<double?>("--weight-decay") { Description = "weight decay (default: the optimizer's PyTorch default)" };
         var momentum = new Option<double>("--momentum") { Description = "momentum of sgd and rmsprop", DefaultValueFactory = _ => 0 };
         var nesterov = new Option<bool>("--nesterov") { Description = "nesterov momentum (sgd)" };
+        var schedule = new Option<string?>("--schedule")
+        {
+            Description = "learning-rate schedule, JSON as in a suite's optimizer: '{\"name\": \"cosine\", \"t_max\": 20}' (step, cosine, warmup_cosine)",
+        };
         var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 5 };
         var losses = Options.Required("--losses", "JSON file to write: {\"losses\": [loss before step 1, ...]}");
         var output = new Option<string?>("--out") { Description = "final parameters to write (safetensors, F32)" };
         var command = new Command("train", "train on one batch, repeated, and record the loss before every step")
         {
-            optimizer, lr, weightDecay, momentum, nesterov, steps, losses, output,
+            optimizer, lr, weightDecay, momentum, nesterov, schedule, steps, losses, output,
         };
         inputs.AddTo(command);
         command.SetAction(r =>
@@ -43,13 +47,19 @@ internal static class TrainCommand
                 && Path.GetFullPath(lossesFile) == Path.GetFullPath(paramsFile))
                 throw new KernelLabException($"--losses and --out are the same file ({lossesFile}): the losses would be overwritten by the parameters");
 
+            var rates = r.GetValue(schedule) is { } json ? LearningRateSchedule.ParseText(json, "--schedule") : null;
+            if (rates is PlateauSchedule)
+                throw new KernelLabException("--schedule: plateau steps on a validation loss, which train (one batch, repeated) has none of: use it in a suite that trains to a target");
+
             using var session = inputs.Open(r, settings);
-            using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings);
+            using var trainer = new Optimizer(session.Backend, session.Network.Parameters.All, settings, rates);
             var history = new double[stepCount];
+            var lrs = new double[stepCount];
             for (int s = 0; s < stepCount; s++)
             {
                 history[s] = session.Network.ComputeGradients();
                 ModelSession.RequireFinite($"loss before step {s + 1}", [history[s]]);
+                lrs[s] = trainer.LearningRate;
                 trainer.Step();
             }
 
@@ -60,10 +70,13 @@ internal static class TrainCommand
                 {
                     using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
                     w.WriteStartObject();
-                    w.WriteStartArray("losses");
-                    foreach (double l in history)
-                        w.WriteNumberValue(l);
-                    w.WriteEndArray();
+                    foreach (var (name, values) in new[] { ("losses", history), ("lrs", lrs) })
+                    {
+                        w.WriteStartArray(name);
+                        foreach (double v in values)
+                            w.WriteNumberValue(v);
+                        w.WriteEndArray();
+                    }
                     w.WriteEndObject();
                 }),
             };

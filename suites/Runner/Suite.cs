@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Models;
+using KernelLab.Models.Training;
 using KernelLab.Results;
 
 namespace KernelLab.Suites;
@@ -79,6 +80,9 @@ public sealed record Suite
 
     public required OptimizerSettings Optimizer { get; init; }
 
+    /// <summary>The optimizer's learning-rate schedule (its "schedule"), or null.</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
     /// <summary>The optimizer object as the file spells it, recorded in results as it was given.</summary>
     public required JsonElement OptimizerJson { get; init; }
 
@@ -152,9 +156,11 @@ public sealed record Suite
 
         var optimizerJson = f.Element("optimizer").Clone();
         OptimizerSettings optimizer;
+        LearningRateSchedule? schedule;
         try
         {
             optimizer = KernelLab.Models.Training.Optimizer.ParseSettings(optimizerJson, $"{source}: 'optimizer'");
+            schedule = LearningRateSchedule.Parse(optimizerJson, $"{source}: 'optimizer'");
         }
         catch (KernelLabException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
         {
@@ -177,7 +183,7 @@ public sealed record Suite
         var suite = new Suite
         {
             Name = name, Source = source, Backends = backends, WarmupSteps = warmup, WarmupSeconds = warmupSeconds, MinSteps = minSteps,
-            MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer,
+            MinSeconds = minSeconds, MaxSteps = maxSteps, Seed = seed, Optimizer = optimizer, Schedule = schedule,
             OptimizerJson = optimizerJson, Workloads = workloads, SkipDevices = ParseSkipDevices(f, backends, source),
         };
         suite.CheckThreads(backends, $"{source}: 'backends'");

@@ -165,7 +165,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
     private Throughput Measure(Backend backend, Network network, Workload workload, string backendName, MachineInfo machine, CancellationToken cancel)
     {
-        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer);
+        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
         void Step() => TrainingStep(network, optimizer);
 
         var clock = Stopwatch.StartNew();

@@ -58,7 +58,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
         var target = Spec.Target;
         using var network = Network.Create(backend, workload.Model, workload.Shape, suite.Optimizer);
         network.Parameters.Initialize(seed);
-        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer);
+        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
         string checkpoint = Path.Combine(outDirectory, CheckpointPath(workload, backend.Name, seed));
         var state = new SeedState();
         if (Resume && File.Exists(checkpoint))
@@ -93,6 +93,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
             state.Validation.Add(state.Step, metric);
             state.ValidationLoss.Add(state.Step, validationLoss);
             state.FinalMetric = metric;
+            optimizer.Evaluated(validationLoss); // a plateau schedule's step
             if (validationLoss < (state.BestValidationLoss ?? double.PositiveInfinity))
                 (state.BestValidationLoss, state.SinceBest) = (validationLoss, 0);
             else

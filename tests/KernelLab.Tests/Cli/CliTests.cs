@@ -418,9 +418,10 @@ public sealed partial class CliTests : IDisposable
         Assert.Contains("adamw on reference", stdout, StringComparison.OrdinalIgnoreCase);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(LossesPath));
-        Assert.Equal(["losses"], doc.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["losses", "lrs"], doc.RootElement.EnumerateObject().Select(p => p.Name));
         double[] losses = [.. doc.RootElement.GetProperty("losses").EnumerateArray().Select(e => e.GetDouble())];
         Assert.Equal(5, losses.Length);
+        Assert.Equal([0.01, 0.01, 0.01, 0.01, 0.01], doc.RootElement.GetProperty("lrs").EnumerateArray().Select(e => e.GetDouble())); // no schedule
 
         // The golden trajectory of adamw, lr 0.01 (weight decay 0.01, PyTorch's default), from PyTorch in float64.
         using var golden = JsonDocument.Parse(File.ReadAllText(Golden($"{goldenCase}.train.json")));
@@ -559,6 +560,22 @@ public sealed partial class CliTests : IDisposable
         string config = WriteText("bad.config.json", "{\"family\": \"mlp\", \"sizes\": [4]}");
         AssertCleanFailure(["init", "--config", config, "--out", OutPath], config, "'sizes' has 1 entries, expected at least 2");
     }
+
+    [Fact]
+    public void Train_WithAScheduleRecordsTheRateOfEachStep()
+    {
+        string[] args = [.. With(TrainArgs(Inputs.Of("mlp_a"), steps: 5), "--lr", "0.1"), "--schedule", "{\"name\": \"step\", \"step_size\": 2, \"gamma\": 0.5}"];
+        var (code, _, stderr) = Run(args);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(LossesPath));
+        Assert.Equal([0.1, 0.1, 0.05, 0.05, 0.025], doc.RootElement.GetProperty("lrs").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(5, doc.RootElement.GetProperty("losses").GetArrayLength());
+    }
+
+    [Fact]
+    public void Train_RefusesAPlateauSchedule() =>
+        AssertCleanFailure([.. TrainArgs(Inputs.Of("mlp_a")), "--schedule", "{\"name\": \"plateau\", \"factor\": 0.5, \"patience\": 2}"],
+            "--schedule: plateau steps on a validation loss");
 
     // ---------------------------------------------------------------- helpers
 

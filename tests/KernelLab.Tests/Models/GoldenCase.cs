@@ -53,13 +53,17 @@ public sealed class GoldenCase
         return network;
     }
 
-    public IEnumerable<(OptimizerSettings Settings, double[] Losses)> Trajectories()
+    /// <summary>Each trajectory: the optimizer, its schedule (or null), PyTorch's losses and, with a schedule, the rate of each step.</summary>
+    public IEnumerable<(OptimizerSettings Settings, LearningRateSchedule? Schedule, double[] Losses, double[]? Lrs)> Trajectories()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(FilePath("train.json")));
         foreach (var t in doc.RootElement.GetProperty("trajectories").EnumerateArray())
         {
-            var settings = Optimizer.ParseSettings(t.GetProperty("optimizer"), FilePath("train.json"));
-            yield return (settings, t.GetProperty("losses").EnumerateArray().Select(l => l.GetDouble()).ToArray());
+            var optimizer = t.GetProperty("optimizer");
+            var settings = Optimizer.ParseSettings(optimizer, FilePath("train.json"));
+            double[] Numbers(JsonElement e) => [.. e.EnumerateArray().Select(l => l.GetDouble())];
+            yield return (settings, LearningRateSchedule.Parse(optimizer, FilePath("train.json")), Numbers(t.GetProperty("losses")),
+                t.TryGetProperty("lrs", out var lrs) ? Numbers(lrs) : null);
         }
     }
 }
@@ -76,16 +80,20 @@ public static class NetworkResults
     }
 
     /// <summary>The loss before each of <paramref name="steps"/> optimizer steps on the loaded batch.</summary>
-    public static double[] Train(Network network, OptimizerSettings settings, int steps)
+    public static double[] Train(Network network, OptimizerSettings settings, int steps) => Train(network, settings, null, steps).Losses;
+
+    /// <summary>The loss before each step and the learning rate of each step, with a schedule.</summary>
+    public static (double[] Losses, double[] Lrs) Train(Network network, OptimizerSettings settings, LearningRateSchedule? schedule, int steps)
     {
-        using var optimizer = new Optimizer(network.Backend, network.Parameters.All, settings);
-        var losses = new double[steps];
+        using var optimizer = new Optimizer(network.Backend, network.Parameters.All, settings, schedule);
+        var (losses, lrs) = (new double[steps], new double[steps]);
         for (int s = 0; s < steps; s++)
         {
             losses[s] = network.ComputeGradients();
+            lrs[s] = optimizer.LearningRate;
             optimizer.Step();
         }
-        return losses;
+        return (losses, lrs);
     }
 
     public static void AssertMatches(ComparisonResult result) => Assert.True(result.Passed, result.ToString());

@@ -32,11 +32,13 @@ public sealed class GoldenTests
         var golden = GoldenCase.Load(name);
         using var backend = new ReferenceBackend();
         int trajectories = 0;
-        foreach (var (settings, expected) in golden.Trajectories())
+        foreach (var (settings, schedule, expected, expectedLrs) in golden.Trajectories())
         {
             using var network = golden.Open(backend);
-            double[] losses = NetworkResults.Train(network, settings, expected.Length);
-            NetworkResults.AssertMatches(TensorComparison.Compare($"{settings.Kind} losses ({settings})", losses, expected, TensorComparison.Float64Tolerance));
+            var (losses, lrs) = NetworkResults.Train(network, settings, schedule, expected.Length);
+            NetworkResults.AssertMatches(TensorComparison.Compare($"{settings.Kind} losses ({settings}, {schedule})", losses, expected, TensorComparison.Float64Tolerance));
+            if (expectedLrs is not null)
+                NetworkResults.AssertMatches(TensorComparison.Compare($"{settings.Kind} learning rates ({schedule})", lrs, expectedLrs, 1e-12));
             trajectories++;
         }
         Assert.True(trajectories > 0, $"{name} has no trajectory");

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using KernelLab.Backends;
 using KernelLab.Models.Safetensors;
+using KernelLab.Models.Training;
 using KernelLab.Results;
 using KernelLab.Suites;
 using KernelLab.Tests.Data;
@@ -138,7 +139,10 @@ public sealed class TrainingTests : SuiteTestBase
     {
         // A loss no run reaches: both seeds train all 3 epochs (12 steps each), and the stop falls in the second seed, after
         // the first has finished (its final checkpoint says so) and two checkpoints into the second.
+        // A plateau schedule too: its rate and state go into the checkpoints with the rest.
         string suite = TrainingSuite("cpu-simd", w => w["target"] = new JsonObject { ["metric"] = "loss", ["value"] = 1e-9, ["max_epochs"] = 3 });
+        File.WriteAllText(suite, File.ReadAllText(suite).Replace("\"lr\":0.01}", "\"lr\":0.01,\"schedule\":{\"name\":\"plateau\",\"factor\":0.5,\"patience\":0}}"));
+        Assert.IsType<PlateauSchedule>(Suite.Load(suite).Schedule);
         var whole = Run(suite, "cpu-simd", Temp("whole")).Runs.Single();
 
         using var stop = new CancellationTokenSource();
