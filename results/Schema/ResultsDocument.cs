@@ -270,8 +270,11 @@ public sealed record RunRecord
     public bool IsOk => Status == RunStatus.Ok;
 
     /// <summary>The same workload on the same backend at the same batch and thread count: what a run of another file is paired with.</summary>
-    public bool IsSameRunAs(RunRecord other) =>
-        Workload == other.Workload && Backend == other.Backend && Batch == other.Batch && Threads == other.Threads;
+    public bool IsSameRunAs(RunRecord other) => IsRunOf(other.Workload, other.Backend, other.Batch, other.Threads);
+
+    /// <summary>This run is of <paramref name="workload"/> on <paramref name="backend"/> at that batch and thread count.</summary>
+    public bool IsRunOf(string workload, string backend, int? batch, int? threads) =>
+        Workload == workload && Backend == backend && Batch == batch && Threads == threads;
 
     /// <summary>
     /// How <paramref name="runs"/> name a run: its workload, and where the runs hold the workload at several batches or thread

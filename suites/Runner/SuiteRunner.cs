@@ -98,17 +98,15 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         foreach (var next in mine)
         {
             cancel.ThrowIfCancellationRequested();
-            if (kept.FirstOrDefault(r => r.Workload == next.Workload.Name && r.Backend == next.Backend && r.Batch == next.Workload.Batch && r.Threads == next.Workload.Threads) is { } done)
+            // A run the folder's results already hold (--resume) is kept as it is, and written back with the new ones.
+            if (kept.FirstOrDefault(r => r.IsRunOf(next.Workload.Name, next.Backend, next.Workload.Batch, next.Workload.Threads)) is not { } run)
             {
-                runs.Add(done);
-                observer.Finished(next.Workload, done);
-                continue;
+                // The plan lists a workload's runs together, so one workload's reference gradients are held at a time; a swept
+                // batch is another workload of the same name, with gradients of its own (a swept thread count shares them).
+                if (referenceOf != (next.Workload.Name, next.Workload.Shape, next.Seed))
+                    (referenceOf, reference) = ((next.Workload.Name, next.Workload.Shape, next.Seed), null);
+                run = RunOne(next, () => reference ??= ReferenceGradients.Compute(next.Workload, next.Seed), document.Machine, cancel);
             }
-            // The plan lists a workload's runs together, so one workload's reference gradients are held at a time; a swept
-            // batch is another workload of the same name, with gradients of its own (a swept thread count shares them).
-            if (referenceOf != (next.Workload.Name, next.Workload.Shape, next.Seed))
-                (referenceOf, reference) = ((next.Workload.Name, next.Workload.Shape, next.Seed), null);
-            var run = RunOne(next, () => reference ??= ReferenceGradients.Compute(next.Workload, next.Seed), document.Machine, cancel);
             runs.Add(run);
             document = document with { Runs = runs.ToList(), Finished = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ") };
             ResultsFile.Write(ResultsPath, document);

@@ -153,6 +153,10 @@ public sealed class TrainingTests : SuiteTestBase
 
         Assert.True(whole.IsOk && resumed.IsOk, whole.Error ?? resumed.Error);
         Assert.Equal(Curves(whole), Curves(resumed));
+        // Resumed again, the finished run is kept, not trained again, and stays in the folder's results file.
+        var again = Run(suite, "cpu-simd", Temp("stopped"), checkpointEvery: 5, resume: true).Runs.Single();
+        Assert.Equal(JsonSerializer.Serialize(resumed), JsonSerializer.Serialize(again));
+        Assert.Equal(JsonSerializer.Serialize(resumed), JsonSerializer.Serialize(ResultsFile.Load(Path.Combine(Temp("stopped"), ResultsFile.FileName)).Runs.Single()));
         foreach (var seed in whole.Training!.Seeds)
         {
             Assert.Equal("max_epochs", seed.Stopped);
