@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using KernelLab.Backends;
 using KernelLab.Models;
 using KernelLab.Models.Data;
@@ -102,7 +103,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
                 (state.Stopped, state.TimeToTargetS) = ("target", Elapsed());
             else if (target.Patience is { } patience && state.SinceBest >= patience)
                 state.Stopped = "early_stopping";
-            observer.Evaluated(workload, backend.Name, new TrainingEvaluation(seed, state.Epoch + (state.Index > 0 ? 1 : 0), state.Step,
+            observer.Evaluated(workload, backend.Name, new TrainingEvaluation(seed, state.StartedEpochs, state.Step,
                 state.TrainingLoss.Values.Count > 0 ? state.TrainingLoss.Values[^1] : double.NaN, target.Metric, metric, validationLoss, Elapsed()));
         }
 
@@ -146,7 +147,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
         Save();
         return (new SeedTraining
         {
-            Seed = seed, TimeToTargetS = state.TimeToTargetS, Epochs = state.Epoch + (state.Index > 0 ? 1 : 0), Steps = state.Step,
+            Seed = seed, TimeToTargetS = state.TimeToTargetS, Epochs = state.StartedEpochs, Steps = state.Step,
             FinalMetric = state.FinalMetric, Stopped = state.Stopped, Params = paramsPath,
             Curves = new TrainingCurves { TrainingLoss = state.TrainingLoss.ToCurve(), Validation = state.Validation.ToCurve(), ValidationLoss = state.ValidationLoss.ToCurve() },
         }, trainingData.Describe());
@@ -194,6 +195,10 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
         public int Index { get; set; }
 
         public long Step { get; set; }
+
+        /// <summary>Epochs begun: the finished ones, and the one under way.</summary>
+        [JsonIgnore]
+        public int StartedEpochs => Epoch + (Index > 0 ? 1 : 0);
 
         /// <summary>Training losses since the last point of the curve.</summary>
         public double PendingLossSum { get; set; }
