@@ -118,6 +118,19 @@ public sealed record MemoryPlan(string Model, long ParameterBytes, long Optimize
         protected override void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s) => throw NoOps();
         protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes) => throw NoOps();
         protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes) => throw NoOps();
+        protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m) => throw NoOps();
+        protected override void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n) => throw NoOps();
+        protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) => throw NoOps();
+        protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) => throw NoOps();
+        protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
+            DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) => throw NoOps();
+        protected override void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
+            int outer, int channels, int inner, double eps) => throw NoOps();
+        protected override void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
+            int outer, int channels, int inner) => throw NoOps();
+        protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) => throw NoOps();
+        protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) => throw NoOps();
+        protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm) => throw NoOps();
         protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) => throw NoOps();
         protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq) => throw NoOps();
         protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) => throw NoOps();

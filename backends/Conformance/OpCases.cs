@@ -127,6 +127,72 @@ public static class OpCases
             });
     }
 
+    /// <summary>
+    /// Forward and backward of one dropout site; <paramref name="inPlace"/> adds the aliasing the contract allows (y = x, dx = dy).
+    /// FLOP per element: the compare and the product forward, the product backward.
+    /// </summary>
+    public static OpCase Dropout(long n, DropoutMask m, bool inPlace = false) =>
+        Case(inPlace ? "dropout in place" : "dropout", System.FormattableString.Invariant($"n={n} p={m.P} seed={m.Seed} site={m.Site} step={m.Step}"), 3.0 * n,
+            c => inPlace ? c.Updated("x", n).Out("mask", n).Updated("dy", n) : c.In("x", n).In("dy", n).Out("mask", n).Out("y", n).Out("dx", n),
+            (b, t) =>
+            {
+                b.DropoutForward(t["x"], t["mask"], t[inPlace ? "x" : "y"], n, m);
+                b.DropoutBackward(t["dy"], t["mask"], t[inPlace ? "dy" : "dx"], n);
+            });
+
+    /// <summary>
+    /// The train-mode forward (with the running statistics' update), the backward, and the eval-mode forward, over
+    /// x [outer, channels, inner]. FLOP per element: as LayerNorm's, 7 forward and 12 backward, and 4 in eval mode.
+    /// </summary>
+    public static OpCase BatchNorm(int outer, int channels, int inner)
+    {
+        long n = (long)outer * channels * inner;
+        return Case("batchnorm", $"outer={outer} channels={channels} inner={inner}", 23.0 * n,
+            c => c.In("x", n, -2, 3).In("weight", channels).In("bias", channels).In("dy", n)
+                .Updated("runningMean", channels).Updated("runningVar", channels, 0.5, 2)
+                .Out("y", n).Out("mean", channels).Out("rstd", channels).Out("dx", n).Out("dWeight", channels).Out("dBias", channels).Out("yEval", n),
+            (b, t) =>
+            {
+                b.BatchNormTrainingForward(t["x"], t["weight"], t["bias"], t["y"], t["mean"], t["rstd"], t["runningMean"], t["runningVar"], outer, channels, inner, 1e-5, 0.1);
+                b.BatchNormBackward(t["dy"], t["x"], t["weight"], t["mean"], t["rstd"], t["dx"], t["dWeight"], t["dBias"], outer, channels, inner);
+                b.BatchNormEvalForward(t["x"], t["weight"], t["bias"], t["runningMean"], t["runningVar"], t["yEval"], outer, channels, inner, 1e-5);
+            });
+    }
+
+    /// <summary>FLOP per hidden unit: forward 10 (three gate functions, the reset product, the blend), backward 17.</summary>
+    public static OpCase GruCell(int batch, int hidden)
+    {
+        long bh = (long)batch * hidden;
+        return Case("gru", $"batch={batch} hidden={hidden}", 27.0 * bh,
+            c => c.In("gi", 3 * bh, -3, 3).In("gh", 3 * bh, -3, 3).In("hPrev", bh).In("dh", bh)
+                .Out("gates", 3 * bh).Out("h", bh).Out("dGi", 3 * bh).Out("dGh", 3 * bh).Out("dhPrev", bh, accumulated: true),
+            (b, t) =>
+            {
+                b.GruCellForward(t["gi"], t["gh"], t["hPrev"], t["gates"], t["h"], batch, hidden);
+                b.GruCellBackward(t["gates"], t["gh"], t["hPrev"], t["dh"], t["dGi"], t["dGh"], t["dhPrev"], batch, hidden);
+            });
+    }
+
+    /// <summary>
+    /// The L1 penalty and its subgradient, then clipping by the global norm of two tensors, as a step with l1 and
+    /// clip_grad_norm runs them: SumReduce of |w| into the loss, AddL1Gradient, SumReduce of the squares of both gradients,
+    /// and ClipByNorm of each. <paramref name="maxNorm"/> decides whether the clip triggers. Some weights are exactly 0
+    /// (sign 0). FLOP per element: 2 (abs, add), 2 (sign, multiply-add), 2 (square, add), 1 (scale).
+    /// </summary>
+    public static OpCase Regularisation(long n, double lambda, double maxNorm) =>
+        Case("l1 and clipping", System.FormattableString.Invariant($"n={n} l1={lambda} max_norm={maxNorm}"), 7.0 * n,
+            c => c.In("w", data => data.Uniform(n).Select((v, i) => i % 5 == 0 ? 0 : v).ToArray()).Updated("grad", n).Updated("grad2", n)
+                .Out("loss", 1, accumulated: true).Out("normSquared", 1),
+            (b, t) =>
+            {
+                b.SumReduce(Reduction.SumAbs, t["w"], n, t["loss"], lambda, accumulate: true);
+                b.AddL1Gradient(t["w"], t["grad"], n, lambda);
+                b.SumReduce(Reduction.SumSquares, t["grad"], n, t["normSquared"]);
+                b.SumReduce(Reduction.SumSquares, t["grad2"], n, t["normSquared"], accumulate: true);
+                b.ClipByNorm(t["grad"], n, t["normSquared"], maxNorm);
+                b.ClipByNorm(t["grad2"], n, t["normSquared"], maxNorm);
+            });
+
     /// <summary>FLOP per element: forward 7 (mean, variance, normalise, scale and shift), backward 12.</summary>
     public static OpCase LayerNorm(int rows, int cols)
     {

@@ -130,6 +130,31 @@ public abstract class Backend : IDisposable
         ActivationBackwardCore(f, x, y, dy, dx, n);
     }
 
+    // ---------------------------------------------------------------- dropout
+
+    /// <summary>
+    /// mask = the <see cref="DropoutMask"/>'s scale where it keeps an element and 0 where it drops one; y = x * mask, over n
+    /// elements. y may be x. Every backend draws the same mask (<see cref="DropoutMask"/> gives the recipe).
+    /// </summary>
+    public void DropoutForward(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m)
+    {
+        if (!(m.P >= 0 && m.P < 1))
+            throw new ArgumentOutOfRangeException(nameof(m), m.P, "dropout p must be in [0, 1)");
+        Require(x, n, nameof(x));
+        Require(mask, n, nameof(mask));
+        Require(y, n, nameof(y));
+        DropoutForwardCore(x, mask, y, n, m);
+    }
+
+    /// <summary>dx = dy * mask over n elements, with the forward's mask. dx may be dy.</summary>
+    public void DropoutBackward(DeviceView dy, DeviceView mask, DeviceView dx, long n)
+    {
+        Require(dy, n, nameof(dy));
+        Require(mask, n, nameof(mask));
+        Require(dx, n, nameof(dx));
+        DropoutBackwardCore(dy, mask, dx, n);
+    }
+
     // ---------------------------------------------------------------- GEMM and bias
 
     /// <summary>
@@ -279,6 +304,45 @@ public abstract class Backend : IDisposable
         LstmCellBackwardCore(gates, cPrev, c, dh, dc, dPreact, dcPrev, batch, hidden);
     }
 
+    // ---------------------------------------------------------------- GRU cell
+
+    /// <summary>
+    /// One GRU time step after both projections: gi = x W_ih^T + b_ih and gh = hPrev W_hh^T + b_hh, each [batch, 3*hidden]
+    /// in PyTorch's gate order r, z, n. r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
+    /// h = (1 - z) * n + z * hPrev (nn.GRU's formula, b_hn inside the reset product). gates [batch, 3*hidden] receives r, z, n.
+    /// </summary>
+    public void GruCellForward(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden)
+    {
+        RequireNonNegative(batch, hidden);
+        long bh = (long)batch * hidden;
+        Require(gi, 3 * bh, nameof(gi));
+        Require(gh, 3 * bh, nameof(gh));
+        Require(hPrev, bh, nameof(hPrev));
+        Require(gates, 3 * bh, nameof(gates));
+        Require(h, bh, nameof(h));
+        GruCellForwardCore(gi, gh, hPrev, gates, h, batch, hidden);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="GruCellForward"/>, given its gates, gh and hPrev and dh, the full gradient of h. Writes dGi and dGh
+    /// [batch, 3*hidden], the gradients of gi and gh (they differ in the n block only: dGh_n = dGi_n * r), and adds the
+    /// direct part z * dh into dhPrev [batch, hidden] (dhPrev is read: the recurrent product dGh W_hh is the caller's).
+    /// dhPrev must not overlap dh.
+    /// </summary>
+    public void GruCellBackward(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden)
+    {
+        RequireNonNegative(batch, hidden);
+        long bh = (long)batch * hidden;
+        Require(gates, 3 * bh, nameof(gates));
+        Require(gh, 3 * bh, nameof(gh));
+        Require(hPrev, bh, nameof(hPrev));
+        Require(dh, bh, nameof(dh));
+        Require(dGi, 3 * bh, nameof(dGi));
+        Require(dGh, 3 * bh, nameof(dGh));
+        Require(dhPrev, bh, nameof(dhPrev));
+        GruCellBackwardCore(gates, gh, hPrev, dh, dGi, dGh, dhPrev, batch, hidden);
+    }
+
     // ---------------------------------------------------------------- LayerNorm
 
     /// <summary>y = (x - mean) * rstd * weight + bias per row of x [rows, cols]; saves mean and rstd [rows] (rstd = 1/sqrt(var + eps), biased var).</summary>
@@ -309,6 +373,55 @@ public abstract class Backend : IDisposable
         Require(dWeight, cols, nameof(dWeight));
         Require(dBias, cols, nameof(dBias));
         LayerNormBackwardCore(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols);
+    }
+
+    // ---------------------------------------------------------------- batch norm
+
+    /// <summary>
+    /// nn.BatchNorm1d/2d in train mode over x [outer, channels, inner] (inner = 1 for 1d, H*W for 2d): per channel, the mean
+    /// and the biased variance of its outer*inner values; y = (x - mean) * rstd * weight + bias with rstd = 1/sqrt(var + eps),
+    /// mean and rstd [channels] saved for the backward. The running statistics are updated in place:
+    /// running = (1 - momentum) * running + momentum * statistic, with the unbiased variance (var * count / (count - 1)) for
+    /// runningVar. count = outer * inner must be at least 2, as PyTorch requires.
+    /// </summary>
+    public void BatchNormTrainingForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
+        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum)
+    {
+        RequireBatchNorm(x, weight, bias, outer, channels, inner);
+        if ((long)outer * inner < 2)
+            throw new ArgumentException($"batch norm in train mode needs more than 1 value per channel, got {(long)outer * inner}");
+        Require(y, (long)outer * channels * inner, nameof(y));
+        Require(mean, channels, nameof(mean));
+        Require(rstd, channels, nameof(rstd));
+        Require(runningMean, channels, nameof(runningMean));
+        Require(runningVar, channels, nameof(runningVar));
+        BatchNormTrainingForwardCore(x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, eps, momentum);
+    }
+
+    /// <summary>nn.BatchNorm in eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias, per channel.</summary>
+    public void BatchNormEvalForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
+        int outer, int channels, int inner, double eps)
+    {
+        RequireBatchNorm(x, weight, bias, outer, channels, inner);
+        Require(runningMean, channels, nameof(runningMean));
+        Require(runningVar, channels, nameof(runningVar));
+        Require(y, (long)outer * channels * inner, nameof(y));
+        BatchNormEvalForwardCore(x, weight, bias, runningMean, runningVar, y, outer, channels, inner, eps);
+    }
+
+    /// <summary>Backward of <see cref="BatchNormTrainingForward"/>: writes dx, dWeight and dBias [channels] from dy and the saved mean and rstd.</summary>
+    public void BatchNormBackward(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
+        int outer, int channels, int inner)
+    {
+        RequireBatchNorm(x, weight, weight, outer, channels, inner);
+        long n = (long)outer * channels * inner;
+        Require(dy, n, nameof(dy));
+        Require(mean, channels, nameof(mean));
+        Require(rstd, channels, nameof(rstd));
+        Require(dx, n, nameof(dx));
+        Require(dWeight, channels, nameof(dWeight));
+        Require(dBias, channels, nameof(dBias));
+        BatchNormBackwardCore(dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
     }
 
     // ---------------------------------------------------------------- attention
@@ -362,6 +475,40 @@ public abstract class Backend : IDisposable
         Require(targets, rows, nameof(targets));
         Require(dLogits, (long)rows * classes, nameof(dLogits));
         SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+    }
+
+    // ---------------------------------------------------------------- regularisation and clipping
+
+    /// <summary>
+    /// result[0] = alpha * sum of f(x[i]) over n elements (+ result[0] when <paramref name="accumulate"/>), f = |x| or x^2 as
+    /// <paramref name="f"/> says, summed in an order fixed by n alone (no atomics), so a rerun gives the same bits.
+    /// </summary>
+    public void SumReduce(Reduction f, DeviceView x, long n, DeviceView result, double alpha = 1, bool accumulate = false)
+    {
+        Require(x, n, nameof(x));
+        Require(result, 1, nameof(result));
+        SumReduceCore(f, x, n, result, alpha, accumulate);
+    }
+
+    /// <summary>grad += lambda * sign(param) over n elements, sign(0) = 0: the subgradient of lambda * sum |param|.</summary>
+    public void AddL1Gradient(DeviceView param, DeviceView grad, long n, double lambda)
+    {
+        Require(param, n, nameof(param));
+        Require(grad, n, nameof(grad));
+        AddL1GradientCore(param, grad, n, lambda);
+    }
+
+    /// <summary>
+    /// x *= min(1, maxNorm / (sqrt(sumSquares[0]) + 1e-6)) over n elements, with the squared global norm read on the device
+    /// (torch.nn.utils.clip_grad_norm_'s scaling; a factor of 1 leaves x as it is).
+    /// </summary>
+    public void ClipByNorm(DeviceView x, long n, DeviceView sumSquares, double maxNorm)
+    {
+        if (!(maxNorm > 0))
+            throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max_norm must be positive");
+        Require(x, n, nameof(x));
+        Require(sumSquares, 1, nameof(sumSquares));
+        ClipByNormCore(x, n, sumSquares, maxNorm);
     }
 
     // ---------------------------------------------------------------- optimizers
@@ -437,6 +584,8 @@ public abstract class Backend : IDisposable
     protected abstract void AddCore(DeviceView a, DeviceView b, DeviceView y, long n);
     protected abstract void ActivationForwardCore(Activation f, DeviceView x, DeviceView y, long n);
     protected abstract void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n);
+    protected abstract void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m);
+    protected abstract void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n);
     protected abstract void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate);
     protected abstract void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner);
     protected abstract void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate);
@@ -449,12 +598,23 @@ public abstract class Backend : IDisposable
     protected abstract void EmbeddingBackwardCore(DeviceIndexBuffer ids, DeviceView dy, DeviceView dTable, int count, int vocab, int dim);
     protected abstract void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden);
     protected abstract void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden);
+    protected abstract void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden);
+    protected abstract void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden);
     protected abstract void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps);
     protected abstract void LayerNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias, int rows, int cols);
+    protected abstract void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
+        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum);
+    protected abstract void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
+        int outer, int channels, int inner, double eps);
+    protected abstract void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
+        int outer, int channels, int inner);
     protected abstract void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s);
     protected abstract void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s);
     protected abstract void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes);
     protected abstract void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes);
+    protected abstract void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate);
+    protected abstract void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda);
+    protected abstract void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm);
     protected abstract void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer);
     protected abstract void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq);
     protected abstract void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg);
@@ -500,6 +660,14 @@ public abstract class Backend : IDisposable
         RequireNonNegative(s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width);
         if (s.KernelSize < 1 || s.KernelSize % 2 == 0)
             throw new ArgumentException($"kernel size {s.KernelSize} is not a positive odd number");
+    }
+
+    private void RequireBatchNorm(DeviceView x, DeviceView weight, DeviceView bias, int outer, int channels, int inner)
+    {
+        RequireNonNegative(outer, channels, inner);
+        Require(x, (long)outer * channels * inner, nameof(x));
+        Require(weight, channels, nameof(weight));
+        Require(bias, channels, nameof(bias));
     }
 
     private static void RequireAttention(AttentionShape s)

@@ -44,6 +44,44 @@ public readonly record struct AttentionShape(int Batch, int T, int Channels, int
     public long ProbabilitiesLength => (long)Batch * Heads * T * T;
 }
 
+/// <summary>
+/// The dropout mask of one site (<see cref="Site"/>: the network's dropout layers numbered in forward order) at one training
+/// step, for the run's <see cref="Seed"/>. Element i of the site's tensor is kept when word i % 4 of
+/// <see cref="Philox.Block"/>(counter (i / 4, Site, Step low, Step high), key (Seed low, Seed high)) is at least
+/// <see cref="Threshold"/> = round(p 2^32), which happens with probability 1 - p; a kept element is scaled by
+/// <see cref="Scale"/> = 1 / (1 - p), as nn.Dropout scales it, and a dropped one is 0. Integer arithmetic decides the
+/// mask, so float32 and float64 backends draw the same bits.
+/// </summary>
+public readonly record struct DropoutMask(double P, ulong Seed, uint Site, ulong Step)
+{
+    public uint Threshold => (uint)Math.Min(uint.MaxValue, Math.Round(P * 4294967296.0));
+
+    public double Scale => 1 / (1 - P);
+
+    public uint Key0 => (uint)Seed;
+
+    public uint Key1 => (uint)(Seed >> 32);
+
+    public uint Step0 => (uint)Step;
+
+    public uint Step1 => (uint)(Step >> 32);
+
+    /// <summary>Whether element <paramref name="i"/> is kept (the host's and the reference's reading of the recipe).</summary>
+    public bool Keeps(long i)
+    {
+        var (w0, w1, w2, w3) = Philox.Block((uint)(i >> 2), Site, Step0, Step1, Key0, Key1);
+        uint word = (i & 3) switch { 0 => w0, 1 => w1, 2 => w2, _ => w3 };
+        return word >= Threshold;
+    }
+}
+
+/// <summary>What <see cref="Backend.SumReduce"/> sums: |x| (the L1 penalty) or x^2 (a squared L2 norm).</summary>
+public enum Reduction
+{
+    SumAbs,
+    SumSquares,
+}
+
 public enum OptimizerKind
 {
     Sgd,

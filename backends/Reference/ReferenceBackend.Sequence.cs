@@ -1,6 +1,6 @@
 namespace KernelLab.Backends.Reference;
 
-// The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
+// The LSTM and GRU cells, LayerNorm, causal self-attention and the softmax cross-entropy loss.
 public partial class ReferenceBackend
 {
     // Gate blocks of an LSTM row [4*hidden], in PyTorch's order.
@@ -54,6 +54,54 @@ public partial class ReferenceBackend
     }
 
     private static int GateIndex(int b, int gate, int j, int hidden) => (b * 4 + gate) * hidden + j;
+
+    // Gate blocks of a GRU row [3*hidden], in PyTorch's order.
+    private const int GateR = 0, GateZ = 1, GateN = 2;
+
+    private static int GruIndex(int b, int gate, int j, int hidden) => (b * 3 + gate) * hidden + j;
+
+    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden)
+    {
+        Span<double> si = Span(gi), sgh = Span(gh), sg = Span(gates); // [batch, 3*hidden]
+        Span<double> shp = Span(hPrev), sh = Span(h); // [batch, hidden]
+        for (int b = 0; b < batch; b++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                int ir = GruIndex(b, GateR, j, hidden), iz = GruIndex(b, GateZ, j, hidden), iN = GruIndex(b, GateN, j, hidden);
+                double r = sg[ir] = Activate(Activation.Sigmoid, si[ir] + sgh[ir]);
+                double z = sg[iz] = Activate(Activation.Sigmoid, si[iz] + sgh[iz]);
+                double n = sg[iN] = Math.Tanh(si[iN] + r * sgh[iN]);
+                int bj = b * hidden + j;
+                sh[bj] = (1 - z) * n + z * shp[bj];
+            }
+        }
+    }
+
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden)
+    {
+        Span<double> sg = Span(gates), sgh = Span(gh), sdi = Span(dGi), sdgh = Span(dGh); // [batch, 3*hidden]
+        Span<double> shp = Span(hPrev), sdh = Span(dh), sdhp = Span(dhPrev); // [batch, hidden]
+        for (int b = 0; b < batch; b++)
+        {
+            for (int j = 0; j < hidden; j++)
+            {
+                int ir = GruIndex(b, GateR, j, hidden), iz = GruIndex(b, GateZ, j, hidden), iN = GruIndex(b, GateN, j, hidden);
+                double r = sg[ir], z = sg[iz], n = sg[iN];
+                int bj = b * hidden + j;
+                double d = sdh[bj];
+                // h = (1 - z) n + z hPrev; n = tanh(gi_n + r gh_n); r and z are sigmoids of gi + gh.
+                double dnPre = d * (1 - z) * TanhDerivative(n);
+                double dzPre = d * (shp[bj] - n) * SigmoidDerivative(z);
+                double drPre = dnPre * sgh[iN] * SigmoidDerivative(r);
+                sdi[ir] = sdgh[ir] = drPre;
+                sdi[iz] = sdgh[iz] = dzPre;
+                sdi[iN] = dnPre;
+                sdgh[iN] = dnPre * r;
+                sdhp[bj] += d * z;
+            }
+        }
+    }
 
     protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)
     {

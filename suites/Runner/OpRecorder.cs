@@ -166,6 +166,40 @@ public sealed class OpRecorder : ReferenceBackend
         base.SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
     }
 
+    // Dropout's case runs forward and backward; the mask is the forward's.
+    protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m)
+    {
+        Note(() => OpCases.Dropout(n, m, inPlace: y == x));
+        base.DropoutForwardCore(x, mask, y, n, m);
+    }
+
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden)
+    {
+        Note(() => OpCases.GruCell(batch, hidden));
+        base.GruCellBackwardCore(gates, gh, hPrev, dh, dGi, dGh, dhPrev, batch, hidden);
+    }
+
+    // Batch norm's case runs the train-mode forward, the backward and the eval-mode forward.
+    protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
+        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum)
+    {
+        Note(() => OpCases.BatchNorm(outer, channels, inner));
+        base.BatchNormTrainingForwardCore(x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, eps, momentum);
+    }
+
+    // The L1 and clipping case runs both at one length: noted from the subgradient with its lambda, and from the clip with its bound.
+    protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda)
+    {
+        Note(() => OpCases.Regularisation(n, lambda, maxNorm: 1));
+        base.AddL1GradientCore(param, grad, n, lambda);
+    }
+
+    protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm)
+    {
+        Note(() => OpCases.Regularisation(n, lambda: 0.01, maxNorm));
+        base.ClipByNormCore(x, n, sumSquares, maxNorm);
+    }
+
     // Each optimizer update is one step of one parameter tensor.
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
     {

@@ -121,6 +121,52 @@ public sealed class OpConformanceTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void GruCell(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        foreach (var (batch, hidden) in new[] { (1, 1), (3, 7), (2, 33), (5, 65) })
+            OpCases.GruCell(batch, hidden).AssertMatchesReference(backend);
+    }
+
+    /// <summary>Channels of 1d (inner 1) and 2d (inner H*W) batch norm, down to the 2 values per channel train mode needs.</summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void BatchNorm(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        foreach (var (outer, channels, inner) in new[] { (2, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257) })
+            OpCases.BatchNorm(outer, channels, inner).AssertMatchesReference(backend);
+    }
+
+    /// <summary>
+    /// Every backend draws the reference's mask bit for bit: a wrong bit is an error of 1/(1-p) in the mask. Steps past
+    /// 2^32 and seeds past 2^32 reach the counter's and the key's high words.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Dropout(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        DropoutMask[] masks = [new(0, 1, 0, 1), new(0.1, 1, 0, 1), new(0.5, 7, 3, 12), new(0.9, 0x1_0000_0003, 1, 0x2_0000_0001)];
+        foreach (var m in masks)
+        foreach (int n in Lengths)
+        foreach (bool inPlace in Bools)
+            OpCases.Dropout(n, m, inPlace).AssertMatchesReference(backend);
+    }
+
+    /// <summary>The L1 penalty and subgradient and the global-norm clip, with a clip that triggers and one that does not.</summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void Regularisation(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        foreach (int n in new[] { 1, 65, 1031, 100_003 })
+        foreach (double maxNorm in new[] { 0.5, 1e6 })
+            OpCases.Regularisation(n, 0.01, maxNorm).AssertMatchesReference(backend);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void Attention(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
