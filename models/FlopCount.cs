@@ -3,8 +3,8 @@ namespace KernelLab.Models;
 /// <summary>
 /// The arithmetic of one training step (forward and backward) of a model, in FLOP, as GFLOP/s figures count it:
 /// the multiply-adds of the GEMMs, convolutions and attention products (2 FLOP each), the backward twice the
-/// forward (input and weight gradients). Element-wise work (activations, bias, LayerNorm, softmax, the
-/// optimizer) is left out, as it usually is: it is small beside the products and is bound by memory, not arithmetic.
+/// forward (input and weight gradients). Element-wise work (activations, bias, LayerNorm, batch norm, dropout, the
+/// recurrent cells, softmax, the optimizer) is left out, as it usually is: it is small beside the products and is bound by memory, not arithmetic.
 /// </summary>
 public static class FlopCount
 {
@@ -33,9 +33,9 @@ public static class FlopCount
                 perSample += (double)inChannels * fh * fw * c.Hidden + (double)c.Hidden * c.ClassCount;
                 return b * perSample;
             }
-            case LstmConfig l:
+            case RecurrentConfig l:
             {
-                double gates = 4.0 * l.Hidden;
+                double gates = (double)l.Gates * l.Hidden;                            // 4H (lstm) or 3H (gru)
                 double perToken = gates * l.Embed + gates * l.Hidden                    // layer 0: W_ih, W_hh
                     + (l.Layers - 1) * (gates * l.Hidden + gates * l.Hidden)           // layers above: input is h
                     + (double)l.Hidden * l.Vocab;                                      // head

@@ -33,14 +33,20 @@ public abstract record ModelConfig
         string family = r.String("family");
         ModelConfig config = family switch
         {
-            "mlp" => new MlpConfig(r.IntArray("sizes", minLength: 2)),
+            "mlp" => new MlpConfig(r.IntArray("sizes", minLength: 2), DropoutOf(r), BatchNormOf(r)),
             "cnn" => new CnnConfig(r.Int("in_channels"), r.Int("height"), r.Int("width"), r.IntArray("channels", minLength: 1),
-                r.Int("kernel_size"), r.Int("hidden"), r.Int("classes")),
+                r.Int("kernel_size"), r.Int("hidden"), r.Int("classes"), DropoutOf(r), BatchNormOf(r)),
             "lstm" => new LstmConfig(r.Int("vocab"), r.Int("embed"), r.Int("hidden"), r.Int("layers")),
+            "gru" => new GruConfig(r.Int("vocab"), r.Int("embed"), r.Int("hidden"), r.Int("layers")),
             "transformer" => new TransformerConfig(r.Int("vocab"), r.Int("context"), r.Int("d_model"), r.Int("heads"),
-                r.Int("layers"), r.Int("ffn")),
-            _ => throw new KernelLabException($"{source}: unknown family '{family}': expected one of mlp, cnn, lstm, transformer"),
+                r.Int("layers"), r.Int("ffn"), DropoutOf(r)),
+            _ => throw new KernelLabException($"{source}: unknown family '{family}': expected one of mlp, cnn, lstm, gru, transformer"),
         };
+        // A block that a family does not have is an error, not ignored: the model would train without it.
+        if (r.Has("dropout") && config is RecurrentConfig)
+            throw new KernelLabException($"{source}: 'dropout' is given, but the {family} family has no dropout: mlp, cnn and transformer have");
+        if (r.Has("batch_norm") && config is not (MlpConfig or CnnConfig))
+            throw new KernelLabException($"{source}: 'batch_norm' is given, but the {family} family has no batch norm: mlp and cnn have");
         if (config.Depth > MaxLayers)
             throw new KernelLabException($"{source}: {config.Depth} layers is more than the {MaxLayers} that a KernelLab network is built with");
         string? problem = config.Problem();
@@ -48,6 +54,17 @@ public abstract record ModelConfig
             throw new KernelLabException($"{source}: {problem}");
         return config;
     }
+
+    /// <summary>"dropout": p in [0, 1), 0 when absent.</summary>
+    private static double DropoutOf(JsonFields r)
+    {
+        if (!r.Has("dropout"))
+            return 0;
+        double p = r.Number("dropout");
+        return p is >= 0 and < 1 ? p : throw new KernelLabException($"{r.Source}: 'dropout' is {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}, expected a number in [0, 1)");
+    }
+
+    private static bool BatchNormOf(JsonFields r) => r.Has("batch_norm") && r.Bool("batch_norm");
 
     /// <summary>
     /// The most layers a network has. Every layer is an object with its buffers, built before a step runs, so a depth of
@@ -63,7 +80,8 @@ public abstract record ModelConfig
     protected virtual string? Problem() => null;
 }
 
-public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
+/// <summary><paramref name="Dropout"/> after every hidden ReLU; with <paramref name="BatchNorm"/>, bn{i} between fc{i} and its ReLU.</summary>
+public sealed record MlpConfig(IReadOnlyList<int> Sizes, double Dropout = 0, bool BatchNorm = false) : ModelConfig
 {
     public override string Family => "mlp";
 
@@ -76,7 +94,9 @@ public sealed record MlpConfig(IReadOnlyList<int> Sizes) : ModelConfig
     public override int Depth => Sizes.Count - 1;
 }
 
-public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount) : ModelConfig
+/// <summary><paramref name="Dropout"/> after fc1's ReLU; with <paramref name="BatchNorm"/>, bn{i} between conv{i} and its ReLU.</summary>
+public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyList<int> Channels, int KernelSize, int Hidden, int ClassCount,
+    double Dropout = 0, bool BatchNorm = false) : ModelConfig
 {
     public override string Family => "cnn";
 
@@ -102,18 +122,35 @@ public sealed record CnnConfig(int InChannels, int Height, int Width, IReadOnlyL
     }
 }
 
-public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : ModelConfig
+/// <summary>embed, a stack of recurrent layers, head: the lstm and gru families.</summary>
+public abstract record RecurrentConfig(int Vocab, int Embed, int Hidden, int Layers) : ModelConfig
 {
-    public override string Family => "lstm";
-
     public override bool IsSequence => true;
 
     public override int Classes => Vocab;
 
     public override int Depth => Layers;
+
+    /// <summary>Gate blocks per hidden unit: 4 (i, f, g, o) or 3 (r, z, n).</summary>
+    public abstract int Gates { get; }
 }
 
-public sealed record TransformerConfig(int Vocab, int Context, int DModel, int Heads, int Layers, int Ffn) : ModelConfig
+public sealed record LstmConfig(int Vocab, int Embed, int Hidden, int Layers) : RecurrentConfig(Vocab, Embed, Hidden, Layers)
+{
+    public override string Family => "lstm";
+
+    public override int Gates => 4;
+}
+
+public sealed record GruConfig(int Vocab, int Embed, int Hidden, int Layers) : RecurrentConfig(Vocab, Embed, Hidden, Layers)
+{
+    public override string Family => "gru";
+
+    public override int Gates => 3;
+}
+
+/// <summary><paramref name="Dropout"/> on wte[idx] + wpe and on attn_proj's and mlp_proj's outputs before each residual add.</summary>
+public sealed record TransformerConfig(int Vocab, int Context, int DModel, int Heads, int Layers, int Ffn, double Dropout = 0) : ModelConfig
 {
     public override string Family => "transformer";
 
@@ -132,6 +169,9 @@ public sealed class JsonFields
 {
     private readonly JsonElement _json;
     private readonly string _source;
+
+    /// <summary>What the errors name: the file, or the file and the object in it.</summary>
+    public string Source => _source;
 
     public JsonFields(JsonElement json, string source)
     {

@@ -33,13 +33,47 @@ public sealed class Parameter(string name, long[] shape, Init init, DeviceBuffer
 }
 
 /// <summary>
-/// The parameters of a network in PyTorch's state_dict order. Layers add theirs as they are built.
+/// A tensor of a module's state that is saved with the parameters but not trained (batch norm's running statistics), as
+/// <c>state_dict()</c> holds a registered buffer; <see cref="Initial"/> is its value before any training.
+/// </summary>
+public sealed class StateBuffer(string name, long[] shape, double initial, DeviceBuffer value)
+{
+    public string Name { get; } = name;
+
+    public IReadOnlyList<long> Shape { get; } = shape;
+
+    public double Initial { get; } = initial;
+
+    public DeviceBuffer Value { get; } = value;
+}
+
+/// <summary>An I64 scalar buffer kept on the host (batch norm's <c>num_batches_tracked</c>).</summary>
+public sealed class StateCounter(string name)
+{
+    public string Name { get; } = name;
+
+    public long Value { get; set; }
+}
+
+/// <summary>
+/// The parameters of a network in PyTorch's state_dict order, and the buffers that state_dict holds beside them. Layers
+/// add theirs as they are built.
 /// </summary>
 public sealed class ParameterSet(Backend backend) : IDisposable
 {
     private readonly List<Parameter> _parameters = [];
+    private readonly List<StateBuffer> _buffers = [];
+    private readonly List<StateCounter> _counters = [];
 
+    /// <summary>The trained parameters: what the optimizer updates and the gradient checks compare.</summary>
     public IReadOnlyList<Parameter> All => _parameters;
+
+    public IReadOnlyList<StateBuffer> Buffers => _buffers;
+
+    public IReadOnlyList<StateCounter> Counters => _counters;
+
+    /// <summary>Every name a parameters file of this network holds: parameters, buffers and counters.</summary>
+    public IEnumerable<string> Names => _parameters.Select(p => p.Name).Concat(_buffers.Select(b => b.Name)).Concat(_counters.Select(c => c.Name));
 
     public Parameter Add(string name, Init init, params long[] shape)
     {
@@ -49,9 +83,25 @@ public sealed class ParameterSet(Backend backend) : IDisposable
         return p;
     }
 
+    /// <summary>A buffer filled with <paramref name="initial"/>.</summary>
+    public StateBuffer AddBuffer(string name, double initial, params long[] shape)
+    {
+        var b = new StateBuffer(name, shape, initial, backend.Allocate(TensorLength.Of($"buffer '{name}'", shape)));
+        backend.Fill(b.Value, initial);
+        _buffers.Add(b);
+        return b;
+    }
+
+    public StateCounter AddCounter(string name)
+    {
+        var c = new StateCounter(name);
+        _counters.Add(c);
+        return c;
+    }
+
     /// <summary>
-    /// Fills every parameter from its <see cref="Init"/> with a seeded generator, in state_dict order.
-    /// Values are rounded to float32 first, so that every backend starts from the same parameters.
+    /// Fills every parameter from its <see cref="Init"/> with a seeded generator, in state_dict order, and sets every buffer
+    /// and counter to its initial value. Values are rounded to float32 first, so that every backend starts from the same parameters.
     /// </summary>
     public void Initialize(ulong seed)
     {
@@ -71,19 +121,60 @@ public sealed class ParameterSet(Backend backend) : IDisposable
             }
             backend.CopyIn(p.Value, values);
         }
+        foreach (var b in _buffers)
+            backend.Fill(b.Value, b.Initial);
+        foreach (var c in _counters)
+            c.Value = 0;
     }
 
-    /// <summary>Every parameter as F32 under its PyTorch name, ready to write: PyTorch's load_state_dict takes the file as it is.</summary>
-    public SafetensorsWriter ToSafetensors()
+    /// <summary>Every parameter and buffer as F32 and every counter as I64 under its PyTorch name: load_state_dict takes the file as it is.</summary>
+    public SafetensorsWriter ToSafetensors() => AddTo(new SafetensorsWriter(), keepPrecision: false);
+
+    /// <summary>
+    /// Adds the parameters, buffers and counters to <paramref name="writer"/>: as F32, or with <paramref name="keepPrecision"/>
+    /// in the backend's precision (a checkpoint, which must resume bit for bit).
+    /// </summary>
+    public SafetensorsWriter AddTo(SafetensorsWriter writer, bool keepPrecision)
     {
-        var writer = new SafetensorsWriter();
         foreach (var p in _parameters)
-        {
-            var values = new float[p.Length];
-            backend.CopyOut(p.Value, values);
-            writer.Add(p.Name, p.Shape.ToArray(), values);
-        }
+            AddTensor(writer, p.Name, p.Shape, p.Value, keepPrecision);
+        foreach (var b in _buffers)
+            AddTensor(writer, b.Name, b.Shape, b.Value, keepPrecision);
+        foreach (var c in _counters)
+            writer.Add(c.Name, [], [c.Value]);
         return writer;
+    }
+
+    /// <summary>Writes one device tensor as F32, or as F64 where <paramref name="keepPrecision"/> and the backend is float64.</summary>
+    public void AddTensor(SafetensorsWriter writer, string name, IReadOnlyList<long> shape, DeviceView value, bool keepPrecision)
+    {
+        long[] dims = [.. shape];
+        if (keepPrecision && backend.Precision == Precision.Float64)
+        {
+            var values = new double[value.Length];
+            backend.CopyOut(value, values);
+            writer.Add(name, dims, values);
+        }
+        else
+        {
+            var values = new float[value.Length];
+            backend.CopyOut(value, values);
+            writer.Add(name, dims, values);
+        }
+    }
+
+    /// <summary>
+    /// Copies every parameter, buffer and counter in from <paramref name="file"/>, each of its exact shape (a tensor missing
+    /// or of another shape is one line naming it); the caller checks the file holds nothing else (see <see cref="Names"/>).
+    /// </summary>
+    public void ReadFrom(SafetensorsFile file)
+    {
+        foreach (var p in _parameters)
+            backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
+        foreach (var b in _buffers)
+            backend.CopyIn(b.Value, file.ReadReal(b.Name, b.Shape.ToArray()));
+        foreach (var c in _counters)
+            c.Value = file.ReadIndices(c.Name, [])[0];
     }
 
     public void Dispose()
@@ -93,6 +184,8 @@ public sealed class ParameterSet(Backend backend) : IDisposable
             p.Value.Dispose();
             p.Grad.Dispose();
         }
+        foreach (var b in _buffers)
+            b.Value.Dispose();
     }
 }
 

@@ -133,6 +133,15 @@ public sealed record OptimizerSettings
     /// <summary>Adagrad.</summary>
     public double InitialAccumulatorValue { get; init; }
 
+    /// <summary>
+    /// lambda of the L1 term lambda * sum |w| over every parameter of two or more dimensions, added to the loss (and lambda *
+    /// sign(w) to its gradient) before the update; 0 for none. Not an update op's setting: the training step applies it.
+    /// </summary>
+    public double L1 { get; init; }
+
+    /// <summary>torch.nn.utils.clip_grad_norm_'s max_norm over all gradients before the update, or null for no clipping.</summary>
+    public double? ClipGradNorm { get; init; }
+
     /// <summary>How many state tensors of the parameter's size the optimizer keeps.</summary>
     public int StateCount => StateNames.Count;
 
@@ -152,7 +161,8 @@ public sealed record OptimizerSettings
 
     /// <summary>
     /// The first setting that torch.optim would refuse (lr, eps, momentum, weight_decay, betas, alpha, lr_decay below
-    /// their bounds; nesterov without momentum or with dampening) or that is NaN or infinite, named by torch.optim's
+    /// their bounds; nesterov without momentum or with dampening), an l1 below 0 or a clip_grad_norm not above 0, or a
+    /// setting that is NaN or infinite, named by torch.optim's
     /// keyword; null when every setting is valid.
     /// </summary>
     public (string Field, string Value, string Expected)? Invalid()
@@ -169,6 +179,10 @@ public sealed record OptimizerSettings
             if (!double.IsFinite(value) || value < least || (belowOne && value >= 1))
                 return (field, V(value), belowOne ? "a number in [0, 1)" : least == 0 ? "a finite number >= 0" : "a finite number");
         }
+        if (!double.IsFinite(L1) || L1 < 0)
+            return ("l1", V(L1), "a finite number >= 0");
+        if (ClipGradNorm is { } clip && !(double.IsFinite(clip) && clip > 0))
+            return ("clip_grad_norm", V(clip), "a finite number > 0");
         if (Nesterov && (Momentum <= 0 || Dampening != 0))
             return ("nesterov", "true", $"momentum > 0 and dampening 0 (momentum is {V(Momentum)}, dampening {V(Dampening)})");
         return null;

@@ -7,7 +7,7 @@ namespace KernelLab.Models.Layers;
 /// ([T, B, features]) so that each step's rows are contiguous: the input projection of all steps is one
 /// GEMM, and the recurrent GEMM and the cell read and write one slice per step.
 /// </summary>
-public sealed class LstmLayer : IDisposable
+public sealed class LstmLayer : IRecurrentLayer
 {
     private readonly Backend _backend;
     private readonly int _t, _b, _in, _h;

@@ -35,6 +35,17 @@ public abstract class Network : IDisposable
 
     public ParameterSet Parameters { get; }
 
+    /// <summary>The seed of the dropout masks: the run's seed (<c>--seed</c>, a suite workload's seed), 1 unless set.</summary>
+    public ulong Seed { get; set; } = 1;
+
+    /// <summary>
+    /// The training step that the next train-mode forward draws its dropout masks for, 1 for the first: <c>grad</c> computes
+    /// step 1's gradients, and the optimizer sets it before each step.
+    /// </summary>
+    public ulong Step { get; set; } = 1;
+
+    private ForwardMode TrainMode => new(true, Seed, Step);
+
     /// <summary>Rows of the loss: B, or B*T for sequence models.</summary>
     protected int Rows { get; }
 
@@ -58,14 +69,14 @@ public abstract class Network : IDisposable
     {
         MlpConfig c => new Mlp(backend, c, shape),
         CnnConfig c => new Cnn(backend, c, shape),
-        LstmConfig c => new LstmLanguageModel(backend, c, shape),
+        RecurrentConfig c => new RecurrentLanguageModel(backend, c, shape),
         TransformerConfig c => new Transformer(backend, c, shape),
         _ => throw new ArgumentOutOfRangeException(nameof(config)),
     };
 
     /// <summary>
     /// A network with seeded parameters (PyTorch's default distributions, <paramref name="seed"/>) and a seeded
-    /// synthetic batch (<paramref name="seed"/> + 1), as <c>kernellab init --seed S</c> and <c>kernellab batch
+    /// synthetic batch (<paramref name="seed"/> + 1), and <paramref name="seed"/> as its dropout seed, as <c>kernellab init --seed S</c> and <c>kernellab batch
     /// --seed S+1</c> write them: what the suites, the benchmarks and the tests run.
     /// </summary>
     public static Network CreateSeeded(Backend backend, ModelConfig config, BatchShape shape, ulong seed, OptimizerSettings? optimizer = null)
@@ -75,6 +86,7 @@ public abstract class Network : IDisposable
         {
             network.Parameters.Initialize(seed);
             network.LoadBatch(Batch.Synthetic(config, shape, seed + 1));
+            network.Seed = seed;
             return network;
         }
         catch
@@ -96,7 +108,7 @@ public abstract class Network : IDisposable
     }
 
     /// <summary>
-    /// Runs the loaded batch forward and scores its first <paramref name="examples"/> examples on the host, in float64: the
+    /// Runs the loaded batch forward in eval mode (no dropout; batch norm with its running statistics) and scores its first <paramref name="examples"/> examples on the host, in float64: the
     /// sum over their rows (every time step of a sequence) of <c>-log softmax(logits)[target]</c>, how many rows have the
     /// target as their first largest logit, and how many rows were counted. A sequence batch is scored whole.
     /// </summary>
@@ -106,7 +118,7 @@ public abstract class Network : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(examples, Shape.Batch);
         if (Config.IsSequence && examples != Shape.Batch)
             throw new ArgumentException($"a sequence batch is scored whole ({Shape.Batch} examples), not {examples}");
-        Forward();
+        Forward(ForwardMode.Eval);
         int classes = Config.Classes, rows = examples * Shape.Steps;
         _hostLogits ??= new double[(long)Rows * classes];
         Backend.CopyOut(Loss.Logits.Slice(0, (long)Rows * classes), _hostLogits);
@@ -130,34 +142,33 @@ public abstract class Network : IDisposable
         return (lossSum, correct, rows);
     }
 
-    /// <summary>Copies every parameter from a file; every tensor must be there with its exact shape, and nothing else.</summary>
+    /// <summary>Copies every parameter and buffer from a file; every tensor must be there with its exact shape, and nothing else.</summary>
     public void LoadParameters(SafetensorsFile file)
     {
-        foreach (var p in Parameters.All)
-            Backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
-        var unexpected = file.Tensors.Select(t => t.Name).Except(Parameters.All.Select(p => p.Name)).FirstOrDefault();
+        Parameters.ReadFrom(file);
+        var unexpected = file.Tensors.Select(t => t.Name).Except(Parameters.Names).FirstOrDefault();
         if (unexpected is not null)
             throw new KernelLabException($"{file.Path}: tensor {SafetensorsFile.Quote(unexpected)} is not a parameter of this {Config.Family} model");
     }
 
-    /// <summary>The mean loss of the loaded batch.</summary>
+    /// <summary>The mean loss of the loaded batch, in train mode.</summary>
     public double ComputeLoss()
     {
-        Forward();
+        Forward(TrainMode);
         return Loss.ReadLoss();
     }
 
-    /// <summary>Forward and backward: every parameter's gradient is overwritten. Returns the mean loss.</summary>
+    /// <summary>Forward in train mode and backward: every parameter's gradient is overwritten. Returns the mean loss.</summary>
     public double ComputeGradients()
     {
-        Forward();
+        Forward(TrainMode);
         Loss.Backward(Targets);
         Backward(Loss.LogitsGrad);
         return Loss.ReadLoss();
     }
 
     /// <summary>Runs the network on the loaded batch up to the loss.</summary>
-    protected abstract void Forward();
+    protected abstract void Forward(ForwardMode mode);
 
     /// <summary>From the gradient of the logits, writes every parameter's gradient.</summary>
     protected abstract void Backward(DeviceView dLogits);

@@ -18,13 +18,11 @@ public static class Checkpoint
     /// <summary>The metadata key that marks a file as a checkpoint, and the format's version.</summary>
     public const string FormatKey = "kernellab.checkpoint", FormatVersion = "1";
 
-    public static void Write(string path, Backend backend, ParameterSet parameters, Optimizer optimizer, IReadOnlyDictionary<string, string> metadata)
+    public static void Write(string path, ParameterSet parameters, Optimizer optimizer, IReadOnlyDictionary<string, string> metadata)
     {
-        var writer = new SafetensorsWriter();
-        foreach (var p in parameters.All)
-            Add(writer, backend, p.Name, p.Shape, p.Value);
+        var writer = parameters.AddTo(new SafetensorsWriter(), keepPrecision: true);
         foreach (var (name, shape, value) in optimizer.State)
-            Add(writer, backend, OptimizerPrefix + name, shape, value);
+            parameters.AddTensor(writer, OptimizerPrefix + name, shape, value, keepPrecision: true);
         writer.AddMetadata(FormatKey, FormatVersion);
         writer.AddMetadata("optimizer_steps", optimizer.Steps.ToString(CultureInfo.InvariantCulture));
         writer.AddMetadata("learning_rate", optimizer.LearningRate.ToString("R", CultureInfo.InvariantCulture));
@@ -44,12 +42,8 @@ public static class Checkpoint
         var file = SafetensorsFile.Read(path);
         if (file.Metadata.GetValueOrDefault(FormatKey) != FormatVersion)
             throw new KernelLabException($"{path}: not a KernelLab checkpoint (its metadata has no \"{FormatKey}\": \"{FormatVersion}\")");
-        var expected = new HashSet<string>();
-        foreach (var p in parameters.All)
-        {
-            backend.CopyIn(p.Value, file.ReadReal(p.Name, p.Shape.ToArray()));
-            expected.Add(p.Name);
-        }
+        parameters.ReadFrom(file);
+        var expected = parameters.Names.ToHashSet();
         foreach (var (name, shape, value) in optimizer.State)
         {
             backend.CopyIn(value, file.ReadReal(OptimizerPrefix + name, shape.ToArray()));
@@ -68,21 +62,4 @@ public static class Checkpoint
     private static double Real(SafetensorsFile file, string key) =>
         double.TryParse(file.Metadata.GetValueOrDefault(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && !double.IsNaN(value)
             ? value : throw new KernelLabException($"{file.Path}: metadata '{key}' is missing or not a number");
-
-    private static void Add(SafetensorsWriter writer, Backend backend, string name, IReadOnlyList<long> shape, DeviceView value)
-    {
-        long[] dims = [.. shape];
-        if (backend.Precision == Precision.Float64)
-        {
-            var values = new double[value.Length];
-            backend.CopyOut(value, values);
-            writer.Add(name, dims, values);
-        }
-        else
-        {
-            var values = new float[value.Length];
-            backend.CopyOut(value, values);
-            writer.Add(name, dims, values);
-        }
-    }
 }

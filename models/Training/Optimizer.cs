@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KernelLab.Backends;
+using KernelLab.Models.Networks;
 
 namespace KernelLab.Models.Training;
 
@@ -16,6 +17,9 @@ public sealed class Optimizer : IDisposable
     private readonly LearningRateSchedule? _schedule;
     private OptimizerSettings _current; // the settings at the current rate: a new record only when the rate changes
     private int _steps; // taken so far; torch.optim's step counter, 1 on the first
+    private readonly DeviceBuffer? _penalty;      // [1]: lambda * sum |w|, with l1
+    private readonly DeviceBuffer? _normSquared;  // [1]: the squared global gradient norm, with clip_grad_norm
+    private readonly double[] _hostScalar = new double[1];
 
     public Optimizer(Backend backend, IReadOnlyList<Parameter> parameters, OptimizerSettings settings, LearningRateSchedule? schedule = null)
     {
@@ -31,6 +35,8 @@ public sealed class Optimizer : IDisposable
             backend.Fill(buffer, initial);
             return buffer;
         }).ToArray()).ToArray();
+        _penalty = settings.L1 > 0 ? backend.Allocate(1) : null;
+        _normSquared = settings.ClipGradNorm is not null ? backend.Allocate(1) : null;
     }
 
     /// <summary>Optimizer steps taken so far (torch.optim's "step").</summary>
@@ -58,13 +64,59 @@ public sealed class Optimizer : IDisposable
         Plateau = plateau;
     }
 
-    /// <summary>Updates every parameter from its gradient, at <see cref="LearningRate"/>.</summary>
-    public void Step()
+    /// <summary>
+    /// One training step of <paramref name="network"/>, whose parameters this optimizer updates: the gradients of its loaded
+    /// batch in train mode with the dropout masks of step <see cref="Steps"/> + 1; the L1 term's subgradient; clipping by
+    /// the global norm; and the update of every parameter at <see cref="LearningRate"/>. Returns the loss as PyTorch's
+    /// training loop has it: the network's mean loss plus the L1 penalty of the parameters before the update.
+    /// </summary>
+    public double Step(Network network)
     {
+        network.Step = (ulong)_steps + 1;
+        double loss = network.ComputeGradients();
+        return loss + Update();
+    }
+
+    /// <summary>
+    /// The step after the gradients: the L1 subgradient, clipping, and the update of every parameter at
+    /// <see cref="LearningRate"/>. Returns the L1 penalty of the parameters before the update (0 without l1).
+    /// </summary>
+    public double Update()
+    {
+        double penalty = AddL1();
+        ClipGradients();
         SetRate(LearningRate);
         _steps++;
         for (int i = 0; i < _parameters.Count; i++)
             _backend.OptimizerStep(_current, _steps, _parameters[i].Value, _parameters[i].Grad, _state[i]);
+        return penalty;
+    }
+
+    /// <summary>Adds lambda * sign(w) to the gradient of every parameter of two or more dimensions; returns lambda * sum |w| over them (0, and no read, without l1).</summary>
+    private double AddL1()
+    {
+        if (_penalty is null)
+            return 0;
+        double lambda = _settings.L1;
+        _backend.Fill(_penalty, 0);
+        foreach (var p in _parameters.Where(p => p.Shape.Count >= 2))
+        {
+            _backend.SumReduce(Reduction.SumAbs, p.Value, p.Length, _penalty, lambda, accumulate: true);
+            _backend.AddL1Gradient(p.Value, p.Grad, p.Length, lambda);
+        }
+        _backend.CopyOut(_penalty, _hostScalar);
+        return _hostScalar[0];
+    }
+
+    /// <summary>clip_grad_norm_ over every gradient: the squared norms summed on the device, then each gradient scaled there.</summary>
+    private void ClipGradients()
+    {
+        if (_normSquared is null)
+            return;
+        for (int i = 0; i < _parameters.Count; i++)
+            _backend.SumReduce(Reduction.SumSquares, _parameters[i].Grad, _parameters[i].Length, _normSquared, accumulate: i > 0);
+        foreach (var p in _parameters)
+            _backend.ClipByNorm(p.Grad, p.Length, _normSquared, _settings.ClipGradNorm!.Value);
     }
 
     /// <summary>
@@ -99,19 +151,21 @@ public sealed class Optimizer : IDisposable
         foreach (var buffers in _state)
             foreach (var b in buffers)
                 b.Buffer.Dispose();
+        _penalty?.Dispose();
+        _normSquared?.Dispose();
     }
 
     /// <summary>
     /// Reads an optimizer object as suite files and the golden fixtures write it: "name", "lr", and any of
     /// torch.optim's keyword arguments ("weight_decay", "momentum", "dampening", "nesterov", "betas", "eps",
-    /// "alpha", "centered", "lr_decay", "initial_accumulator_value"); the rest keep PyTorch's defaults. "schedule" is
-    /// <see cref="LearningRateSchedule.Parse"/>'s; any other field is an error, not ignored.
+    /// "alpha", "centered", "lr_decay", "initial_accumulator_value"), and the training step's "l1" and "clip_grad_norm"; the rest
+    /// keep PyTorch's defaults. "schedule" is <see cref="LearningRateSchedule.Parse"/>'s; any other field is an error, not ignored.
     /// </summary>
     public static OptimizerSettings ParseSettings(JsonElement json, string source)
     {
         var f = new JsonFields(json, source);
         f.AllowOnly("name", "lr", "weight_decay", "momentum", "dampening", "nesterov", "betas", "eps", "alpha", "centered", "lr_decay",
-            "initial_accumulator_value", "schedule");
+            "initial_accumulator_value", "l1", "clip_grad_norm", "schedule");
         var s = OptimizerSettings.Defaults(OptimizerSettings.ParseKind(f.String("name")), f.Number("lr"));
         if (f.Has("betas"))
         {
@@ -131,6 +185,8 @@ public sealed class Optimizer : IDisposable
             Centered = f.Has("centered") ? f.Bool("centered") : s.Centered,
             LearningRateDecay = f.Has("lr_decay") ? f.Number("lr_decay") : s.LearningRateDecay,
             InitialAccumulatorValue = f.Has("initial_accumulator_value") ? f.Number("initial_accumulator_value") : s.InitialAccumulatorValue,
+            L1 = f.Has("l1") ? f.Number("l1") : s.L1,
+            ClipGradNorm = f.Has("clip_grad_norm") ? f.Number("clip_grad_norm") : s.ClipGradNorm,
         };
         if (s.Invalid() is var (field, value, expected))
             throw new KernelLabException($"{source}: '{field}' is {value}, expected {expected}");

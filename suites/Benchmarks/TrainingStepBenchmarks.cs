@@ -47,7 +47,7 @@ public class TrainingStepBenchmarks
     [Benchmark]
     public double TrainingStep()
     {
-        double loss = SuiteRunner.TrainingStep(_network, _optimizer);
+        double loss = _optimizer.Step(_network);
         _backend.Synchronize();
         return loss;
     }

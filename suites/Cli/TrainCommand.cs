@@ -57,10 +57,9 @@ internal static class TrainCommand
             var lrs = new double[stepCount];
             for (int s = 0; s < stepCount; s++)
             {
-                history[s] = session.Network.ComputeGradients();
-                ModelSession.RequireFinite($"loss before step {s + 1}", [history[s]]);
                 lrs[s] = trainer.LearningRate;
-                trainer.Step();
+                history[s] = trainer.Step(session.Network);
+                ModelSession.RequireFinite($"loss at step {s + 1}", [history[s]]);
             }
 
             // Both files or neither: the losses and the final parameters are written side by side, then renamed.

@@ -164,7 +164,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
     private Throughput Measure(Backend backend, Network network, Workload workload, string backendName, MachineInfo machine, CancellationToken cancel)
     {
         using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
-        void Step() => TrainingStep(network, optimizer);
+        void Step() => optimizer.Step(network);
 
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < suite.WarmupSteps || clock.Elapsed.TotalSeconds < suite.WarmupSeconds; i++)
@@ -209,14 +209,6 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             WarmupSteps = suite.WarmupSteps,
             SamplesMs = samples,
         };
-    }
-
-    /// <summary>One training step as a suite times it: forward and backward, then the optimizer's update of every parameter. Returns the loss.</summary>
-    public static double TrainingStep(Network network, Optimizer optimizer)
-    {
-        double loss = network.ComputeGradients();
-        optimizer.Step();
-        return loss;
     }
 
     private static bool IsOptimizedBuild() =>

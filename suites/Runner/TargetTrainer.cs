@@ -59,6 +59,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
         var target = Spec.Target;
         using var network = Network.Create(backend, workload.Model, workload.Shape, suite.Optimizer);
         network.Parameters.Initialize(seed);
+        network.Seed = seed; // the dropout masks'
         using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
         string checkpoint = Path.Combine(outDirectory, CheckpointPath(workload, backend.Name, seed));
         var state = new SeedState();
@@ -82,7 +83,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
             clock.Stop();
             state.ElapsedSeconds = Elapsed();
             Directory.CreateDirectory(Path.GetDirectoryName(checkpoint)!);
-            Checkpoint.Write(checkpoint, backend, network.Parameters, optimizer, state.ToMetadata());
+            Checkpoint.Write(checkpoint, network.Parameters, optimizer, state.ToMetadata());
             clock.Start();
         }
 
@@ -115,7 +116,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
                 cancel.ThrowIfCancellationRequested();
                 trainingData.FillTrainingBatch(seed, state.Epoch, state.Index, batch);
                 network.LoadBatch(batch);
-                double loss = SuiteRunner.TrainingStep(network, optimizer);
+                double loss = optimizer.Step(network);
                 state.Index++;
                 state.Step++;
                 if (!double.IsFinite(loss))

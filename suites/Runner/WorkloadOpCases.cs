@@ -8,7 +8,7 @@ namespace KernelLab.Suites;
 
 /// <summary>
 /// The op cases of a suite's workloads at their shapes: what one training step of each (forward, backward and the
-/// optimizer's update, <see cref="SuiteRunner.TrainingStep"/>) calls, recorded on an <see cref="OpRecorder"/>.
+/// optimizer's update, <see cref="Optimizer.Step"/>) calls, recorded on an <see cref="OpRecorder"/>.
 /// What <c>kernellab ops</c> and the op tests check at the standard shapes.
 /// </summary>
 public static class WorkloadOpCases
@@ -30,6 +30,6 @@ public static class WorkloadOpCases
         using var recorder = new OpRecorder();
         using var network = Network.CreateSeeded(recorder, config, shape, seed: 1); // the values do not change which ops run
         using var optimizer = new Optimizer(recorder, network.Parameters.All, settings);
-        return recorder.Record(() => SuiteRunner.TrainingStep(network, optimizer));
+        return recorder.Record(() => optimizer.Step(network));
     }
 }

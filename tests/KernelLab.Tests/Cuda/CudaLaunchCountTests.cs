@@ -38,9 +38,9 @@ public sealed class CudaLaunchCountTests
         using var network = StandardWorkloads.Open(backend, workload);
         using var optimizer = new Optimizer(backend, network.Parameters.All, StandardOptimizer);
         for (int i = 0; i < WarmUpSteps; i++)
-            SuiteRunner.TrainingStep(network, optimizer);
+            optimizer.Step(network);
         var before = EmulatorCounts.Read();
-        SuiteRunner.TrainingStep(network, optimizer);
+        optimizer.Step(network);
         var step = EmulatorCounts.Read() - before;
         Assert.True(step == new EmulatorCounts(launches, 0, copies),
             $"{workload}: a training step made {step}, expected {new EmulatorCounts(launches, 0, copies)}");

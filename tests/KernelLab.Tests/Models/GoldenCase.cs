@@ -89,9 +89,8 @@ public static class NetworkResults
         var (losses, lrs) = (new double[steps], new double[steps]);
         for (int s = 0; s < steps; s++)
         {
-            losses[s] = network.ComputeGradients();
             lrs[s] = optimizer.LearningRate;
-            optimizer.Step();
+            losses[s] = optimizer.Step(network);
         }
         return (losses, lrs);
     }

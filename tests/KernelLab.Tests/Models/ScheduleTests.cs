@@ -47,7 +47,7 @@ public sealed class ScheduleTests
             for (int i = 0; i < rates.Length; i++)
             {
                 rates[i] = optimizer.LearningRate;
-                optimizer.Step();
+                optimizer.Update();
             }
         }
         var result = TensorComparison.Compare($"{name} learning rates", rates, expected, 1e-12);
@@ -73,7 +73,7 @@ public sealed class ScheduleTests
     [Fact]
     public void AnOptimizerFieldNotKnownIsAnErrorNotIgnored()
     {
-        var e = Assert.Throws<KernelLabException>(() => Optimizer.ParseSettings(JsonDocument.Parse("{\"name\": \"sgd\", \"lr\": 0.1, \"l1\": 0.01}").RootElement, "suite.json: 'optimizer'"));
-        Assert.Contains("suite.json: 'optimizer': unknown field 'l1'", e.Message);
+        var e = Assert.Throws<KernelLabException>(() => Optimizer.ParseSettings(JsonDocument.Parse("{\"name\": \"sgd\", \"lr\": 0.1, \"l2\": 0.01}").RootElement, "suite.json: 'optimizer'"));
+        Assert.Contains("suite.json: 'optimizer': unknown field 'l2'", e.Message);
     }
 }

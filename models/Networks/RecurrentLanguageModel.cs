@@ -4,31 +4,39 @@ using KernelLab.Models.Layers;
 namespace KernelLab.Models.Networks;
 
 /// <summary>
-/// embed, a stack of LSTM layers with zero initial state, and head on every step: token ids [B, T] to
-/// logits for the next token. Inside, rows are time-major (t * B + b): ids and targets are reordered on upload.
+/// embed, a stack of LSTM or GRU layers (the lstm and gru families) with zero initial state, and head on every step:
+/// token ids [B, T] to logits for the next token. Inside, rows are time-major (t * B + b): ids and targets are reordered on upload.
 /// </summary>
-public sealed class LstmLanguageModel : Network
+public sealed class RecurrentLanguageModel : Network
 {
     private readonly DeviceIndexBuffer _ids;        // [T, B]
     private readonly Embedding _embed;              // [T, B, embed]
-    private readonly LstmLayer[] _layers;           // each [T, B, hidden]
+    private readonly IRecurrentLayer[] _layers;     // each [T, B, hidden]
     private readonly Linear _head;                  // [T, B, vocab]
     private readonly DeviceBuffer _dEmbed;          // [T, B, embed]
     private readonly DeviceBuffer[] _dOutputs;      // [T, B, hidden] per layer
     private readonly int[] _timeMajor;              // host staging for the reordering
 
-    public LstmLanguageModel(Backend backend, LstmConfig config, BatchShape shape)
+    public RecurrentLanguageModel(Backend backend, RecurrentConfig config, BatchShape shape)
         : base(backend, config, shape)
     {
         _ids = AllocateIndices(Rows);
         _embed = Own(new Embedding(backend, Parameters, "embed", config.Vocab, config.Embed, Rows));
         _layers = Enumerable.Range(0, config.Layers)
-            .Select(k => Own(new LstmLayer(backend, Parameters, k, k == 0 ? config.Embed : config.Hidden, config.Hidden, shape.Batch, shape.Steps)))
+            .Select(k => Own(Layer(backend, config, k, shape)))
             .ToArray();
         _head = Own(new Linear(backend, Parameters, "head", config.Hidden, config.Vocab, Rows));
         _dEmbed = Allocate((long)Rows * config.Embed);
         _dOutputs = _layers.Select(_ => Allocate((long)Rows * config.Hidden)).ToArray();
         _timeMajor = new int[Rows];
+    }
+
+    private IRecurrentLayer Layer(Backend backend, RecurrentConfig config, int k, BatchShape shape)
+    {
+        int inFeatures = k == 0 ? config.Embed : config.Hidden;
+        return config is GruConfig
+            ? new GruLayer(backend, Parameters, k, inFeatures, config.Hidden, shape.Batch, shape.Steps)
+            : new LstmLayer(backend, Parameters, k, inFeatures, config.Hidden, shape.Batch, shape.Steps);
     }
 
     private DeviceView LayerInput(int k) => k == 0 ? _embed.Output : _layers[k - 1].Output;
@@ -49,7 +57,7 @@ public sealed class LstmLanguageModel : Network
         return _timeMajor;
     }
 
-    protected override void Forward()
+    protected override void Forward(ForwardMode mode)
     {
         _embed.Forward(_ids);
         for (int k = 0; k < _layers.Length; k++)
