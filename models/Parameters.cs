@@ -30,6 +30,12 @@ public sealed class Parameter(string name, long[] shape, Init init, DeviceBuffer
     public DeviceBuffer Value { get; } = value;
 
     public DeviceBuffer Grad { get; } = grad;
+
+    /// <summary>
+    /// True where the gradient is zero in exact arithmetic: the bias of a layer that batch norm follows, which train mode's
+    /// normalisation subtracts again. It holds rounding noise only, so comparisons check it against zero (Network.CompareGradients).
+    /// </summary>
+    public bool GradientVanishes { get; set; }
 }
 
 /// <summary>

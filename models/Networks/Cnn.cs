@@ -83,6 +83,7 @@ public sealed class Cnn : Network
             if (batchNorm)
             {
                 _bn = new BatchNorm(backend, parameters, $"bn{index}", s.Batch, s.OutChannels, s.Height * s.Width);
+                _conv.Bias.GradientVanishes = true;
                 _dNorm = backend.Allocate(s.OutputLength);
             }
             _relu = new ActivationLayer(backend, Activation.Relu, s.OutputLength);

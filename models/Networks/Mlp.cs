@@ -30,7 +30,10 @@ public sealed class Mlp : Network
         {
             _fc[i - 1] = Own(new Linear(backend, Parameters, $"fc{i}", sizes[i - 1], sizes[i], b));
             if (_bn is not null && i < layers)
+            {
                 _bn[i - 1] = Own(new BatchNorm(backend, Parameters, $"bn{i}", b, sizes[i], 1));
+                _fc[i - 1].Bias!.GradientVanishes = true;
+            }
         }
         _relu = Enumerable.Range(1, layers - 1).Select(i => Own(new ActivationLayer(backend, Activation.Relu, (long)b * sizes[i]))).ToArray();
         _dropout = config.Dropout > 0

@@ -167,6 +167,33 @@ public abstract class Network : IDisposable
         return Loss.ReadLoss();
     }
 
+    /// <summary>
+    /// The loss and every parameter's gradient in <paramref name="actual"/> against <paramref name="reference"/> (both by name) at
+    /// <paramref name="tolerance"/>, by the rule of MODELS.md; except that a gradient which vanishes in exact arithmetic
+    /// (<see cref="Parameter.GradientVanishes"/>) holds rounding noise on both sides, which no relative rule can compare: each
+    /// side is compared with zero on the scale of the largest reference gradient of the network.
+    /// </summary>
+    public IReadOnlyList<ComparisonResult> CompareGradients(double loss, IReadOnlyDictionary<string, double[]> actual, double referenceLoss,
+        IReadOnlyDictionary<string, double[]> reference, double tolerance)
+    {
+        var results = new List<ComparisonResult> { TensorComparison.Compare("loss", [loss], [referenceLoss], tolerance) };
+        double scale = reference.Values.Max(g => TensorComparison.Scale(g));
+        foreach (var p in Parameters.All)
+        {
+            if (p.GradientVanishes)
+            {
+                var zero = new double[p.Length];
+                results.Add(TensorComparison.Compare($"{p.Name} (0 in exact arithmetic)", actual[p.Name], zero, tolerance, scale));
+                results.Add(TensorComparison.Compare($"{p.Name} (0 in exact arithmetic), reference", reference[p.Name], zero, tolerance, scale));
+            }
+            else
+            {
+                results.Add(TensorComparison.Compare(p.Name, actual[p.Name], reference[p.Name], tolerance));
+            }
+        }
+        return results;
+    }
+
     /// <summary>Runs the network on the loaded batch up to the loss.</summary>
     protected abstract void Forward(ForwardMode mode);
 

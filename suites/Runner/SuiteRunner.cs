@@ -240,8 +240,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             double tolerance = TensorComparison.ToleranceFor(network.Backend.Precision);
             double loss = network.ComputeGradients();
             var grads = Gradients(network);
-            var results = new List<ComparisonResult> { TensorComparison.Compare("loss", [loss], [_loss], tolerance) };
-            results.AddRange(_grads.Select(g => TensorComparison.Compare(g.Key, grads[g.Key], g.Value, tolerance)));
+            var results = network.CompareGradients(loss, grads, _loss, _grads, tolerance);
             var worst = results.MaxBy(r => r.MaxError)!;
             bool passed = results.All(r => r.Passed);
             return new Correctness

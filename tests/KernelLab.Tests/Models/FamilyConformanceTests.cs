@@ -44,13 +44,17 @@ public sealed class FamilyConformanceTests
             double tolerance = TensorComparison.ToleranceFor(network.Backend.Precision);
             var (loss, grads) = NetworkResults.Gradients(network);
             var (refLoss, refGrads) = NetworkResults.Gradients(reference);
-            NetworkResults.AssertMatches(TensorComparison.Compare("loss", [loss], [refLoss], tolerance));
-            foreach (var name in refGrads.Keys)
-                NetworkResults.AssertMatches(TensorComparison.Compare(name, grads[name], refGrads[name], tolerance));
+            foreach (var result in network.CompareGradients(loss, grads, refLoss, refGrads, tolerance))
+                NetworkResults.AssertMatches(result);
 
             var settings = OptimizerSettings.Defaults(OptimizerKind.AdamW, 0.01);
             NetworkResults.AssertMatches(TensorComparison.Compare("AdamW losses",
                 NetworkResults.Train(network, settings, TrainingSteps), NetworkResults.Train(reference, settings, TrainingSteps), tolerance));
+            // Batch norm's buffers after those steps, and the eval-mode loss that reads them.
+            var refBuffers = NetworkResults.Buffers(reference);
+            foreach (var (name, values) in NetworkResults.Buffers(network))
+                NetworkResults.AssertMatches(TensorComparison.Compare(name, values, refBuffers[name], tolerance));
+            NetworkResults.AssertMatches(TensorComparison.Compare("eval-mode loss", [NetworkResults.EvalLoss(network)], [NetworkResults.EvalLoss(reference)], tolerance));
         }
     }
 

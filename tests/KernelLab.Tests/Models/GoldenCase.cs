@@ -53,20 +53,30 @@ public sealed class GoldenCase
         return network;
     }
 
-    /// <summary>Each trajectory: the optimizer, its schedule (or null), PyTorch's losses and, with a schedule, the rate of each step.</summary>
-    public IEnumerable<(OptimizerSettings Settings, LearningRateSchedule? Schedule, double[] Losses, double[]? Lrs)> Trajectories()
+    /// <summary>Each trajectory of the case's train.json.</summary>
+    public IEnumerable<GoldenTrajectory> Trajectories()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(FilePath("train.json")));
         foreach (var t in doc.RootElement.GetProperty("trajectories").EnumerateArray())
         {
             var optimizer = t.GetProperty("optimizer");
             var settings = Optimizer.ParseSettings(optimizer, FilePath("train.json"));
-            double[] Numbers(JsonElement e) => [.. e.EnumerateArray().Select(l => l.GetDouble())];
-            yield return (settings, LearningRateSchedule.Parse(optimizer, FilePath("train.json")), Numbers(t.GetProperty("losses")),
-                t.TryGetProperty("lrs", out var lrs) ? Numbers(lrs) : null);
+            double[] Numbers(JsonElement e) => e.ValueKind == JsonValueKind.Array ? [.. e.EnumerateArray().Select(l => l.GetDouble())] : [e.GetDouble()];
+            yield return new GoldenTrajectory(settings, LearningRateSchedule.Parse(optimizer, FilePath("train.json")), Numbers(t.GetProperty("losses")),
+                t.TryGetProperty("lrs", out var lrs) ? Numbers(lrs) : null,
+                t.TryGetProperty("buffers", out var buffers) ? buffers.EnumerateObject().ToDictionary(b => b.Name, b => Numbers(b.Value)) : null,
+                t.TryGetProperty("eval_loss", out var evalLoss) ? evalLoss.GetDouble() : null);
         }
     }
 }
+
+/// <summary>
+/// One of PyTorch's 5-step trajectories: the optimizer, its schedule (or null), the loss before each step and, with a schedule,
+/// the rate of each step; with batch norm, its buffers after the last step (num_batches_tracked as one number) and the loss
+/// in eval mode then.
+/// </summary>
+public sealed record GoldenTrajectory(OptimizerSettings Settings, LearningRateSchedule? Schedule, double[] Losses, double[]? Lrs,
+    Dictionary<string, double[]>? Buffers, double? EvalLoss);
 
 /// <summary>Running a network and reading its results back, for tests.</summary>
 public static class NetworkResults
@@ -77,6 +87,19 @@ public static class NetworkResults
         double loss = network.ComputeGradients();
         var grads = network.Parameters.All.ToDictionary(p => p.Name, p => network.Backend.Download(p.Grad));
         return (loss, grads);
+    }
+
+    /// <summary>Every buffer's values and every counter (as one number), by name: batch norm's running statistics.</summary>
+    public static Dictionary<string, double[]> Buffers(Network network) =>
+        network.Parameters.Buffers.Select(b => (b.Name, Values: network.Backend.Download(b.Value)))
+            .Concat(network.Parameters.Counters.Select(c => (c.Name, Values: new double[] { c.Value })))
+            .ToDictionary(b => b.Name, b => b.Values);
+
+    /// <summary>The mean loss of the loaded batch in eval mode (<see cref="Network.Score"/>).</summary>
+    public static double EvalLoss(Network network)
+    {
+        var (lossSum, _, rows) = network.Score(network.Shape.Batch);
+        return lossSum / rows;
     }
 
     /// <summary>The loss before each of <paramref name="steps"/> optimizer steps on the loaded batch.</summary>
