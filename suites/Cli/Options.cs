@@ -28,16 +28,21 @@ internal sealed class ModelSessionOptions
 {
     private readonly Option<string> _config = Options.Config(), _params = Options.Params(), _batch = Options.Batch(), _backend = Options.Backend();
     private readonly Option<string?> _device = Options.Device();
+    private readonly Option<ulong> _seed = new("--seed") { Description = "seed of the dropout masks (MODELS.md, \"Training blocks\")", DefaultValueFactory = _ => 1 };
 
-    /// <summary>Puts the five options first among <paramref name="command"/>'s, as its help lists them.</summary>
+    /// <summary>Puts the six options first among <paramref name="command"/>'s, as its help lists them.</summary>
     public void AddTo(Command command)
     {
-        Option[] all = [_config, _params, _batch, _backend, _device];
+        Option[] all = [_config, _params, _batch, _backend, _device, _seed];
         for (int i = 0; i < all.Length; i++)
             command.Options.Insert(i, all[i]);
     }
 
     /// <param name="optimizer">The optimizer of a session that trains: its state is part of the memory the network is checked to fit in.</param>
-    public ModelSession Open(ParseResult r, OptimizerSettings? optimizer = null) =>
-        ModelSession.Open(r.GetValue(_config)!, r.GetValue(_params)!, r.GetValue(_batch)!, r.GetValue(_backend)!, r.GetValue(_device), optimizer);
+    public ModelSession Open(ParseResult r, OptimizerSettings? optimizer = null)
+    {
+        var session = ModelSession.Open(r.GetValue(_config)!, r.GetValue(_params)!, r.GetValue(_batch)!, r.GetValue(_backend)!, r.GetValue(_device), optimizer);
+        session.Network.Seed = r.GetValue(_seed);
+        return session;
+    }
 }

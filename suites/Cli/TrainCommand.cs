@@ -21,12 +21,14 @@ internal static class TrainCommand
         {
             Description = "learning-rate schedule, JSON as in a suite's optimizer: '{\"name\": \"cosine\", \"t_max\": 20}' (step, cosine, warmup_cosine)",
         };
+        var l1 = new Option<double>("--l1") { Description = "lambda of the L1 term lambda * sum |w| over the weights (2 or more dimensions)", DefaultValueFactory = _ => 0 };
+        var clip = new Option<double?>("--clip-grad-norm") { Description = "clip the global gradient norm to this before each update (clip_grad_norm_)" };
         var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 5 };
         var losses = Options.Required("--losses", "JSON file to write: {\"losses\": [loss before step 1, ...]}");
         var output = new Option<string?>("--out") { Description = "final parameters to write (safetensors, F32)" };
         var command = new Command("train", "train on one batch, repeated, and record the loss before every step")
         {
-            optimizer, lr, weightDecay, momentum, nesterov, schedule, steps, losses, output,
+            optimizer, lr, weightDecay, momentum, nesterov, l1, clip, schedule, steps, losses, output,
         };
         inputs.AddTo(command);
         command.SetAction(r =>
@@ -40,6 +42,8 @@ internal static class TrainCommand
                 WeightDecay = r.GetValue(weightDecay) ?? settings.WeightDecay,
                 Momentum = r.GetValue(momentum),
                 Nesterov = r.GetValue(nesterov),
+                L1 = r.GetValue(l1),
+                ClipGradNorm = r.GetValue(clip),
             };
             if (settings.Invalid() is var (field, value, expected))
                 throw new KernelLabException($"--{field.Replace('_', '-')} {value}: expected {expected}");
@@ -59,7 +63,7 @@ internal static class TrainCommand
             {
                 lrs[s] = trainer.LearningRate;
                 history[s] = trainer.Step(session.Network);
-                ModelSession.RequireFinite($"loss at step {s + 1}", [history[s]]);
+                ModelSession.RequireFinite($"loss before step {s + 1}", [history[s]]);
             }
 
             // Both files or neither: the losses and the final parameters are written side by side, then renamed.

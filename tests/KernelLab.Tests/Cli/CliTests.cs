@@ -53,7 +53,7 @@ public sealed partial class CliTests : IDisposable
     [InlineData("mlp_a", "{'family': 'mlp', 'sizes': [13, 7, 5]", "invalid JSON")]
     [InlineData("mlp_a", "", "invalid JSON")]
     [InlineData("mlp_a", "[13, 7, 5]", "expected a JSON object")]
-    [InlineData("mlp_a", "{'family': 'rnn'}", "unknown family 'rnn': expected one of mlp, cnn, lstm, transformer")]
+    [InlineData("mlp_a", "{'family': 'rnn'}", "unknown family 'rnn': expected one of mlp, cnn, lstm, gru, transformer")]
     [InlineData("mlp_a", "{'family': 3}", "'family' is 3, expected a string")]
     [InlineData("mlp_a", "{'sizes': [13, 5]}", "'family' is missing")]
     [InlineData("mlp_a", "{'family': 'mlp', 'sizes': [13]}", "'sizes' has 1 entries, expected at least 2")]
