@@ -203,7 +203,10 @@ public sealed class SeededRandom
 {
     private ulong _s0, _s1, _s2, _s3;
 
-    public SeededRandom(ulong seed)
+    public SeededRandom(ulong seed) => Reseed(seed);
+
+    /// <summary>Restarts the sequence as <c>new SeededRandom(seed)</c> would, without allocating one.</summary>
+    public void Reseed(ulong seed)
     {
         _s0 = SplitMix(ref seed);
         _s1 = SplitMix(ref seed);

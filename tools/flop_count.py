@@ -22,8 +22,8 @@ def flop_per_step(c, B, T):
             prev, h, w = ch, h // 2, w // 2
         per += prev * h * w * c["hidden"] + c["hidden"] * c["classes"]
         mac = B * per
-    elif f == "lstm":
-        g, H = 4 * c["hidden"], c["hidden"]
+    elif f in ("lstm", "gru"):
+        g, H = (4 if f == "lstm" else 3) * c["hidden"], c["hidden"]
         mac = tokens * (g * c["embed"] + g * H + (c["layers"] - 1) * 2 * g * H + H * c["vocab"])
     else:
         d = c["d_model"]

@@ -49,8 +49,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flop_count import batches, flop_per_step  # noqa: E402
-from torch_golden import FAMILIES, OPTIMIZERS, loss_fn, make_batch, make_scheduler  # noqa: E402
-from training_data import DataError, epoch_order, evaluate, golden_model, load_data  # noqa: E402
+from torch_golden import OPTIMIZERS, loss_fn, make_batch, make_scheduler  # noqa: E402
+from training_data import DataError, augment_batch, epoch_order, evaluate, golden_model, load_data  # noqa: E402
 
 SCHEMA = "kernellab.results/1"
 
@@ -120,34 +120,43 @@ def machine():
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
 
 
-KERNELLAB_ONLY_OPTIMIZER_FIELDS = ("l1", "clip_grad_norm")
+TRAINING_STEP_FIELDS = ("schedule", "l1", "clip_grad_norm")  # a suite optimizer's fields that are not torch.optim's
 
 
 def make_optimizer(spec, params):
-    """torch.optim's optimizer for a suite's "optimizer"; a ValueError for the fields this baseline does not apply."""
-    unsupported = [k for k in KERNELLAB_ONLY_OPTIMIZER_FIELDS if k in spec]
-    if unsupported:
-        raise ValueError(f"optimizer field(s) {', '.join(unsupported)} are not applied by tools/torch_baseline.py")
-    spec = {k: v for k, v in spec.items() if k != "schedule"}  # make_scheduler's
+    """torch.optim's optimizer for a suite's "optimizer" (its schedule, l1 and clip_grad_norm are training_step's)."""
+    spec = {k: v for k, v in spec.items() if k not in TRAINING_STEP_FIELDS}
     name = spec.pop("name")
     if "betas" in spec:
         spec["betas"] = tuple(spec["betas"])
     return OPTIMIZERS[name](params, **spec)
 
 
+def training_step(model, opt, spec, x, y):
+    """One step as KernelLab's Optimizer.Step: the loss plus the L1 term over the weights of two or more dimensions,
+    backward, clip_grad_norm_ over every gradient, the update. Returns the loss (L1 term included), not read back."""
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(model, x, y)
+    if spec.get("l1"):
+        loss = loss + spec["l1"] * sum(p.abs().sum() for p in model.parameters() if p.dim() >= 2)
+    loss.backward()
+    if "clip_grad_norm" in spec:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clip_grad_norm"])
+    opt.step()
+    return loss.detach()
+
+
 def run_one(suite, w, B, device, seed):
     c, T = w["model"], w.get("seq")
     torch.manual_seed(seed)
-    model = FAMILIES[c["family"]](c).to(device)
+    model = golden_model(c).to(device)
     x, y = make_batch(c, B, T)
     x, y = x.to(device), y.to(device)
     opt = make_optimizer(suite["optimizer"], model.parameters())
     cuda = device.type == "cuda"
 
     def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model, x, y).backward()
-        opt.step()
+        training_step(model, opt, suite["optimizer"], x, y)
 
     for _ in range(suite["warmup_steps"]):
         step()
@@ -229,6 +238,7 @@ def train_seed(suite, w, B, device, seed, target):
     schedule = suite["optimizer"].get("schedule")
     scheduler = make_scheduler(opt, schedule) if schedule else None
     plateau = schedule is not None and schedule["name"] == "plateau"  # stepped per evaluation, the others per step
+    augment = w["data"].get("augment")
 
     start = time.perf_counter()
     data = load_data(w).to(device)
@@ -268,14 +278,14 @@ def train_seed(suite, w, B, device, seed, target):
         epochs += 1
         for k in range(per_epoch):
             idx = order[k * B:(k + 1) * B]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model, data.train.x[idx], data.train.y[idx])
-            loss.backward()
-            opt.step()
+            x = data.train.x[idx]
+            if augment:
+                x = augment_batch(x, w["model"]["family"], augment, seed, epochs - 1, k)
+            loss = training_step(model, opt, suite["optimizer"], x, data.train.y[idx])
             if scheduler and not plateau:
                 scheduler.step()
             steps += 1
-            pending += loss.detach()
+            pending += loss
             since += 1
             if steps % log_every == 0:
                 add_point(curves["training_loss"], steps, (pending / since).item())

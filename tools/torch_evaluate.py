@@ -39,7 +39,7 @@ def read_model(path):
         raise InputError(f"{path}: not a model config (a JSON object with a family)")
     try:
         check_image_model(c)
-        return c, golden_model(c, training=False)
+        return c, golden_model(c)
     except KeyError as e:
         raise InputError(f"{path}: no {e} field in the config") from None
     except ValueError as e:  # DataError, and what golden_model refuses
@@ -47,7 +47,8 @@ def read_model(path):
 
 
 def read_parameters(path, c):
-    """The tensors of a safetensors file, checked against the names, shapes and dtype (F32) the config's model has."""
+    """The tensors of a safetensors file, checked against the names, shapes and dtype the config's model has (F32; I64
+    for batch norm's num_batches_tracked)."""
     if not Path(path).is_file():
         raise InputError(f"{path}: not found")
     try:
@@ -61,8 +62,9 @@ def read_parameters(path, c):
         t = tensors[name]
         if list(t.shape) != shape:
             raise InputError(f"{path}: tensor {name} has shape {list(t.shape)}, expected {shape}")
-        if t.dtype != torch.float32:
-            raise InputError(f"{path}: tensor {name} is {DTYPES[t.dtype][0]}, expected F32")
+        want = torch.int64 if name.endswith(".num_batches_tracked") else torch.float32
+        if t.dtype != want:
+            raise InputError(f"{path}: tensor {name} is {DTYPES[t.dtype][0]}, expected {DTYPES[want][0]}")
     unexpected = sorted(set(tensors) - set(expected))
     if unexpected:
         raise InputError(f"{path}: unexpected tensor {unexpected[0]} (the {c['family']} config has no such parameter)")

@@ -63,15 +63,18 @@ def dropout_keep(n, p, seed, site, step):
 
 
 class Dropping(nn.Module):
-    """A model with KernelLab's dropout: drop(x, site) multiplies by the site's mask in train mode (seed and step set by the caller)."""
+    """A model with dropout: drop(x, site) multiplies by KernelLab's mask of the site in train mode (seed and step set by
+    the caller), or, with exact_masks False (tools/torch_baseline.py's timing and training), by F.dropout's own."""
 
     def __init__(self, c):
         super().__init__()
-        self.p, self.seed, self.step = c.get("dropout", 0), 1, 1
+        self.p, self.seed, self.step, self.exact_masks = c.get("dropout", 0), 1, 1, True
 
     def drop(self, x, site):
         if not self.training or self.p == 0:
             return x
+        if not self.exact_masks:
+            return F.dropout(x, self.p, training=True)
         keep = torch.from_numpy(dropout_keep(x.numel(), self.p, self.seed, site, self.step)).view_as(x)
         return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
 

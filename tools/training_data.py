@@ -79,6 +79,25 @@ class SeededRandom:
         return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
+AUGMENT_GAMMA = 0xD1B54A32D192ED03
+
+
+def augment_batch(x, family, augment, seed, epoch, k):
+    """Batch k of epoch `epoch` augmented as models/Data/README.md's "Augmentation": one generator per batch; for each
+    example in order, the crop's top and left offsets into the zero-padded image (next_int(2p + 1) each, p the padding),
+    then the flip (next_double() < 0.5); crop first, then flip, as Compose([RandomCrop, RandomHorizontalFlip])."""
+    p, hflip = augment.get("crop_padding", 0), augment.get("hflip", False)
+    rng = SeededRandom(((seed + GOLDEN_GAMMA * (epoch + 1)) + AUGMENT_GAMMA * (k + 1)) & MASK64)
+    images = x.reshape(len(x), 1, IMAGE_SIDE, IMAGE_SIDE)
+    padded = F.pad(images, (p, p, p, p))
+    out = torch.empty_like(images)
+    for s in range(len(x)):
+        top, left = (rng.next_int(2 * p + 1), rng.next_int(2 * p + 1)) if p else (0, 0)
+        image = padded[s, :, top:top + IMAGE_SIDE, left:left + IMAGE_SIDE]
+        out[s] = image.flip(-1) if hflip and rng.next_double() < 0.5 else image
+    return out.reshape(x.shape)
+
+
 def epoch_order(seed, epoch, n):
     """The order of epoch `epoch` (from 0) of `n` training examples for `seed`: Fisher-Yates with its own generator."""
     rng = SeededRandom((seed + GOLDEN_GAMMA * (epoch + 1)) & MASK64)
@@ -257,14 +276,12 @@ def evaluate(model, split, B, images):
 
 
 # ---------------------------------------------------------------- models
-def golden_model(c, training=True):
-    """tools/torch_golden.py's model for config `c`, with PyTorch's default init from torch's current seed. What its
-    models do not have (family gru, batch_norm, and dropout when `training`; eval mode has no dropout) is a ValueError
-    rather than a silently different network."""
+def golden_model(c):
+    """tools/torch_golden.py's model for config `c` (every family and block), with PyTorch's default init from torch's
+    current seed and F.dropout's own masks: the recipe's statistics, at PyTorch's speed."""
     family = c.get("family")
     if family not in FAMILIES:
         raise ValueError(f"family {family!r} is not among tools/torch_golden.py's models ({', '.join(FAMILIES)})")
-    missing = [k for k in ("batch_norm",) + (("dropout",) if training else ()) if c.get(k)]
-    if missing:
-        raise ValueError(f"{' and '.join(missing)} is not in tools/torch_golden.py's {family} model")
-    return FAMILIES[family](c)
+    model = FAMILIES[family](c)
+    model.exact_masks = False
+    return model

@@ -18,7 +18,7 @@ public abstract record DataSpec
         switch (dataset)
         {
             case FashionMnistSpec.Name:
-                f.AllowOnly("dataset", "validation", "path");
+                f.AllowOnly("dataset", "validation", "path", "augment");
                 int validation = f.Int("validation");
                 if (validation >= FashionMnistSpec.TrainingImages)
                     throw new KernelLabException($"{source}: 'validation' is {validation}, expected an integer in [1, {FashionMnistSpec.TrainingImages - 1}] " +
@@ -26,8 +26,10 @@ public abstract record DataSpec
                 string folder = f.Has("path") ? f.String("path") : FashionMnistSpec.DefaultFolder;
                 if (folder.Length == 0)
                     throw new KernelLabException($"{source}: 'path' is empty, expected the folder of the four IDX files");
-                return new FashionMnistSpec(validation, folder);
+                return new FashionMnistSpec(validation, folder, f.Has("augment") ? Augment.Parse(f.Element("augment"), $"{source}: 'augment'", FashionMnistSpec.Side) : null);
             case TextSpec.Name:
+                if (f.Has("augment"))
+                    throw new KernelLabException($"{source}: 'augment' is given, but text data has no images to augment");
                 f.AllowOnly("dataset", "files", "validation_fraction");
                 string[] files = f.StringArray("files", minLength: 1);
                 int empty = Array.IndexOf(files, "");
@@ -77,10 +79,31 @@ public abstract record DataSpec
 }
 
 /// <summary>
-/// Debian's dataset-fashion-mnist: the four gzipped IDX files in <paramref name="Folder"/>; the last
-/// <paramref name="Validation"/> of the training images are the validation set.
+/// Data augmentation of training images (models/Data/README.md, "Augmentation"): torchvision's RandomCrop(size, padding=
+/// <paramref name="CropPadding"/>) with zero padding (0 for none), then RandomHorizontalFlip(0.5) when <paramref name="HFlip"/>.
 /// </summary>
-public sealed record FashionMnistSpec(int Validation, string Folder) : DataSpec
+public sealed record Augment(int CropPadding, bool HFlip)
+{
+    /// <summary>Reads an augment object; <paramref name="side"/> bounds the padding (a crop of more than the image is empty).</summary>
+    public static Augment Parse(JsonElement json, string source, int side)
+    {
+        var f = new JsonFields(json, source);
+        f.AllowOnly("crop_padding", "hflip");
+        var augment = new Augment(f.Has("crop_padding") ? f.Int("crop_padding") : 0, f.Has("hflip") && f.Bool("hflip"));
+        if (augment.CropPadding >= side)
+            throw new KernelLabException($"{source}: 'crop_padding' is {augment.CropPadding}, expected an integer in [1, {side - 1}]");
+        if (augment is { CropPadding: 0, HFlip: false })
+            throw new KernelLabException($"{source}: neither 'crop_padding' nor 'hflip' is set: omit 'augment' for none");
+        return augment;
+    }
+}
+
+/// <summary>
+/// Debian's dataset-fashion-mnist: the four gzipped IDX files in <paramref name="Folder"/>; the last
+/// <paramref name="Validation"/> of the training images are the validation set; training batches are augmented as
+/// <paramref name="Augment"/> says, where it is given.
+/// </summary>
+public sealed record FashionMnistSpec(int Validation, string Folder, Augment? Augment = null) : DataSpec
 {
     public const string Name = "fashion-mnist";
 

@@ -23,7 +23,8 @@ internal sealed class FashionMnistData : TrainingData
     private readonly Images _validation;
     private readonly Images _test;
 
-    private FashionMnistData(Images training, Images validation, Images test, BatchShape shape) : base(training, shape)
+    private FashionMnistData(Images training, Images validation, Images test, BatchShape shape, Augment? augment)
+        : base(training, shape, augment is null ? null : new Augmenter(augment, 1, FashionMnistSpec.Side, FashionMnistSpec.Side))
     {
         _validation = validation;
         _test = test;
@@ -43,7 +44,7 @@ internal sealed class FashionMnistData : TrainingData
             new Images(trainingPixels, trainingLabels, 0, training),
             new Images(trainingPixels, trainingLabels, training, spec.Validation),
             new Images(testPixels, testLabels, 0, testLabels.Length),
-            shape);
+            shape, spec.Augment);
     }
 
     public override string Describe() =>

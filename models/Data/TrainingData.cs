@@ -21,12 +21,14 @@ public abstract class TrainingData
     private readonly int[] _order; // the epoch's permutation of the training examples
     private ulong _orderSeed;
     private int _orderEpoch = -1;
+    private readonly Augmenter? _augmenter;
 
-    private protected TrainingData(Examples training, BatchShape shape)
+    private protected TrainingData(Examples training, BatchShape shape, Augmenter? augmenter = null)
     {
         _training = training;
         Shape = shape;
         _order = new int[training.Count];
+        _augmenter = augmenter;
     }
 
     /// <summary>Reads the data set's files; every failure is one line that names the file.</summary>
@@ -70,6 +72,7 @@ public abstract class TrainingData
         int first = index * Shape.Batch;
         for (int slot = 0; slot < Shape.Batch; slot++)
             _training.CopyTo(_order[first + slot], batch, slot);
+        _augmenter?.Apply(batch, unchecked(EpochSeed(seed, epoch) + 0xD1B54A32D192ED03UL * ((ulong)index + 1)));
     }
 
     /// <summary>Evaluation batches of the split: every example once (image data) or every full batch (text).</summary>
@@ -135,6 +138,39 @@ public abstract class TrainingData
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Shape != Shape || !_training.Fits(batch))
             throw new ArgumentException($"the batch is not one of Batch.Allocate for this data's model at {Shape}", nameof(batch));
+    }
+
+    /// <summary>
+    /// Augments every image of a training batch in place, from one generator per batch (README.md, "Augmentation"): for each
+    /// slot in order, the crop's top and left offsets into the zero-padded image (NextInt(2p + 1) each), then the flip
+    /// (NextDouble() &lt; 0.5). A scratch image and a reseeded generator keep a batch from allocating.
+    /// </summary>
+    private protected sealed class Augmenter(Augment augment, int channels, int height, int width)
+    {
+        private readonly double[] _image = new double[channels * height * width];
+        private readonly SeededRandom _random = new(0);
+
+        public void Apply(Batch batch, ulong seed)
+        {
+            var random = _random;
+            random.Reseed(seed);
+            int p = augment.CropPadding, plane = height * width;
+            for (int slot = 0; slot < batch.Shape.Batch; slot++)
+            {
+                var x = batch.Features.AsSpan(slot * _image.Length, _image.Length);
+                x.CopyTo(_image);
+                int top = p > 0 ? random.NextInt(2 * p + 1) : p, left = p > 0 ? random.NextInt(2 * p + 1) : p;
+                bool flip = augment.HFlip && random.NextDouble() < 0.5;
+                for (int c = 0; c < channels; c++)
+                    for (int i = 0; i < height; i++)
+                        for (int j = 0; j < width; j++)
+                        {
+                            // Output (i, j) is padded pixel (i + top, j + left), that is source (i + top - p, j + left - p); a flip reads column W-1-j.
+                            int si = i + top - p, sj = (flip ? width - 1 - j : j) + left - p;
+                            x[c * plane + i * width + j] = si >= 0 && si < height && sj >= 0 && sj < width ? _image[c * plane + si * width + sj] : 0;
+                        }
+            }
+        }
     }
 
     /// <summary>A split: examples numbered from 0, each copied into one slot of a batch.</summary>
