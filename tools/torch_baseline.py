@@ -357,10 +357,10 @@ def print_training(label, run):
     for s in t["seeds"]:
         when = f"{s['time_to_target_s']:.2f} s to target" if s["time_to_target_s"] is not None else "target not reached"
         final = "none" if s["final_metric"] is None else f"{s['final_metric']:.4f}"
-        print(f"{label:<14}{run['backend']:<14}seed {s['seed']}: {t['metric']} {final} ({when}; {s['epochs']} epochs, "
+        print(f"{label:<22}{run['backend']:<14}seed {s['seed']}: {t['metric']} {final} ({when}; {s['epochs']} epochs, "
               f"{s['steps']} steps, {s['seconds']:.2f} s, stopped by {s['stopped']})", flush=True)
     m = t["summary"]["time_to_target_s_mean"]
-    print(f"{label:<14}{run['backend']:<14}{t['summary']['reached']}/{t['summary']['seeds']} seeds reached "
+    print(f"{label:<22}{run['backend']:<14}{t['summary']['reached']}/{t['summary']['seeds']} seeds reached "
           f"{t['metric']} {t['target']}" + (f", mean {m:.2f} s" if m is not None else ""), flush=True)
 
 
@@ -391,7 +391,7 @@ def main():
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
     if not all(map(is_training, workloads)):
-        print(f"{'workload':<14}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
+        print(f"{'workload':<22}{'backend':<14}{'median ms':>12}{'p10':>10}{'p90':>10}{'steps':>7}{'GFLOP/s':>10}")
     # One run per batch of a workload's list, per device and, on the CPU, per thread count of its list.
     plan = [(w, B, dev, threads) for w in workloads for B in batches(w) for dev in devices
             for threads in (thread_counts(w) if dev == "cpu" else [None])]
@@ -415,12 +415,12 @@ def main():
             else:
                 run["throughput"] = run_one(suite, w, B, torch.device(dev), seed)
                 t = run["throughput"]
-                print(f"{label:<14}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
+                print(f"{label:<22}{run['backend']:<14}{t['step_ms_median']:>12.3f}{t['step_ms_p10']:>10.3f}"
                       f"{t['step_ms_p90']:>10.3f}{t['steps']:>7}{t['gflops']:>10.2f}", flush=True)
         except (RuntimeError, ValueError, OSError, KeyError) as e:
             message = f"missing field {e}" if isinstance(e, KeyError) else str(e).splitlines()[0]
             run.update(status="failed", error=message)
-            print(f"{label:<14}{run['backend']:<14}  failed: {run['error']}", flush=True)
+            print(f"{label:<22}{run['backend']:<14}  failed: {run['error']}", flush=True)
         doc["runs"].append(run)
         doc["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         write_atomic(out / "results.json", doc)
