@@ -43,10 +43,10 @@ public sealed unsafe partial class CpuSimdBackend
         float* px = Ptr(x), py = Ptr(y), pdy = Ptr(dy), pdx = Ptr(dx);
         switch (f)
         {
-            case Activation.Relu: ParallelFor(new Map3Body<ReluBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
-            case Activation.GeluTanh: ParallelFor(new Map3Body<GeluBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
-            case Activation.Sigmoid: ParallelFor(new Map3Body<SigmoidBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
-            case Activation.Tanh: ParallelFor(new Map3Body<TanhBackwardOperator>(px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.Relu: ParallelFor(new Map3Body<ReluBackwardOperator>(default, px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.GeluTanh: ParallelFor(new Map3Body<GeluBackwardOperator>(default, px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.Sigmoid: ParallelFor(new Map3Body<SigmoidBackwardOperator>(default, px, py, pdy, pdx), n, ElementGrain); break;
+            case Activation.Tanh: ParallelFor(new Map3Body<TanhBackwardOperator>(default, px, py, pdy, pdx), n, ElementGrain); break;
             default: throw new ArgumentOutOfRangeException(nameof(f));
         }
     }
@@ -60,11 +60,11 @@ public sealed unsafe partial class CpuSimdBackend
     }
 
     /// <summary>w = op(x, y, z) over a range.</summary>
-    private readonly struct Map3Body<TOp>(float* x, float* y, float* z, float* w) : IRangeBody
+    private readonly struct Map3Body<TOp>(TOp op, float* x, float* y, float* z, float* w) : IRangeBody
         where TOp : struct, ITernaryOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(long start, long end) => Elementwise.Map(default(TOp), x + start, y + start, z + start, w + start, (nint)(end - start));
+        public void Run(long start, long end) => Elementwise.Map(op, x + start, y + start, z + start, w + start, (nint)(end - start));
     }
 
     protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
@@ -104,11 +104,11 @@ public sealed unsafe partial class CpuSimdBackend
         }
     }
 
-    /// <summary>Sums in float64 across rows (a bias gradient sums up to B*H*W terms), in float within a row; threads take channel ranges.</summary>
+    /// <summary>Sums in float64; threads take channel ranges.</summary>
     protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate)
     {
         var body = new BiasBackwardBody(Ptr(dy), Ptr(dBias), (double*)_scratch[0].Partial.Get(2L * channels), outer, channels, inner, accumulate);
-        ParallelFor(body, channels, Math.Max(1, ElementGrain / Math.Max((long)outer * inner, 1)));
+        ParallelFor(body, channels, RowGrain((long)outer * inner));
     }
 
     /// <summary>Channels [start, end) of dBias from dy [outer, channels, inner], through float64 sums [channels].</summary>
@@ -117,37 +117,29 @@ public sealed unsafe partial class CpuSimdBackend
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
-            int count = (int)(end - start);
-            new Span<double>(sums + start, count).Clear();
-            for (int o = 0; o < outer; o++)
-            {
-                float* row = dy + (long)o * channels * inner;
-                if (inner == 1)
-                    AddWidened(row + start, sums + start, count);
-                else
-                    for (long ch = start; ch < end; ch++)
-                        sums[ch] += TensorPrimitives.Sum(new ReadOnlySpan<float>(row + ch * inner, inner));
-            }
+            SumChannels(default(IdentityOperator), dy, sums, outer, channels, inner, start, end);
             for (long ch = start; ch < end; ch++)
                 dBias[ch] = (float)(sums[ch] + (accumulate ? dBias[ch] : 0));
         }
     }
 
-    /// <summary>sums[i] += x[i] in float64.</summary>
-    private static void AddWidened(float* x, double* sums, int n)
+    /// <summary>
+    /// sums[c] = the float64 sum of op(v) over the values v of channel c of x [outer, channels, inner], for channels
+    /// [start, end). A row's channels are contiguous when inner is 1 and the vectors run across them; else along each plane.
+    /// </summary>
+    private static void SumChannels<TOp>(TOp op, float* x, double* sums, int outer, int channels, int inner, long start, long end)
+        where TOp : struct, IUnaryOperator
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        new Span<double>(sums + start, (int)(end - start)).Clear();
+        for (int o = 0; o < outer; o++)
         {
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i));
-                (Vector256.Load(sums + i) + lo).Store(sums + i);
-                (Vector256.Load(sums + i + 4) + hi).Store(sums + i + 4);
-            }
+            float* row = x + (long)o * channels * inner;
+            if (inner == 1)
+                Elementwise.AddWidened(op, row + start, sums + start, (nint)(end - start));
+            else
+                for (long ch = start; ch < end; ch++)
+                    sums[ch] += Elementwise.Sum(op, row + ch * inner, inner);
         }
-        for (; i < n; i++)
-            sums[i] += x[i];
     }
 
     protected override void EmbeddingForwardCore(DeviceIndexBuffer ids, DeviceView table, DeviceView y, int count, int vocab, int dim)

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
 
-// The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
+// The LSTM and GRU cells, LayerNorm, causal self-attention and the softmax cross-entropy loss.
 public sealed unsafe partial class CpuSimdBackend
 {
     private readonly AttentionJob _attentionJob;
@@ -139,6 +139,98 @@ public sealed unsafe partial class CpuSimdBackend
                     dp[h1 + j] = dcTotal * cp[j] * f * (1 - f);
                     dp[h2 + j] = dcTotal * i * (1 - gg * gg);
                     dp[h3 + j] = pdh[j] * tanhC * o * (1 - o);
+                }
+            }
+        }
+    }
+
+    /// <summary>The three gates and the output in one pass over each row (gate blocks r, z, n of width H in gi, gh and gates).</summary>
+    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) =>
+        ParallelFor(new GruForwardBody(Ptr(gi), Ptr(gh), Ptr(hPrev), Ptr(gates), Ptr(h), hidden), batch, RowGrain(3 * hidden));
+
+    /// <summary>h = (1 - z) n + z hPrev, computed as n + z (hPrev - n).</summary>
+    private readonly struct GruForwardBody(float* gi, float* gh, float* hPrev, float* gates, float* h, int hidden) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            for (long b = start; b < end; b++)
+            {
+                float* pi = gi + b * 3 * hidden, ph = gh + b * 3 * hidden, g = gates + b * 3 * hidden; // [3H]
+                float* hp = hPrev + b * hidden, ho = h + b * hidden; // [H]
+                int j = 0, h1 = hidden, h2 = 2 * hidden;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; j <= hidden - 8; j += 8)
+                    {
+                        var r = SimdMath.Sigmoid(Vector256.Load(pi + j) + Vector256.Load(ph + j));
+                        var z = SimdMath.Sigmoid(Vector256.Load(pi + h1 + j) + Vector256.Load(ph + h1 + j));
+                        var n = SimdMath.Tanh(SimdMath.MultiplyAdd(r, Vector256.Load(ph + h2 + j), Vector256.Load(pi + h2 + j)));
+                        r.Store(g + j);
+                        z.Store(g + h1 + j);
+                        n.Store(g + h2 + j);
+                        SimdMath.MultiplyAdd(z, Vector256.Load(hp + j) - n, n).Store(ho + j);
+                    }
+                }
+                for (; j < hidden; j++)
+                {
+                    float r = g[j] = SimdMath.Sigmoid(pi[j] + ph[j]);
+                    float z = g[h1 + j] = SimdMath.Sigmoid(pi[h1 + j] + ph[h1 + j]);
+                    float n = g[h2 + j] = SimdMath.Tanh(pi[h2 + j] + r * ph[h2 + j]);
+                    ho[j] = n + z * (hp[j] - n);
+                }
+            }
+        }
+    }
+
+    /// <summary>dGi and dGh in one pass (equal but for the n block, where dGh_n = dGi_n r); dhPrev += z dh.</summary>
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) =>
+        ParallelFor(new GruBackwardBody(Ptr(gates), Ptr(gh), Ptr(hPrev), Ptr(dh), Ptr(dGi), Ptr(dGh), Ptr(dhPrev), hidden), batch, RowGrain(3 * hidden));
+
+    /// <summary>h = (1 - z) n + z hPrev; n = tanh(gi_n + r gh_n); r and z are sigmoids of gi + gh.</summary>
+    private readonly struct GruBackwardBody(float* gates, float* gh, float* hPrev, float* dh, float* dGi, float* dGh, float* dhPrev, int hidden) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            for (long b = start; b < end; b++)
+            {
+                long row = b * hidden;
+                float* g = gates + 3 * row, ghn = gh + 3 * row + 2 * hidden, di = dGi + 3 * row, dg = dGh + 3 * row; // [3H]
+                float* hp = hPrev + row, pdh = dh + row, pdhp = dhPrev + row; // [H]
+                int j = 0, h1 = hidden, h2 = 2 * hidden;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    var one = Vector256<float>.One;
+                    for (; j <= hidden - 8; j += 8)
+                    {
+                        var r = Vector256.Load(g + j);
+                        var z = Vector256.Load(g + h1 + j);
+                        var n = Vector256.Load(g + h2 + j);
+                        var d = Vector256.Load(pdh + j);
+                        var dn = d * (one - z) * (one - n * n);
+                        var dz = d * (Vector256.Load(hp + j) - n) * z * (one - z);
+                        var dr = dn * Vector256.Load(ghn + j) * r * (one - r);
+                        dr.Store(di + j);
+                        dr.Store(dg + j);
+                        dz.Store(di + h1 + j);
+                        dz.Store(dg + h1 + j);
+                        dn.Store(di + h2 + j);
+                        (dn * r).Store(dg + h2 + j);
+                        SimdMath.MultiplyAdd(d, z, Vector256.Load(pdhp + j)).Store(pdhp + j);
+                    }
+                }
+                for (; j < hidden; j++)
+                {
+                    float r = g[j], z = g[h1 + j], n = g[h2 + j], d = pdh[j];
+                    float dn = d * (1 - z) * (1 - n * n);
+                    float dz = d * (hp[j] - n) * z * (1 - z);
+                    float dr = dn * ghn[j] * r * (1 - r);
+                    di[j] = dg[j] = dr;
+                    di[h1 + j] = dg[h1 + j] = dz;
+                    di[h2 + j] = dn;
+                    dg[h2 + j] = dn * r;
+                    pdhp[j] += d * z;
                 }
             }
         }

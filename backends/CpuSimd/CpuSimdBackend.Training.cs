@@ -1,19 +1,367 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace KernelLab.Backends.CpuSimd;
 
-// TEMPORARY: the training-block ops, to be written (issue 14).
+// The training blocks: dropout, batch norm, and the reductions of the L1 penalty and gradient clipping.
 public sealed unsafe partial class CpuSimdBackend
 {
-    protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m) => throw new NotImplementedException();
-    protected override void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n) => throw new NotImplementedException();
-    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) => throw new NotImplementedException();
-    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) => throw new NotImplementedException();
+    // ---------------------------------------------------------------- dropout
+
+    /// <summary>Threads take runs of Philox blocks, each block the mask of 4 elements.</summary>
+    protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m) =>
+        ParallelFor(new DropoutBody(Ptr(x), Ptr(mask), Ptr(y), n, m), (n + 3) / 4, ElementGrain / 4);
+
+    protected override void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n) =>
+        ParallelFor(new MultiplyBody(Ptr(dy), Ptr(mask), Ptr(dx)), n, ElementGrain);
+
+    /// <summary>
+    /// Blocks [start, end): block g is Philox.Block(g, site, step low, step high) under the seed's key, and its words
+    /// 0..3 decide elements 4g..4g+3. A Vector256 runs two blocks, a Vector128 one, each block's words in element order;
+    /// the last block, short when n is not a multiple of 4, is the scalar loop's. y may be x.
+    /// </summary>
+    private readonly struct DropoutBody(float* x, float* mask, float* y, long n, DropoutMask m) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            uint threshold = m.Threshold;
+            float scale = (float)m.Scale;
+            long g = start, whole = Math.Min(end, n / 4);
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var counter = Vector256.Create((uint)g, m.Site, m.Step0, m.Step1, (uint)g + 1, m.Site, m.Step0, m.Step1);
+                for (; g <= whole - 2; g += 2)
+                {
+                    var keep = Vector256.GreaterThanOrEqual(PhiloxRounds(counter, m.Key0, m.Key1), Vector256.Create(threshold));
+                    var values = Vector256.ConditionalSelect(keep.AsSingle(), Vector256.Create(scale), Vector256<float>.Zero);
+                    values.Store(mask + 4 * g);
+                    (Vector256.Load(x + 4 * g) * values).Store(y + 4 * g);
+                    counter += Vector256.Create(2u, 0, 0, 0, 2, 0, 0, 0);
+                }
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                var counter = Vector128.Create((uint)g, m.Site, m.Step0, m.Step1);
+                for (; g < whole; g++)
+                {
+                    var keep = Vector128.GreaterThanOrEqual(PhiloxRounds(counter, m.Key0, m.Key1), Vector128.Create(threshold));
+                    var values = Vector128.ConditionalSelect(keep.AsSingle(), Vector128.Create(scale), Vector128<float>.Zero);
+                    values.Store(mask + 4 * g);
+                    (Vector128.Load(x + 4 * g) * values).Store(y + 4 * g);
+                    counter += Vector128.Create(1u, 0, 0, 0);
+                }
+            }
+            for (; g < end; g++)
+            {
+                var (w0, w1, w2, w3) = Philox.Block((uint)g, m.Site, m.Step0, m.Step1, m.Key0, m.Key1);
+                Apply(4 * g, w0, threshold, scale);
+                Apply(4 * g + 1, w1, threshold, scale);
+                Apply(4 * g + 2, w2, threshold, scale);
+                Apply(4 * g + 3, w3, threshold, scale);
+            }
+        }
+
+        private void Apply(long i, uint word, uint threshold, float scale)
+        {
+            if (i >= n)
+                return;
+            mask[i] = word >= threshold ? scale : 0;
+            y[i] = x[i] * mask[i];
+        }
+    }
+
+    // Philox4x32-10 (Philox.Block) on the blocks of a vector, one block (c0, c1, c2, c3) per 128 bits. A round's products
+    // M0 c0 and M1 c2 are one widening multiply of the even words, and its new block
+    // (hi(M1 c2) ^ c1 ^ k0, lo(M1 c2), hi(M0 c0) ^ c3 ^ k1, lo(M0 c0)) is those products' words reversed, xor c1 and c3
+    // shifted down to the even words, xor the key.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> PhiloxRounds(Vector256<uint> c, uint k0, uint k1)
+    {
+        var multipliers = Vector256.Create(Philox.M0, 0, Philox.M1, 0, Philox.M0, 0, Philox.M1, 0);
+        var key = Vector256.Create(k0, 0, k1, 0, k0, 0, k1, 0);
+        for (int round = 0; round < 10; round++)
+        {
+            if (round > 0)
+                key += Vector256.Create(Philox.W0, 0, Philox.W1, 0, Philox.W0, 0, Philox.W1, 0);
+            var products = MultiplyEvenWords(c, multipliers).AsUInt32();
+            c = Vector256.Shuffle(products, Vector256.Create(3u, 2, 1, 0, 7, 6, 5, 4)) ^ (c.AsUInt64() >> 32).AsUInt32() ^ key;
+        }
+        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> PhiloxRounds(Vector128<uint> c, uint k0, uint k1)
+    {
+        var multipliers = Vector128.Create(Philox.M0, 0, Philox.M1, 0);
+        var key = Vector128.Create(k0, 0, k1, 0);
+        for (int round = 0; round < 10; round++)
+        {
+            if (round > 0)
+                key += Vector128.Create(Philox.W0, 0, Philox.W1, 0);
+            var products = MultiplyEvenWords(c, multipliers).AsUInt32();
+            c = Vector128.Shuffle(products, Vector128.Create(3u, 2, 1, 0)) ^ (c.AsUInt64() >> 32).AsUInt32() ^ key;
+        }
+        return c;
+    }
+
+    /// <summary>The 64-bit products of the even 32-bit words (vpmuludq where there is one).</summary>
+    private static Vector256<ulong> MultiplyEvenWords(Vector256<uint> a, Vector256<uint> b) =>
+        Avx2.IsSupported ? Avx2.Multiply(a, b) : (a.AsUInt64() & Vector256.Create(0xFFFF_FFFFUL)) * (b.AsUInt64() & Vector256.Create(0xFFFF_FFFFUL));
+
+    private static Vector128<ulong> MultiplyEvenWords(Vector128<uint> a, Vector128<uint> b) =>
+        Sse2.IsSupported ? Sse2.Multiply(a, b) : (a.AsUInt64() & Vector128.Create(0xFFFF_FFFFUL)) * (b.AsUInt64() & Vector128.Create(0xFFFF_FFFFUL));
+
+    /// <summary>y = a * b over a range.</summary>
+    private readonly struct MultiplyBody(float* a, float* b, float* y) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            int n = (int)(end - start);
+            TensorPrimitives.Multiply(new ReadOnlySpan<float>(a + start, n), new ReadOnlySpan<float>(b + start, n), new Span<float>(y + start, n));
+        }
+    }
+
+    // ---------------------------------------------------------------- batch norm
+
+    // x [outer, channels, inner]. Threads take channel ranges for the statistics and sum a channel's outer * inner values
+    // in float64 (SumChannels). A channel range of one row is contiguous: when inner is 1 the vectors run across the
+    // channels with per-channel vectors of the statistics, else along each channel's plane with its broadcast.
+
+    /// <summary>Per channel range: the mean; y = x - mean, whose squares give the variance; then y scaled and shifted in place.</summary>
     protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
-        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) => throw new NotImplementedException();
+        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum)
+    {
+        var body = new BatchNormTrainingBody(Ptr(x), Ptr(weight), Ptr(bias), Ptr(y), Ptr(mean), Ptr(rstd), Ptr(runningMean), Ptr(runningVar),
+            (double*)_scratch[0].Partial.Get(2L * channels), outer, channels, inner, eps, momentum);
+        ParallelFor(body, channels, RowGrain((long)outer * inner));
+    }
+
+    private readonly struct BatchNormTrainingBody(float* x, float* weight, float* bias, float* y, float* mean, float* rstd, float* runningMean, float* runningVar,
+        double* sums, int outer, int channels, int inner, double eps, double momentum) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            double count = (double)outer * inner;
+            SumChannels(default(IdentityOperator), x, sums, outer, channels, inner, start, end);
+            for (long c = start; c < end; c++)
+                mean[c] = (float)(sums[c] / count);
+            for (int o = 0; o < outer; o++)
+                Center(x, mean, y, channels, inner, o, start, end);
+            // Normalised with the biased variance; the running variance takes the unbiased one, as nn.BatchNorm does.
+            SumChannels(default(SquareOperator), y, sums, outer, channels, inner, start, end);
+            for (long c = start; c < end; c++)
+            {
+                rstd[c] = (float)(1 / Math.Sqrt(sums[c] / count + eps));
+                runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * mean[c]);
+                runningVar[c] = (float)((1 - momentum) * runningVar[c] + momentum * (sums[c] / (count - 1)));
+            }
+            for (int o = 0; o < outer; o++)
+                ScaleShift(y, rstd, weight, bias, channels, inner, o, start, end);
+        }
+    }
+
+    /// <summary>rstd from the running variance once, on the calling thread; then threads take rows.</summary>
     protected override void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
-        int outer, int channels, int inner, double eps) => throw new NotImplementedException();
+        int outer, int channels, int inner, double eps)
+    {
+        float* rstd = _scratch[0].Partial.Get(channels), prv = Ptr(runningVar);
+        for (int c = 0; c < channels; c++)
+            rstd[c] = (float)(1 / Math.Sqrt(prv[c] + eps));
+        ParallelFor(new BatchNormEvalBody(Ptr(x), Ptr(weight), Ptr(bias), Ptr(runningMean), rstd, Ptr(y), channels, inner), outer, RowGrain((long)channels * inner));
+    }
+
+    private readonly struct BatchNormEvalBody(float* x, float* weight, float* bias, float* mean, float* rstd, float* y, int channels, int inner) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            for (long o = start; o < end; o++)
+            {
+                Center(x, mean, y, channels, inner, o, 0, channels);
+                ScaleShift(y, rstd, weight, bias, channels, inner, o, 0, channels);
+            }
+        }
+    }
+
+    /// <summary>y = x - mean[c] over channels [c0, c1) of row o; y may be x.</summary>
+    private static void Center(float* x, float* mean, float* y, int channels, int inner, long o, long c0, long c1)
+    {
+        long row = o * channels * inner;
+        if (inner == 1)
+        {
+            int n = (int)(c1 - c0);
+            TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + row + c0, n), new ReadOnlySpan<float>(mean + c0, n), new Span<float>(y + row + c0, n));
+            return;
+        }
+        for (long c = c0; c < c1; c++)
+            TensorPrimitives.Subtract(new ReadOnlySpan<float>(x + row + c * inner, inner), mean[c], new Span<float>(y + row + c * inner, inner));
+    }
+
+    /// <summary>y = y rstd[c] weight[c] + bias[c] over channels [c0, c1) of row o, in place.</summary>
+    private static void ScaleShift(float* y, float* rstd, float* weight, float* bias, int channels, int inner, long o, long c0, long c1)
+    {
+        long row = o * channels * inner;
+        if (inner == 1)
+        {
+            int n = (int)(c1 - c0);
+            var values = new Span<float>(y + row + c0, n);
+            TensorPrimitives.Multiply(values, new ReadOnlySpan<float>(rstd + c0, n), values);
+            TensorPrimitives.MultiplyAdd(values, new ReadOnlySpan<float>(weight + c0, n), new ReadOnlySpan<float>(bias + c0, n), values);
+            return;
+        }
+        for (long c = c0; c < c1; c++)
+        {
+            var values = new Span<float>(y + row + c * inner, inner);
+            TensorPrimitives.Multiply(values, rstd[c] * weight[c], values);
+            TensorPrimitives.Add(values, bias[c], values);
+        }
+    }
+
+    /// <summary>
+    /// Channel ranges as the forward's statistics: dx first holds dy (x - mean), so that both of a channel's sums are
+    /// sums of one tensor; then dx = rstd (dy weight - mean(dxhat) - xhat mean(dxhat xhat)).
+    /// </summary>
     protected override void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
-        int outer, int channels, int inner) => throw new NotImplementedException();
-    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) => throw new NotImplementedException();
-    protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) => throw new NotImplementedException();
-    protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm) => throw new NotImplementedException();
+        int outer, int channels, int inner)
+    {
+        float* partial = _scratch[0].Partial.Get(6L * channels); // float64 sums [2, channels], then float means [2, channels]
+        var body = new BatchNormBackwardBody(Ptr(dy), Ptr(x), Ptr(weight), Ptr(mean), Ptr(rstd), Ptr(dx), Ptr(dWeight), Ptr(dBias),
+            (double*)partial, partial + 4L * channels, outer, channels, inner);
+        ParallelFor(body, channels, RowGrain((long)outer * inner));
+    }
+
+    private readonly struct BatchNormBackwardBody(float* dy, float* x, float* weight, float* mean, float* rstd, float* dx, float* dWeight, float* dBias,
+        double* sums, float* means, int outer, int channels, int inner) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            double count = (double)outer * inner;
+            double* sumDy = sums, sumDyXhat = sums + channels;
+            float* meanDxhat = means, meanDxhatXhat = means + channels;
+            for (int o = 0; o < outer; o++)
+            {
+                Center(x, mean, dx, channels, inner, o, start, end);
+                long from = ((long)o * channels + start) * inner;
+                int n = (int)((end - start) * inner);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dx + from, n), new ReadOnlySpan<float>(dy + from, n), new Span<float>(dx + from, n));
+            }
+            SumChannels(default(IdentityOperator), dy, sumDy, outer, channels, inner, start, end);
+            SumChannels(default(IdentityOperator), dx, sumDyXhat, outer, channels, inner, start, end);
+            for (long c = start; c < end; c++)
+            {
+                sumDyXhat[c] *= rstd[c];
+                dWeight[c] = (float)sumDyXhat[c];
+                dBias[c] = (float)sumDy[c];
+                // In float64 and rounded once, as the reference's: where every dy w of a channel is one value, dy w - mean is 0.
+                meanDxhat[c] = (float)(sumDy[c] * weight[c] / count);
+                meanDxhatXhat[c] = (float)(sumDyXhat[c] * weight[c] / count);
+            }
+            for (int o = 0; o < outer; o++)
+                InputGradient(o, start, end, meanDxhat, meanDxhatXhat);
+        }
+
+        /// <summary>dx over channels [c0, c1) of row o; dy w - mean(dxhat) is one rounded product less a value, never fused.</summary>
+        private void InputGradient(long o, long c0, long c1, float* meanDxhat, float* meanDxhatXhat)
+        {
+            long row = o * channels * inner;
+            if (inner == 1)
+            {
+                float* dyr = dy + row, xr = x + row, dxr = dx + row;
+                long c = c0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; c <= c1 - 8; c += 8)
+                    {
+                        var rs = Vector256.Load(rstd + c);
+                        var xhat = (Vector256.Load(xr + c) - Vector256.Load(mean + c)) * rs;
+                        var dxhat = Vector256.Load(dyr + c) * Vector256.Load(weight + c);
+                        (rs * (dxhat - Vector256.Load(meanDxhat + c) - xhat * Vector256.Load(meanDxhatXhat + c))).Store(dxr + c);
+                    }
+                }
+                for (; c < c1; c++)
+                    dxr[c] = rstd[c] * (dyr[c] * weight[c] - meanDxhat[c] - (xr[c] - mean[c]) * rstd[c] * meanDxhatXhat[c]);
+                return;
+            }
+            for (long c = c0; c < c1; c++)
+            {
+                float* dyr = dy + row + c * inner, xr = x + row + c * inner, dxr = dx + row + c * inner;
+                float mu = mean[c], rs = rstd[c], w = weight[c], m1 = meanDxhat[c], m2 = meanDxhatXhat[c];
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), vw = Vector256.Create(w), vm1 = Vector256.Create(m1), vm2 = Vector256.Create(m2);
+                    for (; i <= inner - 8; i += 8)
+                    {
+                        var xhat = (Vector256.Load(xr + i) - vmu) * vrs;
+                        (vrs * (Vector256.Load(dyr + i) * vw - vm1 - xhat * vm2)).Store(dxr + i);
+                    }
+                }
+                for (; i < inner; i++)
+                    dxr[i] = rs * (dyr[i] * w - m1 - (xr[i] - mu) * rs * m2);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- regularisation and clipping
+
+    // Blocks of this many elements are summed apart and then added in block order, so the order of a SumReduce's
+    // additions is n's alone, whatever the thread count.
+    private const int SumBlock = 1024;
+
+    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate)
+    {
+        long blocks = (n + SumBlock - 1) / SumBlock;
+        double* partial = (double*)_scratch[0].Partial.Get(2 * blocks); // [blocks]
+        if (f == Reduction.SumAbs)
+            ParallelFor(new SumBlocksBody<AbsOperator>(Ptr(x), n, partial), blocks, ElementGrain / SumBlock);
+        else
+            ParallelFor(new SumBlocksBody<SquareOperator>(Ptr(x), n, partial), blocks, ElementGrain / SumBlock);
+        double sum = 0;
+        for (long b = 0; b < blocks; b++)
+            sum += partial[b];
+        float* r = Ptr(result);
+        *r = (float)(alpha * sum + (accumulate ? *r : 0));
+    }
+
+    /// <summary>Blocks [start, end): partial[b] = the float64 sum of op(x) over block b.</summary>
+    private readonly struct SumBlocksBody<TOp>(float* x, long n, double* partial) : IRangeBody
+        where TOp : struct, IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            for (long b = start; b < end; b++)
+                partial[b] = Elementwise.Sum(default(TOp), x + b * SumBlock, (nint)Math.Min(SumBlock, n - b * SumBlock));
+        }
+    }
+
+    protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) =>
+        ParallelFor(new Map3Body<L1GradientOperator>(new((float)lambda), Ptr(param), Ptr(grad), Ptr(grad), Ptr(grad)), n, ElementGrain);
+
+    /// <summary>The factor from the squared norm where it lies, in host memory: nothing waits.</summary>
+    protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm)
+    {
+        // clip_grad_norm_'s clamp(max_norm / (norm + 1e-6), max=1): a NaN norm gives a NaN factor, as torch.clamp does.
+        double coefficient = maxNorm / (Math.Sqrt(*Ptr(sumSquares)) + 1e-6);
+        float factor = (float)(coefficient >= 1 ? 1 : coefficient);
+        ParallelFor(new ScaleBody(Ptr(x), factor), n, ElementGrain);
+    }
+
+    /// <summary>x *= factor over a range.</summary>
+    private readonly struct ScaleBody(float* x, float factor) : IRangeBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(long start, long end)
+        {
+            var values = new Span<float>(x + start, (int)(end - start));
+            TensorPrimitives.Multiply(values, factor, values);
+        }
+    }
 }

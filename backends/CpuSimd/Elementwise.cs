@@ -77,6 +77,48 @@ internal static unsafe class Elementwise
             w[i] = op.Invoke(x[i], y[i], z[i]);
     }
 
+    /// <summary>The float64 sum of op(x[i]), op in float and the sum lane by lane (Vector256, else in order): the order of the additions is fixed by n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double Sum<TOp>(TOp op, float* x, nint n)
+        where TOp : struct, IUnaryOperator
+    {
+        nint i = 0;
+        double sum = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (lo, hi) = Vector256.Widen(op.Invoke(Vector256.Load(x + i)));
+                a0 += lo;
+                a1 += hi;
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; i < n; i++)
+            sum += op.Invoke(x[i]);
+        return sum;
+    }
+
+    /// <summary>sums[i] += op(x[i]), op in float and the sums in float64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddWidened<TOp>(TOp op, float* x, double* sums, nint n)
+        where TOp : struct, IUnaryOperator
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var (lo, hi) = Vector256.Widen(op.Invoke(Vector256.Load(x + i)));
+                (Vector256.Load(sums + i) + lo).Store(sums + i);
+                (Vector256.Load(sums + i + 4) + hi).Store(sums + i + 4);
+            }
+        }
+        for (; i < n; i++)
+            sums[i] += op.Invoke(x[i]);
+    }
+
     /// <summary>Updates p and the first TOp.States of s0, s1, s2 in place from g, in one pass over memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Update<TOp>(TOp op, float* p, float* g, float* s0, float* s1, float* s2, nint n)
@@ -128,6 +170,35 @@ internal static unsafe class Elementwise
             if (TOp.States > 2) s2[i] = (float)c;
         }
     }
+}
+
+// ---------------------------------------------------------------- what the sums sum
+
+internal readonly struct IdentityOperator : IUnaryOperator
+{
+    public float Invoke(float x) => x;
+
+    public Vector128<float> Invoke(Vector128<float> x) => x;
+
+    public Vector256<float> Invoke(Vector256<float> x) => x;
+}
+
+internal readonly struct AbsOperator : IUnaryOperator
+{
+    public float Invoke(float x) => MathF.Abs(x);
+
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.Abs(x);
+
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Abs(x);
+}
+
+internal readonly struct SquareOperator : IUnaryOperator
+{
+    public float Invoke(float x) => x * x;
+
+    public Vector128<float> Invoke(Vector128<float> x) => x * x;
+
+    public Vector256<float> Invoke(Vector256<float> x) => x * x;
 }
 
 // ---------------------------------------------------------------- activations
@@ -239,4 +310,29 @@ internal readonly struct TanhBackwardOperator : ITernaryOperator
     public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy) => (Vector128<float>.One - y * y) * dy;
 
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy) => (Vector256<float>.One - y * y) * dy;
+}
+
+// ---------------------------------------------------------------- regularisation
+
+/// <summary>
+/// grad + lambda sign(param) (param, grad, unused): sign is param itself where it is 0 (so +-0) or NaN, which adds
+/// nothing or NaN, as torch.sign does.
+/// </summary>
+internal readonly struct L1GradientOperator(float lambda) : ITernaryOperator
+{
+    public float Invoke(float p, float g, float z) => g + lambda * (p > 0 ? 1 : p < 0 ? -1 : p);
+
+    public Vector128<float> Invoke(Vector128<float> p, Vector128<float> g, Vector128<float> z)
+    {
+        var sign = Vector128.ConditionalSelect(Vector128.GreaterThan(p, Vector128<float>.Zero), Vector128<float>.One,
+            Vector128.ConditionalSelect(Vector128.LessThan(p, Vector128<float>.Zero), -Vector128<float>.One, p));
+        return SimdMath.MultiplyAdd(sign, Vector128.Create(lambda), g);
+    }
+
+    public Vector256<float> Invoke(Vector256<float> p, Vector256<float> g, Vector256<float> z)
+    {
+        var sign = Vector256.ConditionalSelect(Vector256.GreaterThan(p, Vector256<float>.Zero), Vector256<float>.One,
+            Vector256.ConditionalSelect(Vector256.LessThan(p, Vector256<float>.Zero), -Vector256<float>.One, p));
+        return SimdMath.MultiplyAdd(sign, Vector256.Create(lambda), g);
+    }
 }

@@ -4,7 +4,7 @@ using KernelLab.Backends.Ilgpu.Kernels;
 
 namespace KernelLab.Backends.Ilgpu;
 
-// The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
+// The LSTM and GRU cells, LayerNorm, causal self-attention and the softmax cross-entropy loss.
 public sealed partial class IlgpuBackend
 {
     protected override void LstmCellForwardCore(DeviceView preact, DeviceView cPrev, DeviceView gates, DeviceView c, DeviceView h, int batch, int hidden)
@@ -23,6 +23,24 @@ public sealed partial class IlgpuBackend
             Launch(nameof(SequenceKernels.LstmCellBackward),
                 static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SequenceKernels.LstmCellBackward),
                 k => k(Extent(n), View(gates), View(cPrev), View(c), View(dh), View(dc), View(dPreact), View(dcPrev), hidden));
+    }
+
+    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden)
+    {
+        long n = (long)batch * hidden;
+        if (n > 0)
+            Launch(nameof(SequenceKernels.GruCellForward),
+                static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SequenceKernels.GruCellForward),
+                k => k(Extent(n), View(gi), View(gh), View(hPrev), View(gates), View(h), hidden));
+    }
+
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden)
+    {
+        long n = (long)batch * hidden;
+        if (n > 0)
+            Launch(nameof(SequenceKernels.GruCellBackward),
+                static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SequenceKernels.GruCellBackward),
+                k => k(Extent(n), View(gates), View(gh), View(hPrev), View(dh), View(dGi), View(dGh), View(dhPrev), hidden));
     }
 
     protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps)

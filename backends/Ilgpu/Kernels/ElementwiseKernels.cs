@@ -3,7 +3,7 @@ using ILGPU.Algorithms;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
-/// <summary>Fill, add, activations and bias: one thread per element (implicitly grouped) unless said otherwise.</summary>
+/// <summary>Fill, add, multiply, activations and bias: one thread per element (implicitly grouped) unless said otherwise.</summary>
 internal static class ElementwiseKernels
 {
     private const float Sqrt2OverPi = 0.7978845608028654f, GeluCubic = 0.044715f;
@@ -15,6 +15,9 @@ internal static class ElementwiseKernels
 
     /// <summary>y may be a or b.</summary>
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] + b[i];
+
+    /// <summary>y may be a or b.</summary>
+    public static void Multiply(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] * b[i];
 
     /// <summary>y may be x.</summary>
     public static void ActivationForward(Index1D i, int f, ArrayView<float> x, ArrayView<float> y) => y[i] = Activate(f, x[i]);

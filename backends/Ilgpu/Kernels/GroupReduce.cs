@@ -13,26 +13,36 @@ namespace KernelLab.Backends.Ilgpu.Kernels;
 /// </summary>
 internal static class GroupReduce
 {
-    public static float Sum(float value) => AllReduce<Add>(value);
+    public static float Sum(float value) => AllReduce<float, Add>(value);
+
+    /// <summary>The sum in float64, for sums of many terms (a batch norm channel's, a global norm's).</summary>
+    public static double Sum(double value) => AllReduce<double, AddDouble>(value);
 
     /// <summary>The maximum; a NaN in the group gives NaN or is passed over, as the device's max instruction does.</summary>
-    public static float Max(float value) => AllReduce<Maximum>(value);
+    public static float Max(float value) => AllReduce<float, Maximum>(value);
 
-    private interface IOperation
+    private interface IOperation<T>
     {
-        float Identity { get; }
+        T Identity { get; }
 
-        float Apply(float a, float b);
+        T Apply(T a, T b);
     }
 
-    private readonly struct Add : IOperation
+    private readonly struct Add : IOperation<float>
     {
         public float Identity => 0.0f;
 
         public float Apply(float a, float b) => a + b;
     }
 
-    private readonly struct Maximum : IOperation
+    private readonly struct AddDouble : IOperation<double>
+    {
+        public double Identity => 0.0;
+
+        public double Apply(double a, double b) => a + b;
+    }
+
+    private readonly struct Maximum : IOperation<float>
     {
         public float Identity => float.NegativeInfinity;
 
@@ -42,10 +52,10 @@ internal static class GroupReduce
     /// <summary>Warps per group at most (a group of 1024 threads in warps of 32).</summary>
     private const int MaxWarps = 32;
 
-    private static float AllReduce<T>(float value) where T : struct, IOperation
+    private static T AllReduce<T, TOp>(T value) where T : unmanaged where TOp : struct, IOperation<T>
     {
-        var op = default(T);
-        var partials = SharedMemory.Allocate<float>(MaxWarps);
+        var op = default(TOp);
+        var partials = SharedMemory.Allocate<T>(MaxWarps);
         value = WarpReduce(op, value);
         if (Warp.LaneIdx == 0)
             partials[Warp.WarpIdx] = value;
@@ -58,13 +68,13 @@ internal static class GroupReduce
                 partials[0] = value;
         }
         Group.Barrier();
-        float result = partials[0];
+        T result = partials[0];
         Group.Barrier(); // the partials can be written again by the next reduction
         return result;
     }
 
     /// <summary>Lane 0 gets the warp's reduction.</summary>
-    private static float WarpReduce<T>(T op, float value) where T : struct, IOperation
+    private static T WarpReduce<T, TOp>(TOp op, T value) where T : unmanaged where TOp : struct, IOperation<T>
     {
         for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
             value = op.Apply(value, Warp.ShuffleDown(value, offset));

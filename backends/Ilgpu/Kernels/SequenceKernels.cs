@@ -3,7 +3,7 @@ using ILGPU.Algorithms;
 
 namespace KernelLab.Backends.Ilgpu.Kernels;
 
-/// <summary>Embedding, the LSTM cell and causal self-attention.</summary>
+/// <summary>Embedding, the LSTM and GRU cells and causal self-attention.</summary>
 internal static class SequenceKernels
 {
     /// <summary>y [count, dim] = the rows of table [vocab, dim] that ids pick: one thread per element of y.</summary>
@@ -60,6 +60,43 @@ internal static class SequenceKernels
         dPreact[Gate(b, 1, j, hidden)] = dcTotal * cPrev[idx] * f * (1.0f - f);
         dPreact[Gate(b, 2, j, hidden)] = dcTotal * i * (1.0f - g * g);
         dPreact[Gate(b, 3, j, hidden)] = dhv * tanhC * o * (1.0f - o);
+    }
+
+    /// <summary>Gate g (r, z, n) of element j of row b in a [batch, 3*hidden] tensor.</summary>
+    private static int GruGate(int b, int g, int j, int hidden) => (b * 3 + g) * hidden + j;
+
+    /// <summary>One thread per (b, j) of [batch, hidden]: h = (1 - z) n + z hPrev, computed as n + z (hPrev - n).</summary>
+    public static void GruCellForward(Index1D idx, ArrayView<float> gi, ArrayView<float> gh, ArrayView<float> hPrev, ArrayView<float> gates,
+        ArrayView<float> h, int hidden)
+    {
+        int b = idx / hidden, j = idx % hidden;
+        int ir = GruGate(b, 0, j, hidden), iz = GruGate(b, 1, j, hidden), iN = GruGate(b, 2, j, hidden);
+        float r = ElementwiseKernels.SigmoidOf(gi[ir] + gh[ir]);
+        float z = ElementwiseKernels.SigmoidOf(gi[iz] + gh[iz]);
+        float n = XMath.Tanh(gi[iN] + r * gh[iN]);
+        gates[ir] = r;
+        gates[iz] = z;
+        gates[iN] = n;
+        h[idx] = n + z * (hPrev[idx] - n);
+    }
+
+    /// <summary>dGi and dGh (equal but for the n block, where dGh_n = dGi_n r); dhPrev += z dh.</summary>
+    public static void GruCellBackward(Index1D idx, ArrayView<float> gates, ArrayView<float> gh, ArrayView<float> hPrev, ArrayView<float> dh,
+        ArrayView<float> dGi, ArrayView<float> dGh, ArrayView<float> dhPrev, int hidden)
+    {
+        int b = idx / hidden, j = idx % hidden;
+        int ir = GruGate(b, 0, j, hidden), iz = GruGate(b, 1, j, hidden), iN = GruGate(b, 2, j, hidden);
+        float r = gates[ir], z = gates[iz], n = gates[iN], d = dh[idx];
+        float dn = d * (1.0f - z) * (1.0f - n * n);
+        float dz = d * (hPrev[idx] - n) * z * (1.0f - z);
+        float dr = dn * gh[iN] * r * (1.0f - r);
+        dGi[ir] = dr;
+        dGh[ir] = dr;
+        dGi[iz] = dz;
+        dGh[iz] = dz;
+        dGi[iN] = dn;
+        dGh[iN] = dn * r;
+        dhPrev[idx] += d * z;
     }
 
     /// <summary>Start of head h's features of position t in the q (third 0), k (1) or v (2) third of qkv [B, T, 3C].</summary>
