@@ -1,6 +1,7 @@
 namespace KernelLab.Backends.Reference;
 
-// The training blocks: dropout, batch norm, and the reductions of the L1 penalty and gradient clipping.
+// The training blocks: dropout (its mask recipe is DropoutMask's, backends/Contract/OpTypes.cs), batch norm, and the
+// reductions of the L1 penalty and gradient clipping.
 public partial class ReferenceBackend
 {
     protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m)

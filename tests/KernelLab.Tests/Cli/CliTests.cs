@@ -363,6 +363,9 @@ public sealed partial class CliTests : IDisposable
     [InlineData("transformer_a")]
     [InlineData("transformer_b")]
     [InlineData("transformer_c")]
+    [InlineData("gru_b")]
+    [InlineData("mlp_drop")]
+    [InlineData("transformer_drop")]
     public void Grad_WritesEveryParameterGradientAndTheLoss(string goldenCase)
     {
         var (stdout, grads) = GradOk(Inputs.Of(goldenCase));
