@@ -129,16 +129,17 @@ public sealed class OpConformanceTests
     }
 
     /// <summary>
-    /// Channels of 1d (inner 1) and 2d (inner H*W) batch norm, down to 3 values per channel. Not 2, the least train mode takes:
+    /// Channels of 1d (inner 1) and 2d (inner H*W) batch norm, down to 4 values per channel. Not 2, the least train mode takes:
     /// then xhat is +-1 up to eps and dx is O(eps) left over from cancellation, which float32 statistics cannot resolve to
-    /// 1e-4 of itself (rounding rstd alone to float32 gives 8e-4).
+    /// 1e-4 of itself (rounding rstd alone to float32 gives 8e-4); with 3, some draws come close to that (0.25% of random
+    /// draws fail); from 4 on, the errors stay near 1e-5.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void BatchNorm(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (3, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257) })
+        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257) })
             OpCases.BatchNorm(outer, channels, inner).AssertMatchesReference(backend);
     }
 
