@@ -75,6 +75,12 @@ public sealed partial class CudaBackend
     protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden) =>
         Launch(Kernel.LstmCellBackward, Elements((long)batch * hidden), Block(Threads), 0, gates, cPrev, c, dh, dc, dPreact, dcPrev, batch, hidden);
 
+    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) =>
+        Launch(Kernel.GruCellForward, Elements((long)batch * hidden), Block(Threads), 0, gi, gh, hPrev, gates, h, batch, hidden);
+
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) =>
+        Launch(Kernel.GruCellBackward, Elements((long)batch * hidden), Block(Threads), 0, gates, gh, hPrev, dh, dGi, dGh, dhPrev, batch, hidden);
+
     protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps) =>
         Launch(Kernel.LayerNormForward, Blocks(rows), Block(Threads), 0, x, weight, bias, y, mean, rstd, cols, (float)eps);
 

@@ -1,19 +1,40 @@
 namespace KernelLab.Backends.Cuda;
 
-// TEMPORARY: the training-block ops, to be written (issue 14).
-public sealed unsafe partial class CudaBackend
+// The training blocks: dropout, batch norm, and the reductions of the L1 penalty and gradient clipping. Launch shapes as in
+// CudaBackend.Ops.cs.
+public sealed partial class CudaBackend
 {
-    protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m) => throw new NotImplementedException();
-    protected override void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n) => throw new NotImplementedException();
-    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) => throw new NotImplementedException();
-    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) => throw new NotImplementedException();
+    // The mask is drawn on the device from DropoutMask's integer recipe; only the scale is a float, rounded once here.
+    // One thread per Philox counter of four words.
+    protected override void DropoutForwardCore(DeviceView x, DeviceView mask, DeviceView y, long n, DropoutMask m) =>
+        Launch(Kernel.DropoutForward, Elements((n + 3) / 4), Block(Threads), 0,
+            x, mask, y, n, m.Threshold, (float)m.Scale, m.Site, m.Step0, m.Step1, m.Key0, m.Key1);
+
+    protected override void DropoutBackwardCore(DeviceView dy, DeviceView mask, DeviceView dx, long n) =>
+        Launch(Kernel.Multiply, Elements(n), Block(Threads), 0, dy, mask, dx, n);
+
     protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
-        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) => throw new NotImplementedException();
+        DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) =>
+        Launch(Kernel.BatchNormTrainingForward, Blocks(channels), Block(Threads), 0,
+            x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, (float)eps, (float)momentum);
+
     protected override void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
-        int outer, int channels, int inner, double eps) => throw new NotImplementedException();
+        int outer, int channels, int inner, double eps)
+    {
+        long n = (long)outer * channels * inner;
+        Launch(Kernel.BatchNormEvalForward, Elements(n), Block(Threads), 0, x, weight, bias, runningMean, runningVar, y, channels, inner, (float)eps, n);
+    }
+
     protected override void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
-        int outer, int channels, int inner) => throw new NotImplementedException();
-    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) => throw new NotImplementedException();
-    protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) => throw new NotImplementedException();
-    protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm) => throw new NotImplementedException();
+        int outer, int channels, int inner) =>
+        Launch(Kernel.BatchNormBackward, Blocks(channels), Block(Threads), 0, dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
+
+    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) =>
+        Launch(Kernel.SumReduce, Blocks(1), Block(Threads), 0, (int)f, x, n, result, (float)alpha, accumulate);
+
+    protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) =>
+        Launch(Kernel.AddL1Gradient, Elements(n), Block(Threads), 0, param, grad, (float)lambda, n);
+
+    protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm) =>
+        Launch(Kernel.ClipByNorm, Elements(n), Block(Threads), 0, x, sumSquares, (float)maxNorm, n);
 }

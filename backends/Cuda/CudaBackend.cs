@@ -10,7 +10,7 @@ namespace KernelLab.Backends.Cuda;
 /// float32 on an NVIDIA GPU through the driver API: the device's primary context, one stream, the kernels of
 /// <c>kernels/cuda</c> compiled by NVRTC for the device's compute capability, and CUDA events for the timer.
 /// Discovery (<see cref="UnavailableReason"/>) never throws; once a device is chosen, every failed call throws
-/// <see cref="CudaException"/>. The ops are in CudaBackend.Ops.cs.
+/// <see cref="CudaException"/>. The ops are in CudaBackend.Ops.cs and CudaBackend.Training.cs.
 /// </summary>
 public sealed unsafe partial class CudaBackend : Backend
 {

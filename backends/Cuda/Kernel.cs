@@ -2,7 +2,7 @@ using System.Reflection;
 
 namespace KernelLab.Backends.Cuda;
 
-/// <summary>How one kernel parameter is passed: a device pointer, an int, a long long, a float or a double.</summary>
+/// <summary>How one kernel parameter is passed: a device pointer, an int (or unsigned int), a long long, a float or a double.</summary>
 internal enum KernelParameter
 {
     Pointer,
@@ -32,10 +32,15 @@ internal static class Kernel
 
     public static readonly KernelSignature Fill = new(Elementwise, "fill", P, F, L);
     public static readonly KernelSignature Add = new(Elementwise, "add", P, P, P, L);
+    public static readonly KernelSignature Multiply = new(Elementwise, "multiply", P, P, P, L);
     public static readonly KernelSignature ActivationForward = new(Elementwise, "activation_forward", I, P, P, L);
     public static readonly KernelSignature ActivationBackward = new(Elementwise, "activation_backward", I, P, P, P, P, L);
     public static readonly KernelSignature AddBias = new(Elementwise, "add_bias", P, P, I, I, L);
     public static readonly KernelSignature SoftmaxCrossEntropyBackward = new(Elementwise, "softmax_cross_entropy_backward", P, P, P, I, I);
+    public static readonly KernelSignature DropoutForward = new(Elementwise, "dropout_forward", P, P, P, L, I, F, I, I, I, I, I);
+    public static readonly KernelSignature BatchNormEvalForward = new(Elementwise, "batchnorm_eval_forward", P, P, P, P, P, P, I, I, F, L);
+    public static readonly KernelSignature AddL1Gradient = new(Elementwise, "add_l1_gradient", P, P, F, L);
+    public static readonly KernelSignature ClipByNorm = new(Elementwise, "clip_by_norm", P, P, F, L);
 
     public static readonly KernelSignature Gemm = new(Tiled, "gemm", I, I, I, I, I, P, P, P, F, I);
 
@@ -45,6 +50,9 @@ internal static class Kernel
     public static readonly KernelSignature LayerNormBackwardParams = new(Reductions, "layernorm_backward_params", P, P, P, P, P, P, I, I);
     public static readonly KernelSignature SoftmaxCrossEntropyForward = new(Reductions, "softmax_cross_entropy_forward", P, P, P, P, I);
     public static readonly KernelSignature MeanLoss = new(Reductions, "mean_loss", P, P, I);
+    public static readonly KernelSignature BatchNormTrainingForward = new(Reductions, "batchnorm_training_forward", P, P, P, P, P, P, P, P, I, I, I, F, F);
+    public static readonly KernelSignature BatchNormBackward = new(Reductions, "batchnorm_backward", P, P, P, P, P, P, P, P, I, I, I);
+    public static readonly KernelSignature SumReduce = new(Reductions, "sum_reduce", I, P, L, P, F, I);
 
     public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, I, I, I, I, I, I);
     public static readonly KernelSignature Conv2dBackwardData = new(Convolution, "conv2d_backward_data", P, P, P, I, I, I, I, I, I);
@@ -56,6 +64,8 @@ internal static class Kernel
     public static readonly KernelSignature EmbeddingBackward = new(Sequence, "embedding_backward", P, P, P, I, I);
     public static readonly KernelSignature LstmCellForward = new(Sequence, "lstm_cell_forward", P, P, P, P, P, I, I);
     public static readonly KernelSignature LstmCellBackward = new(Sequence, "lstm_cell_backward", P, P, P, P, P, P, P, I, I);
+    public static readonly KernelSignature GruCellForward = new(Sequence, "gru_cell_forward", P, P, P, P, P, I, I);
+    public static readonly KernelSignature GruCellBackward = new(Sequence, "gru_cell_backward", P, P, P, P, P, P, P, I, I);
     public static readonly KernelSignature AttentionForward = new(Sequence, "attention_forward", P, P, P, I, I, I, F);
     public static readonly KernelSignature AttentionBackwardQuery = new(Sequence, "attention_backward_query", P, P, P, P, P, I, I, I, F);
     public static readonly KernelSignature AttentionBackwardKeyValue = new(Sequence, "attention_backward_key_value", P, P, P, P, P, I, I, I, L);
@@ -75,6 +85,8 @@ internal static class Kernel
 internal readonly record struct KernelArgument(KernelParameter Kind, ulong Bits)
 {
     public static implicit operator KernelArgument(int value) => new(KernelParameter.Int32, unchecked((uint)value));
+
+    public static implicit operator KernelArgument(uint value) => new(KernelParameter.Int32, value);
 
     public static implicit operator KernelArgument(long value) => new(KernelParameter.Int64, unchecked((ulong)value));
 

@@ -1,6 +1,6 @@
 namespace KernelLab.Backends.OpenCL;
 
-// The LSTM cell, LayerNorm, causal self-attention and the softmax cross-entropy loss.
+// The LSTM and GRU cells, LayerNorm, causal self-attention and the softmax cross-entropy loss.
 public sealed partial class OpenClBackend
 {
     private const string Normalization = "normalization.cl";
@@ -10,6 +10,13 @@ public sealed partial class OpenClBackend
 
     protected override void LstmCellBackwardCore(DeviceView gates, DeviceView cPrev, DeviceView c, DeviceView dh, DeviceView dc, DeviceView dPreact, DeviceView dcPrev, int batch, int hidden) =>
         Kernel(Sequence, "lstm_cell_backward").View(gates).View(cPrev).View(c).View(dh).View(dc).View(dPreact).View(dcPrev)
+            .Int(batch).Int(hidden).Run((long)batch * hidden);
+
+    protected override void GruCellForwardCore(DeviceView gi, DeviceView gh, DeviceView hPrev, DeviceView gates, DeviceView h, int batch, int hidden) =>
+        Kernel(Sequence, "gru_cell_forward").View(gi).View(gh).View(hPrev).View(gates).View(h).Int(batch).Int(hidden).Run((long)batch * hidden);
+
+    protected override void GruCellBackwardCore(DeviceView gates, DeviceView gh, DeviceView hPrev, DeviceView dh, DeviceView dGi, DeviceView dGh, DeviceView dhPrev, int batch, int hidden) =>
+        Kernel(Sequence, "gru_cell_backward").View(gates).View(gh).View(hPrev).View(dh).View(dGi).View(dGh).View(dhPrev)
             .Int(batch).Int(hidden).Run((long)batch * hidden);
 
     protected override void LayerNormForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd, int rows, int cols, double eps) =>

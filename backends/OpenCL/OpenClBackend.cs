@@ -181,6 +181,8 @@ public sealed unsafe partial class OpenClBackend : Backend, IKernelSourceChecker
             return Set(sizeof(int), &v);
         }
 
+        public KernelLaunch UInt(uint value) => Set(sizeof(uint), &value);
+
         public KernelLaunch Bool(bool value) => Int(value ? 1 : 0);
 
         /// <summary>Host scalars are double in the contract; the kernels take them as float, rounded once here.</summary>

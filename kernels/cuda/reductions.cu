@@ -1,6 +1,13 @@
-// Ops that reduce on the device: bias gradient, LayerNorm forward and backward, softmax cross-entropy forward and its mean loss.
+// Ops that reduce on the device: bias gradient, LayerNorm and batch norm forward and backward, softmax cross-entropy
+// forward and its mean loss, SumReduce.
 // The row kernels are launched with one block per row (or channel) of a multiple of 32 threads.
 #include "common.cuh"
+
+// Element e of channel ch's outer * inner values in a tensor [outer, channels, inner].
+__device__ __forceinline__ long long channel_at(int ch, long long e, int channels, int inner)
+{
+    return (e / inner * channels + ch) * inner + e % inner;
+}
 
 // dBias[ch] = sum over o, i of dy[o, ch, i] (+ dBias[ch] when accumulate), for dy [outer, channels, inner]. Grid: channels.
 extern "C" __global__ void bias_backward(const float* dy, float* dBias, int outer, int channels, int inner, int accumulate)
@@ -9,10 +16,7 @@ extern "C" __global__ void bias_backward(const float* dy, float* dBias, int oute
     const long long count = (long long)outer * inner;
     float sum = 0.0f;
     for (long long e = threadIdx.x; e < count; e += blockDim.x)
-    {
-        long long o = e / inner, i = e % inner;
-        sum += dy[(o * channels + ch) * inner + i];
-    }
+        sum += dy[channel_at(ch, e, channels, inner)];
     sum = block_sum(sum);
     if (threadIdx.x == 0)
         dBias[ch] = sum + (accumulate ? dBias[ch] : 0.0f);
@@ -108,6 +112,73 @@ extern "C" __global__ void layernorm_backward_params(const float* dy, const floa
     }
 }
 
+// nn.BatchNorm in train mode over x [outer, channels, inner]: y = (x - mean) * rstd * weight + bias with the biased variance of
+// the channel's outer * inner values, two passes as layernorm_forward; saves mean and rstd [channels] and updates the running
+// statistics in place, the variance's with the unbiased count - 1. Grid: channels.
+extern "C" __global__ void batchnorm_training_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
+                                                      float* rstd, float* runningMean, float* runningVar, int outer, int channels,
+                                                      int inner, float eps, float momentum)
+{
+    const int ch = blockIdx.x;
+    const long long count = (long long)outer * inner;
+    float sum = 0.0f;
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+        sum += x[channel_at(ch, e, channels, inner)];
+    const float mu = block_sum(sum) / count;
+    float squares = 0.0f;
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+    {
+        float d = x[channel_at(ch, e, channels, inner)] - mu;
+        squares += d * d;
+    }
+    squares = block_sum(squares);
+    const float rs = 1.0f / sqrtf(squares / count + eps);
+    const float w = weight[ch], b = bias[ch];
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+    {
+        long long at = channel_at(ch, e, channels, inner);
+        y[at] = (x[at] - mu) * rs * w + b;
+    }
+    if (threadIdx.x == 0)
+    {
+        mean[ch] = mu;
+        rstd[ch] = rs;
+        runningMean[ch] = (1.0f - momentum) * runningMean[ch] + momentum * mu;
+        runningVar[ch] = (1.0f - momentum) * runningVar[ch] + momentum * (squares / (count - 1));
+    }
+}
+
+// As layernorm_backward_data over a channel's values (dxhat = dy * weight rounded, __fmul_rn, for the reason given there),
+// and the channel's dWeight = sum of dy * xhat and dBias = sum of dy from the same sums. Grid: channels.
+extern "C" __global__ void batchnorm_backward(const float* dy, const float* x, const float* weight, const float* mean, const float* rstd,
+                                              float* dx, float* dWeight, float* dBias, int outer, int channels, int inner)
+{
+    const int ch = blockIdx.x;
+    const long long count = (long long)outer * inner;
+    const float mu = mean[ch], rs = rstd[ch], w = weight[ch];
+    float sumDy = 0.0f, sumDyXhat = 0.0f;
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+    {
+        long long at = channel_at(ch, e, channels, inner);
+        sumDy += dy[at];
+        sumDyXhat += dy[at] * (x[at] - mu) * rs;
+    }
+    sumDy = block_sum(sumDy);
+    sumDyXhat = block_sum(sumDyXhat);
+    const float meanDxhat = sumDy * w / count, meanDxhatXhat = sumDyXhat * w / count;
+    for (long long e = threadIdx.x; e < count; e += blockDim.x)
+    {
+        long long at = channel_at(ch, e, channels, inner);
+        float xhat = (x[at] - mu) * rs;
+        dx[at] = rs * (__fmul_rn(dy[at], w) - meanDxhat - xhat * meanDxhatXhat);
+    }
+    if (threadIdx.x == 0)
+    {
+        dWeight[ch] = sumDyXhat;
+        dBias[ch] = sumDy;
+    }
+}
+
 // probabilities = softmax(logits) per row of [rows, classes]; rowLoss[r] = logsumexp(logits[r]) - logits[r, target],
 // which stays finite where the target's probability underflows. Grid: rows.
 extern "C" __global__ void softmax_cross_entropy_forward(const float* logits, const int* targets, float* probabilities,
@@ -141,4 +212,18 @@ extern "C" __global__ void mean_loss(const float* rowLoss, float* loss, int rows
     sum = block_sum(sum);
     if (threadIdx.x == 0)
         loss[0] = sum / rows;
+}
+
+#define SUM_ABS 0 // the order of KernelLab.Backends.Reduction: SumAbs, SumSquares
+
+// result[0] = alpha * the sum of |x| or x^2 over n (+ result[0] when accumulate): one block striding over n, then block_sum's
+// fixed tree, so the order of the sum depends on n alone. Grid: one block.
+extern "C" __global__ void sum_reduce(int f, const float* x, long long n, float* result, float alpha, int accumulate)
+{
+    float sum = 0.0f;
+    for (long long i = threadIdx.x; i < n; i += blockDim.x)
+        sum += f == SUM_ABS ? fabsf(x[i]) : x[i] * x[i];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0)
+        result[0] = alpha * sum + (accumulate ? result[0] : 0.0f);
 }

@@ -1,4 +1,4 @@
-// Embedding, the LSTM cell and causal multi-head self-attention.
+// Embedding, the LSTM and GRU cells and causal multi-head self-attention.
 #include "common.cuh"
 
 // y[i, :] = table[ids[i], :]; n = count * dim.
@@ -86,6 +86,45 @@ extern "C" __global__ void lstm_cell_backward(const float* gates, const float* c
         dPreact[gf] = dcTotal * cp * f * (1.0f - f);
         dPreact[gg] = dcTotal * i * (1.0f - g * g);
         dPreact[go] = dh[bj] * tanhC * o * (1.0f - o);
+    }
+}
+
+// Gate blocks of a GRU row [3 * hidden], in PyTorch's order r, z, n.
+#define GRU_GATE(b, gate, j, hidden) (((long long)(b) * 3 + (gate)) * (hidden) + (j))
+
+// One thread per (b, j): r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r * gh_n) into gates;
+// h = (1 - z) * n + z * hPrev.
+extern "C" __global__ void gru_cell_forward(const float* gi, const float* gh, const float* hPrev, float* gates, float* h,
+                                            int batch, int hidden)
+{
+    GRID_STRIDE(bj, (long long)batch * hidden)
+    {
+        int b = (int)(bj / hidden), j = (int)(bj % hidden);
+        long long ir = GRU_GATE(b, 0, j, hidden), iz = GRU_GATE(b, 1, j, hidden), in = GRU_GATE(b, 2, j, hidden);
+        float r = gates[ir] = sigmoid(gi[ir] + gh[ir]);
+        float z = gates[iz] = sigmoid(gi[iz] + gh[iz]);
+        float n = gates[in] = tanhf(gi[in] + r * gh[in]);
+        h[bj] = (1.0f - z) * n + z * hPrev[bj];
+    }
+}
+
+// dGi and dGh differ in the n block only (dGh_n = dGi_n * r); dhPrev is read: the direct part z * dh is added to it.
+extern "C" __global__ void gru_cell_backward(const float* gates, const float* gh, const float* hPrev, const float* dh, float* dGi,
+                                             float* dGh, float* dhPrev, int batch, int hidden)
+{
+    GRID_STRIDE(bj, (long long)batch * hidden)
+    {
+        int b = (int)(bj / hidden), j = (int)(bj % hidden);
+        long long ir = GRU_GATE(b, 0, j, hidden), iz = GRU_GATE(b, 1, j, hidden), in = GRU_GATE(b, 2, j, hidden);
+        float r = gates[ir], z = gates[iz], n = gates[in], d = dh[bj];
+        float dnPre = d * (1.0f - z) * (1.0f - n * n);
+        float dzPre = d * (hPrev[bj] - n) * (z * (1.0f - z));
+        float drPre = dnPre * gh[in] * (r * (1.0f - r));
+        dGi[ir] = dGh[ir] = drPre;
+        dGi[iz] = dGh[iz] = dzPre;
+        dGi[in] = dnPre;
+        dGh[in] = dnPre * r;
+        dhPrev[bj] += d * z;
     }
 }
 

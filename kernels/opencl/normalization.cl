@@ -1,4 +1,5 @@
-// LayerNorm and the softmax cross-entropy loss: row reductions, one work-group per row (or column).
+// LayerNorm, batch norm, the softmax cross-entropy loss and SumReduce: reductions, one work-group per row (or column, or
+// channel).
 
 // No fused multiply-adds: dx = rstd * (dy * w - mean(dy * w) - ...) must cancel exactly where the reference's does
 // (a row of one column), which a product fused into one subtraction but not the other would not.
@@ -81,6 +82,91 @@ void layernorm_backward_params(__global const float* dy, int dyo, __global const
     }
 }
 
+// nn.BatchNorm in train mode, one work-group per channel of x [outer, channels, inner] (count = outer * inner values):
+// y = (x - mean) * rstd * weight + bias with the biased variance, two passes as LayerNorm; mean and rstd [channels] saved,
+// and the running statistics updated in place, the variance's with the unbiased count - 1.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void batchnorm_training_forward(__global const float* x, int xo, __global const float* weight, int wo, __global const float* bias, int bo,
+                                __global float* y, int yo, __global float* mean, int mo, __global float* rstd, int ro,
+                                __global float* runningMean, int rmo, __global float* runningVar, int rvo,
+                                int channels, int inner, int count, float eps, float momentum)
+{
+    __local float scratch[REDUCE_GROUP];
+    int c = get_group_id(0), lid = get_local_id(0);
+    float s = 0.0f;
+    for (int j = lid; j < count; j += REDUCE_GROUP)
+        s += x[xo + channel_at(c, j, channels, inner)];
+    float mu = group_sum(s, scratch) / count;
+    float sq = 0.0f;
+    for (int j = lid; j < count; j += REDUCE_GROUP)
+    {
+        float d = x[xo + channel_at(c, j, channels, inner)] - mu;
+        sq += d * d;
+    }
+    float squares = group_sum(sq, scratch);
+    float rs = 1.0f / sqrt(squares / count + eps);
+    float w = weight[wo + c], b = bias[bo + c];
+    for (int j = lid; j < count; j += REDUCE_GROUP)
+    {
+        int at = channel_at(c, j, channels, inner);
+        y[yo + at] = (x[xo + at] - mu) * rs * w + b;
+    }
+    if (lid == 0)
+    {
+        mean[mo + c] = mu;
+        rstd[ro + c] = rs;
+        runningMean[rmo + c] = (1.0f - momentum) * runningMean[rmo + c] + momentum * mu;
+        runningVar[rvo + c] = (1.0f - momentum) * runningVar[rvo + c] + momentum * (squares / (count - 1));
+    }
+}
+
+// nn.BatchNorm in eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias, one work-item per element.
+__kernel void batchnorm_eval_forward(__global const float* x, int xo, __global const float* weight, int wo, __global const float* bias, int bo,
+                                     __global const float* runningMean, int rmo, __global const float* runningVar, int rvo,
+                                     __global float* y, int yo, int channels, int inner, int n, float eps)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    int c = (i / inner) % channels;
+    float rs = 1.0f / sqrt(runningVar[rvo + c] + eps);
+    y[yo + i] = (x[xo + i] - runningMean[rmo + c]) * rs * weight[wo + c] + bias[bo + c];
+}
+
+// As layernorm_backward_input over a channel's values, and the channel's dWeight = sum of dy * xhat and dBias = sum of dy
+// from the same sums: one work-group per channel.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void batchnorm_backward(__global const float* dy, int dyo, __global const float* x, int xo, __global const float* weight, int wo,
+                        __global const float* mean, int mo, __global const float* rstd, int ro, __global float* dx, int dxo,
+                        __global float* dWeight, int dwo, __global float* dBias, int dbo, int channels, int inner, int count)
+{
+    __local float scratch[REDUCE_GROUP];
+    int c = get_group_id(0), lid = get_local_id(0);
+    float mu = mean[mo + c], rs = rstd[ro + c], w = weight[wo + c];
+    float sumDy = 0.0f, sumDyXhat = 0.0f;
+    for (int j = lid; j < count; j += REDUCE_GROUP)
+    {
+        int at = channel_at(c, j, channels, inner);
+        float g = dy[dyo + at];
+        sumDy += g;
+        sumDyXhat += g * (x[xo + at] - mu) * rs;
+    }
+    sumDy = group_sum(sumDy, scratch);
+    sumDyXhat = group_sum(sumDyXhat, scratch);
+    float meanDxhat = sumDy * w / count, meanDxhatXhat = sumDyXhat * w / count;
+    for (int j = lid; j < count; j += REDUCE_GROUP)
+    {
+        int at = channel_at(c, j, channels, inner);
+        float xhat = (x[xo + at] - mu) * rs;
+        dx[dxo + at] = rs * (dy[dyo + at] * w - meanDxhat - xhat * meanDxhatXhat);
+    }
+    if (lid == 0)
+    {
+        dWeight[dwo + c] = sumDyXhat;
+        dBias[dbo + c] = sumDy;
+    }
+}
+
 // probabilities = softmax of each row of logits [rows, classes]; rowLoss[r] = logsumexp(logits) - logits[target],
 // which stays finite where p[target] underflows to 0.
 __kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
@@ -115,6 +201,26 @@ void mean_reduce(__global const float* values, int vo, __global float* loss, int
     s = group_sum(s, scratch);
     if (get_local_id(0) == 0)
         loss[lo] = s / n;
+}
+
+// The order of KernelLab.Backends.Reduction.
+#define SUM_ABS 0
+
+// result[0] = alpha * the sum of |x| or x^2 over n (+ result[0] when accumulate): one work-group striding over n, then
+// the tree of group_sum, an order fixed by n alone.
+__kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
+void sum_reduce(int f, __global const float* x, int xo, int n, __global float* result, int ro, float alpha, int accumulate)
+{
+    __local float scratch[REDUCE_GROUP];
+    float s = 0.0f;
+    for (int i = get_local_id(0); i < n; i += REDUCE_GROUP)
+    {
+        float v = x[xo + i];
+        s += f == SUM_ABS ? fabs(v) : v * v;
+    }
+    s = group_sum(s, scratch);
+    if (get_local_id(0) == 0)
+        result[ro] = alpha * s + (accumulate ? result[ro] : 0.0f);
 }
 
 // dLogits = (probabilities - onehot(target)) / rows: one work-item per element.

@@ -1,4 +1,4 @@
-// Embedding, the LSTM cell and causal self-attention.
+// Embedding, the LSTM and GRU cells and causal self-attention.
 
 // y [count, dim] = table [vocab, dim] rows picked by ids: one work-item per element of y.
 __kernel void embedding_forward(__global const int* ids, __global const float* table, int to, __global float* y, int yo,
@@ -72,6 +72,50 @@ __kernel void lstm_cell_backward(__global const float* gates, int go, __global c
     dPreact[dpo + GATE(b, 1, j)] = dcTotal * cPrev[cpo + idx] * f * (1.0f - f);
     dPreact[dpo + GATE(b, 2, j)] = dcTotal * i * (1.0f - g * g);
     dPreact[dpo + GATE(b, 3, j)] = dhv * tanhC * o * (1.0f - o);
+}
+
+// Gate g (r, z, n) of element j of row b in a [batch, 3*hidden] tensor.
+#define GRU_GATE(b, g, j) (((b) * 3 + (g)) * hidden + (j))
+
+// One work-item per (b, j) of [batch, hidden]: r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+// n = tanh(gi_n + r * gh_n), h = (1 - z) * n + z * hPrev; gates receive r, z, n.
+__kernel void gru_cell_forward(__global const float* gi, int gio, __global const float* gh, int gho, __global const float* hPrev, int hpo,
+                               __global float* gates, int go, __global float* h, int ho, int batch, int hidden)
+{
+    int idx = get_global_id(0);
+    if (idx >= batch * hidden)
+        return;
+    int b = idx / hidden, j = idx % hidden;
+    int ir = GRU_GATE(b, 0, j), iz = GRU_GATE(b, 1, j), iN = GRU_GATE(b, 2, j);
+    float r = sigmoid(gi[gio + ir] + gh[gho + ir]);
+    float z = sigmoid(gi[gio + iz] + gh[gho + iz]);
+    float n = tanh(gi[gio + iN] + r * gh[gho + iN]);
+    gates[go + ir] = r;
+    gates[go + iz] = z;
+    gates[go + iN] = n;
+    h[ho + idx] = (1.0f - z) * n + z * hPrev[hpo + idx];
+}
+
+// dGi and dGh differ in the n block only (dGh_n = dGi_n * r); dhPrev is read: the direct part z * dh is added to it.
+__kernel void gru_cell_backward(__global const float* gates, int go, __global const float* gh, int gho, __global const float* hPrev, int hpo,
+                                __global const float* dh, int dho, __global float* dGi, int dgio, __global float* dGh, int dgho,
+                                __global float* dhPrev, int dhpo, int batch, int hidden)
+{
+    int idx = get_global_id(0);
+    if (idx >= batch * hidden)
+        return;
+    int b = idx / hidden, j = idx % hidden;
+    int ir = GRU_GATE(b, 0, j), iz = GRU_GATE(b, 1, j), iN = GRU_GATE(b, 2, j);
+    float r = gates[go + ir], z = gates[go + iz], n = gates[go + iN];
+    float d = dh[dho + idx];
+    float dnPre = d * (1.0f - z) * (1.0f - n * n);
+    float dzPre = d * (hPrev[hpo + idx] - n) * (z * (1.0f - z));
+    float drPre = dnPre * gh[gho + iN] * (r * (1.0f - r));
+    dGi[dgio + ir] = dGh[dgho + ir] = drPre;
+    dGi[dgio + iz] = dGh[dgho + iz] = dzPre;
+    dGi[dgio + iN] = dnPre;
+    dGh[dgho + iN] = dnPre * r;
+    dhPrev[dhpo + idx] += d * z;
 }
 
 // qkv [B, T, 3C]: head h of position t uses features [h*hd, (h+1)*hd) of the q, k and v thirds.
