@@ -33,7 +33,8 @@ public sealed class Parameter(string name, long[] shape, Init init, DeviceBuffer
 
     /// <summary>
     /// True where the gradient is zero in exact arithmetic: the bias of a layer that batch norm follows, which train mode's
-    /// normalisation subtracts again. It holds rounding noise only, so comparisons check it against zero (Network.CompareGradients).
+    /// normalisation subtracts again. It holds rounding noise only, so comparisons measure its error on the network's
+    /// gradient scale (Network.CompareGradients).
     /// </summary>
     public bool GradientVanishes { get; set; }
 }

@@ -46,15 +46,18 @@ public sealed class FamilyConformanceTests
             var (refLoss, refGrads) = NetworkResults.Gradients(reference);
             foreach (var result in network.CompareGradients(loss, grads, refLoss, refGrads, tolerance))
                 NetworkResults.AssertMatches(result);
-
-            var settings = OptimizerSettings.Defaults(OptimizerKind.AdamW, 0.01);
-            NetworkResults.AssertMatches(TensorComparison.Compare("AdamW losses",
-                NetworkResults.Train(network, settings, TrainingSteps), NetworkResults.Train(reference, settings, TrainingSteps), tolerance));
-            // Batch norm's buffers after those steps, and the eval-mode loss that reads them.
+            // Batch norm's buffers after that train-mode forward, and the eval-mode loss that reads them. Not after the AdamW
+            // steps: there the bias before a batch norm, whose gradient is rounding noise, moves by up to lr a step in float32
+            // (noise near Adam's eps) and not in float64 (noise far below it), and the running mean follows it; the train-mode
+            // loss does not depend on that bias. The golden tests check the buffers after 5 steps in float64 against PyTorch's.
             var refBuffers = NetworkResults.Buffers(reference);
             foreach (var (name, values) in NetworkResults.Buffers(network))
                 NetworkResults.AssertMatches(TensorComparison.Compare(name, values, refBuffers[name], tolerance));
             NetworkResults.AssertMatches(TensorComparison.Compare("eval-mode loss", [NetworkResults.EvalLoss(network)], [NetworkResults.EvalLoss(reference)], tolerance));
+
+            var settings = OptimizerSettings.Defaults(OptimizerKind.AdamW, 0.01);
+            NetworkResults.AssertMatches(TensorComparison.Compare("AdamW losses",
+                NetworkResults.Train(network, settings, TrainingSteps), NetworkResults.Train(reference, settings, TrainingSteps), tolerance));
         }
     }
 

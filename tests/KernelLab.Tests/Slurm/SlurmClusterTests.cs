@@ -49,7 +49,7 @@ public sealed partial class SlurmClusterTests : SuiteTestBase
             var keys = merged.Runs.Select(r => PlannedRun.Of(r, merged.Settings)).ToList();
             Assert.Equal(merged.Plan, keys); // every planned run exactly once, in the plan's order
             Assert.Equal(unsharded.Runs.Select(r => PlannedRun.Of(r, unsharded.Settings)), keys);
-            Assert.Equal(8, keys.Count);
+            Assert.Equal(2 * SuiteTestBase.SmokeWorkloads, keys.Count);
             Assert.All(merged.Runs, r => Assert.Equal(RunStatus.Ok, r.Status));
             Assert.Equal([0, 1, 2], merged.MergedFrom!.Select(m => m.Shard!.Index));
             Assert.All(merged.MergedFrom!, m => Assert.Equal(3, m.Shard!.Count));

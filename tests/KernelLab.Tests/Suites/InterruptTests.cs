@@ -74,7 +74,7 @@ public sealed partial class InterruptTests : SuiteTestBase
             Assert.True(last.ExitCode == 0, output);
         }
         Assert.Equal([ResultsFile.FileName], Directory.GetFiles(outDir).Select(Path.GetFileName));
-        Assert.Equal(8, ResultsFile.Load(outDir).Runs.Count);
+        Assert.Equal(2 * SmokeWorkloads, ResultsFile.Load(outDir).Runs.Count);
     }
 
     /// <summary>kernellab run as a process of its own, with SIGINT and SIGTERM at their default handling whatever this process inherited.</summary>

@@ -67,6 +67,11 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
 {
     private static (string Workload, string Backend, ulong? Seed) Key(RunRecord r) => (r.Workload, r.Backend, r.Seed);
 
+    /// <summary>Runs of the smoke suite on the two backends, and the message for shard 1's missing.</summary>
+    private static int Runs => ShardedSmoke.Backends.Length * SmokeWorkloads;
+
+    private string Missing => $"{ShardRuns(1).Count()} of {Runs} runs are missing";
+
     private IEnumerable<string> ShardRuns(int shard) =>
         ResultsFile.Load(smoke.Shards[shard]).Runs.Select(r => $"{r.Workload} on {r.Backend} (seed {r.Seed})");
 
@@ -76,7 +81,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
         string merged = Temp("merged");
         var (code, stdout, stderr) = Cli(["merge", .. smoke.Shards, "--out", merged]);
         Assert.True(code == 0, stderr);
-        Assert.Equal($"wrote {Path.Combine(merged, "results.json")}: 8 of 8 runs from 3 results (1 host)", stdout.Trim());
+        Assert.Equal($"wrote {Path.Combine(merged, "results.json")}: {Runs} of {Runs} runs from 3 results (1 host)", stdout.Trim());
 
         var document = ResultsFile.Load(merged);
         var unsharded = ResultsFile.Load(smoke.Unsharded);
@@ -86,7 +91,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
         Assert.Equal(unsharded.Settings!.SuiteSha256, document.Settings!.SuiteSha256);
         Assert.Equal([0, 1, 2], document.MergedFrom!.Select(m => m.Shard!.Index));
         Assert.Equal(smoke.Shards, document.MergedFrom!.Select(m => m.Source));
-        Assert.Equal(8, document.MergedFrom!.Sum(m => m.Runs));
+        Assert.Equal(Runs, document.MergedFrom!.Sum(m => m.Runs));
         Assert.All(document.Runs, r => Assert.Equal(Environment.MachineName, r.Host));
 
         (code, _, stderr) = Cli("report", merged);
@@ -95,7 +100,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
         Assert.Contains($"| {Environment.MachineName} |", report);
         (code, stdout, stderr) = Cli("compare", smoke.Unsharded, merged);
         Assert.True(code == 0, stderr);
-        Assert.Equal(9, stdout.Trim().Split('\n').Length); // the header and the 8 runs
+        Assert.Equal(1 + Runs, stdout.Trim().Split('\n').Length); // the header and a line per run
     }
 
     [Fact]
@@ -103,7 +108,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
     {
         string merged = Temp("merged");
         var result = Cli("merge", smoke.Shards[0], smoke.Shards[2], "--out", merged);
-        AssertOneLineError(result, ["3 of 8 runs are missing", .. ShardRuns(1), "(shard 1/3)", "--allow-partial"]);
+        AssertOneLineError(result, [Missing, .. ShardRuns(1), "(shard 1/3)", "--allow-partial"]);
         Assert.Equal(1, result.Code);
         Assert.False(Directory.Exists(merged));
     }
@@ -115,12 +120,12 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
         var (code, stdout, stderr) = Cli("merge", smoke.Shards[0], smoke.Shards[2], "--out", merged, "--allow-partial");
         Assert.True(code == 0, stderr);
         string note = stdout.Split('\n')[0];
-        Assert.StartsWith("partial merge: 3 of 8 runs are missing: ", note);
+        Assert.StartsWith($"partial merge: {Missing}: ", note);
         Assert.All(ShardRuns(1), run => Assert.Contains(run, note));
         Assert.Contains("wrote", stdout);
         var document = ResultsFile.Load(merged);
-        Assert.Equal(5, document.Runs.Count);
-        Assert.Equal(8, document.Plan!.Count);
+        Assert.Equal(Runs - ShardRuns(1).Count(), document.Runs.Count);
+        Assert.Equal(Runs, document.Plan!.Count);
 
         // The shard run again completes it: a merged file merges like a shard.
         string complete = Temp("complete");
@@ -141,7 +146,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
         json["runs"] = new JsonArray();
         File.WriteAllText(Path.Combine(killed, "results.json"), json.ToJsonString());
         var result = Cli("merge", smoke.Shards[0], killed, smoke.Shards[2], "--out", Temp("merged"));
-        AssertOneLineError(result, ["3 of 8 runs are missing", .. ShardRuns(1), "(shard 1/3)"]);
+        AssertOneLineError(result, [Missing, .. ShardRuns(1), "(shard 1/3)"]);
     }
 
     [Fact]
@@ -169,7 +174,7 @@ public sealed class MergeTests(ShardedSmoke smoke) : SuiteTestBase, IClassFixtur
     public void ShardsOfDifferentBackendsAreAnError()
     {
         var result = Cli("merge", smoke.Shards[0], smoke.Shards[1], smoke.OtherBackendsShard2, "--out", Temp("merged"));
-        AssertOneLineError(result, "plans other runs", "(4 against 8)", "different --backends");
+        AssertOneLineError(result, "plans other runs", $"({Runs / 2} against {Runs})", "different --backends");
         Assert.False(Directory.Exists(Temp("merged")));
     }
 

@@ -17,9 +17,11 @@ public sealed class ShardTests : SuiteTestBase
     public void RunsAreNumberedWorkloadsThenBackends()
     {
         var runs = Suite.Load(Bundled("smoke")).Runs(["reference", "cpu-simd"]);
-        Assert.Equal(Enumerable.Range(0, 8), runs.Select(r => r.Position));
+        Assert.Equal(Enumerable.Range(0, 16), runs.Select(r => r.Position));
         Assert.Equal(
-            ["mlp/reference", "mlp/cpu-simd", "cnn/reference", "cnn/cpu-simd", "lstm/reference", "lstm/cpu-simd", "transformer/reference", "transformer/cpu-simd"],
+            ["mlp/reference", "mlp/cpu-simd", "cnn/reference", "cnn/cpu-simd", "lstm/reference", "lstm/cpu-simd", "transformer/reference", "transformer/cpu-simd",
+             "gru/reference", "gru/cpu-simd", "mlp-regularised/reference", "mlp-regularised/cpu-simd", "cnn-regularised/reference", "cnn-regularised/cpu-simd",
+             "transformer-dropout/reference", "transformer-dropout/cpu-simd"],
             runs.Select(r => $"{r.Workload.Name}/{r.Backend}"));
         Assert.All(runs, r => Assert.Equal(1UL, r.Seed));
     }
@@ -54,11 +56,11 @@ public sealed class ShardTests : SuiteTestBase
     [Fact]
     public void TheDealIsPinned()
     {
-        // Backend by backend: the reference's four runs to shards 0, 1, 2, 0, then cpu-simd's to 1, 2, 0, 1.
-        Assert.Equal([0, 1, 1, 2, 2, 0, 0, 1], Shard.Assign(Plan("reference", "cpu-simd"), 3));
+        // Backend by backend: the reference's eight runs to shards 0, 1, 2, 0, 1, 2, 0, 1, then cpu-simd's to 2, 0, 1, 2, 0, 1, 2, 0.
+        Assert.Equal([0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0], Shard.Assign(Plan("reference", "cpu-simd"), 3));
         // With as many shards as backends, each shard still gets a run of every backend.
         int[] four = Shard.Assign(Plan("reference", "cpu-simd", "opencl", "ilgpu"), 4);
-        Assert.All(Enumerable.Range(0, 4), i => Assert.Equal(4, Enumerable.Range(0, 16).Where(p => four[p] == i).Select(p => p % 4).Distinct().Count()));
+        Assert.All(Enumerable.Range(0, 4), i => Assert.Equal(4, Enumerable.Range(0, four.Length).Where(p => four[p] == i).Select(p => p % 4).Distinct().Count()));
     }
 
     [Fact]
@@ -71,7 +73,7 @@ public sealed class ShardTests : SuiteTestBase
 
         var key = (RunRecord r) => (r.Workload, r.Backend, r.Seed);
         Assert.Equal(whole.Runs.Select(key).Order(), shards.SelectMany(s => s.Runs).Select(key).Order());
-        Assert.Equal(8, shards.SelectMany(s => s.Runs).Select(key).Distinct().Count());
+        Assert.Equal(2 * SmokeWorkloads, shards.SelectMany(s => s.Runs).Select(key).Distinct().Count());
         var order = whole.Runs.Select(key).ToList();
         foreach (var (shard, i) in shards.Select((s, i) => (s, i)))
         {
@@ -91,9 +93,9 @@ public sealed class ShardTests : SuiteTestBase
     public void AShardWithNoRunsWritesItsPlanAndNoRuns()
     {
         var suite = Suite.Load(QuickSmoke());
-        var document = Runner(suite, ["reference"], "empty", new Shard(5, 6)).Run(TestContext.Current.CancellationToken);
+        var document = Runner(suite, ["reference"], "empty", new Shard(SmokeWorkloads, SmokeWorkloads + 1)).Run(TestContext.Current.CancellationToken);
         Assert.Empty(document.Runs);
-        Assert.Equal(4, ResultsFile.Load(Temp("empty")).Plan!.Count);
+        Assert.Equal(SmokeWorkloads, ResultsFile.Load(Temp("empty")).Plan!.Count);
     }
 
     private SuiteRunner Runner(Suite suite, string[] backends, string folder, Shard? shard) =>
@@ -189,10 +191,10 @@ public sealed class ShardTests : SuiteTestBase
         string stderr = await process.StandardError.ReadToEndAsync(cancel);
         await process.WaitForExitAsync(cancel);
         Assert.True(process.ExitCode == 0, stderr);
-        Assert.Contains("shard 1/2 (2 of 4 runs)", await stdout);
+        Assert.Contains("shard 1/2 (4 of 8 runs)", await stdout);
         var results = ResultsFile.Load(Temp("task"));
         Assert.Equal(new Shard(1, 2), results.Shard);
-        Assert.Equal(["cnn", "transformer"], results.Runs.Select(r => r.Workload));
+        Assert.Equal(["cnn", "transformer", "mlp-regularised", "transformer-dropout"], results.Runs.Select(r => r.Workload));
         Assert.Equal("41_3", results.Machine.SlurmJob);
     }
 

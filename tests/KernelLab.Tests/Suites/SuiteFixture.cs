@@ -21,6 +21,9 @@ public abstract class SuiteTestBase : IDisposable
 
     public static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "suites", name + ".json");
 
+    /// <summary>Workloads of suites/smoke.json: the counts of runs, shards and merges follow from it.</summary>
+    public static int SmokeWorkloads { get; } = Suite.Load(Bundled("smoke")).Workloads.Count;
+
     /// <summary>The smoke suite with <paramref name="edit"/> applied, written to a file in <see cref="Dir"/>.</summary>
     protected string SmokeWith(Action<JsonObject> edit, string file = "suite.json")
     {

@@ -38,7 +38,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         Assert.Equal(expected, devices);
 
         var runs = root.GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal(4 * backends.Length, runs.Count);
+        Assert.Equal(SmokeWorkloads * backends.Length, runs.Count);
         foreach (var run in runs.Where(r => r.GetProperty("backend").GetString() == "reference"))
         {
             Assert.Equal("ok", run.GetProperty("status").GetString());
@@ -96,7 +96,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
         string outDir = Temp("out");
         var observer = new CheckingObserver(Path.Combine(outDir, ResultsFile.FileName));
         new SuiteRunner(suite, ["reference", "cpu-simd"], outDir, observer) { ProbePeaks = false }.Run(TestContext.Current.CancellationToken);
-        Assert.Equal(8, observer.Checked);
+        Assert.Equal(2 * SmokeWorkloads, observer.Checked);
     }
 
     [Fact]
@@ -118,7 +118,7 @@ public sealed class SuiteRunnerTests : SuiteTestBase
 
         public int Checked { get; private set; }
 
-        public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan) => Assert.Equal(8, plan.Count);
+        public void Started(ResultsDocument document, IReadOnlyList<(Workload Workload, string Backend)> plan) => Assert.Equal(2 * SmokeWorkloads, plan.Count);
 
         public void Progress(Workload workload, string backend, string phase, double progress)
         {

@@ -14,7 +14,7 @@ public sealed class SweepTests : SuiteTestBase
     public void BatchListIsOneWorkloadPerBatchInOrder()
     {
         var suite = Suite.Load(SmokeWith(j => j["workloads"]![0]!["batch"] = new JsonArray(2, 4, 8)));
-        Assert.Equal(6, suite.Workloads.Count);
+        Assert.Equal(SmokeWorkloads + 2, suite.Workloads.Count);
         var mlp = suite.Workloads.Where(w => w.Name == "mlp").ToList();
         Assert.Equal([2, 4, 8], mlp.Select(w => w.Batch));
         Assert.Equal(["mlp batch=2", "mlp batch=4", "mlp batch=8"], mlp.Select(w => w.Label));
