@@ -11,7 +11,7 @@ public sealed class RecurrentLanguageModel : Network
 {
     private readonly DeviceIndexBuffer _ids;        // [T, B]
     private readonly Embedding _embed;              // [T, B, embed]
-    private readonly IRecurrentLayer[] _layers;     // each [T, B, hidden]
+    private readonly RecurrentLayer[] _layers;     // each [T, B, hidden]
     private readonly Linear _head;                  // [T, B, vocab]
     private readonly DeviceBuffer _dEmbed;          // [T, B, embed]
     private readonly DeviceBuffer[] _dOutputs;      // [T, B, hidden] per layer
@@ -31,7 +31,7 @@ public sealed class RecurrentLanguageModel : Network
         _timeMajor = new int[Rows];
     }
 
-    private IRecurrentLayer Layer(Backend backend, RecurrentConfig config, int k, BatchShape shape)
+    private RecurrentLayer Layer(Backend backend, RecurrentConfig config, int k, BatchShape shape)
     {
         int inFeatures = k == 0 ? config.Embed : config.Hidden;
         return config is GruConfig
