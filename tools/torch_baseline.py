@@ -26,28 +26,30 @@ its time to target (null when not reached), epochs (started), steps, final metri
 time_to_target_s_mean drops the fastest and the slowest seed when there are 3 or more (null unless every seed
 reached the target).
 
-The machine's "blas" names the BLAS torch runs on: OpenBLAS 0.3.21 may misdetect an AMD CPU, so set
-OPENBLAS_CORETYPE (Haswell or Zen on AVX2) for figures that are to be compared; it is recorded.
+OpenBLAS 0.3.21 runs a generic kernel, 6x slower, on CPUs newer than itself: unless OPENBLAS_CORETYPE is set, it is
+set to the best core this CPU supports before torch loads OpenBLAS (tools/blas_probe.py), with one line saying which
+and why. The machine's "blas" names the BLAS torch runs on, "openblas_core" the core OpenBLAS runs,
+"openblas_coretype" and "openblas_coretype_why" what OPENBLAS_CORETYPE was and who chose it.
 
 Run (Debian's PyTorch, torch 1.13):
-  OPENBLAS_CORETYPE=Zen /usr/bin/python3 tools/torch_baseline.py suites/standard.json [--out DIR] [--workloads a,b]
+  /usr/bin/python3 tools/torch_baseline.py suites/standard.json [--out DIR] [--workloads a,b]
 """
 import argparse
-import ctypes
 import datetime
 import json
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import blas_probe  # noqa: E402
+
+CORETYPE_WHY = blas_probe.choose_openblas_coretype()  # before torch is imported: OpenBLAS reads OPENBLAS_CORETYPE as it loads
+import torch  # noqa: E402
 from flop_count import batches, flop_per_step  # noqa: E402
 from torch_golden import OPTIMIZERS, loss_fn, make_batch, make_scheduler  # noqa: E402
 from training_data import DataError, augment_batch, epoch_order, evaluate, golden_model, load_data  # noqa: E402
@@ -64,38 +66,9 @@ def quantile(values, q):
     return s[lo] + (pos - lo) * (s[hi] - s[lo])
 
 
-def blas():
-    """The BLAS torch runs on: OpenBLAS's own build string and the core it chose where OpenBLAS is loaded, with
-    OPENBLAS_CORETYPE, which forces the core; torch's BLAS_INFO otherwise."""
-    info = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    torch_info = f"torch BLAS_INFO={info.group(1) if info else 'unknown'}"
-    try:
-        loaded = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
-                  if "libopenblas" in line.rsplit("/", 1)[-1]}
-    except OSError:
-        loaded = set()
-    for path in sorted(loaded):
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_get_config.restype = lib.openblas_get_corename.restype = ctypes.c_char_p
-            config, core = lib.openblas_get_config().decode(), lib.openblas_get_corename().decode()
-        except (OSError, AttributeError):
-            continue
-        return (f"{config}; core {core}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; "
-                f"{path}; {torch_info}")
-    return torch_info
-
-
 def machine():
-    cpu, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu in ("", platform.machine(), platform.processor()):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
+    cpu = blas_probe.cpu()
+    flags = cpu.flags
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if "sse" in flags else "none"
     gpus = []
     try:
@@ -114,10 +87,9 @@ def machine():
         os_name = rel.get("PRETTY_NAME", os_name).strip('"')
     except OSError:
         pass
-    return {"os": os_name, "cpu": cpu, "cores": os.cpu_count(), "simd": simd, "gpus": gpus,
+    return {"os": os_name, "cpu": cpu.model, "cores": os.cpu_count(), "simd": simd, "gpus": gpus,
             "dotnet": "none (PyTorch baseline)", "opencl_devices": [], "torch": torch.__version__,
-            "python": platform.python_version(), "blas": blas(),
-            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
+            "python": platform.python_version()} | blas_probe.blas(CORETYPE_WHY)
 
 
 TRAINING_STEP_FIELDS = ("schedule", "l1", "clip_grad_norm")  # a suite optimizer's fields that are not torch.optim's
@@ -385,9 +357,6 @@ def main():
            "settings": {k: suite[k] for k in ("warmup_steps", "min_steps", "min_seconds") if k in suite}
            | {"optimizer": suite["optimizer"], "seed": seed, "suite_file": args.suite, "threads": args.threads},
            "runs": []}
-    if doc["machine"]["blas"].startswith("OpenBLAS") and "OPENBLAS_CORETYPE" not in os.environ:
-        print("note: OPENBLAS_CORETYPE is unset; OpenBLAS 0.3.21 may misdetect the CPU (Haswell or Zen on AVX2)",
-              file=sys.stderr)
     note = ("outside baseline: torch initialises its own parameters, so no same-parameter comparison with the "
             "reference applies; PyTorch against the reference is checked by tests/fixtures/golden")
     if not all(map(is_training, workloads)):

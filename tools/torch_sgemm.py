@@ -2,16 +2,23 @@
 
 Prints the median milliseconds and GFLOP/s (2 n^3 per product) of torch.mm on float32 n x n matrices, after a warm-up,
 over at least 20 products and 1 s per size. Compare with `dotnet run -c Release --project suites/Benchmarks -- --filter '*Sgemm*'`
-run on the same machine at the same load.
+run on the same machine at the same load. OPENBLAS_CORETYPE, unless set, is set to the best core this CPU supports
+(tools/blas_probe.py: OpenBLAS 0.3.21 runs a generic kernel on CPUs newer than itself); the BLAS line names the core run.
 
 Run (Debian's PyTorch with libopenblas0-pthread):  /usr/bin/python3 tools/torch_sgemm.py [--threads N]
 """
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import blas_probe  # noqa: E402
+
+CORETYPE_WHY = blas_probe.choose_openblas_coretype()  # before torch is imported: OpenBLAS reads OPENBLAS_CORETYPE as it loads
+import torch  # noqa: E402
 
 
 def median_ms(fn, min_steps=20, min_seconds=1.0):
@@ -30,10 +37,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: every core)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.mm(torch.rand(8, 8), torch.rand(8, 8))  # loads the BLAS, so that its library shows in the process's maps
-    with open("/proc/self/maps") as maps:
-        blas = sorted({line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line})
-    print(f"torch {torch.__version__}, {args.threads} threads, BLAS: {', '.join(blas) or 'unknown'}")
+    print(f"torch {torch.__version__}, {args.threads} threads, BLAS: {blas_probe.blas(CORETYPE_WHY)['blas']}")
     for n in (64, 128, 256, 512, 1024):
         a, b, c = torch.rand(n, n), torch.rand(n, n), torch.empty(n, n)
         ms = median_ms(lambda: torch.mm(a, b, out=c))

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using KernelLab.Backends;
+using KernelLab.Backends.Conformance;
 
 namespace KernelLab.Benchmarks;
 
@@ -62,46 +63,33 @@ public class SgemmBenchmarks
         select new SgemmRun(backend, c);
 
     private Backend _backend = null!;
-    private DeviceBuffer _a = null!, _b = null!, _c = null!;
-    private GemmCase _case = null!;
+    private OpCase _gemm = null!;
+    private OpBuffers _buffers = null!;
 
     [ParamsSource(nameof(Runs))]
     public SgemmRun Case { get; set; } = null!;
 
+    /// <summary>The GEMM as <c>kernellab ops</c> times it: the op case's seeded inputs, uploaded, and its call (C written, not accumulated).</summary>
     [GlobalSetup]
     public void Setup()
     {
         _backend = BackendRegistry.Create(Case.Backend);
-        _case = Case.Gemm;
-        var random = new Random(1);
-        _a = Upload((long)_case.M * _case.K, random);
-        _b = Upload((long)_case.K * _case.N, random);
-        _c = _backend.Allocate((long)_case.M * _case.N);
-    }
-
-    private DeviceBuffer Upload(long length, Random random)
-    {
-        var values = new float[length];
-        for (long i = 0; i < length; i++)
-            values[i] = (float)(2 * random.NextDouble() - 1);
-        var buffer = _backend.Allocate(length);
-        _backend.CopyIn(buffer, values);
-        return buffer;
+        var g = Case.Gemm;
+        _gemm = OpCases.Gemm(g.M, g.N, g.K, g.TransposeA, g.TransposeB, accumulate: false, alpha: 1);
+        _buffers = _gemm.Inputs.Allocate(_backend);
     }
 
     [Benchmark]
     public void Sgemm()
     {
-        _backend.Gemm(_case.TransposeA, _case.TransposeB, _case.M, _case.N, _case.K, _a, _b, _c);
+        _gemm.Run(_backend, _buffers);
         _backend.Synchronize();
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _a.Dispose();
-        _b.Dispose();
-        _c.Dispose();
+        _buffers.Dispose();
         _backend.Dispose();
     }
 }

@@ -27,12 +27,13 @@ internal static class OpsCommand
                 throw new KernelLabException($"--warmup {warmupSeconds}: expected seconds >= 0");
             string name = r.GetValue(backend)!;
             using var device = BackendRegistry.Create(name);
+            var ops = new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite); // a Debug build is refused here, before any output
             stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
             stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10}  shape");
             // The peaks a roofline draws the ops against, measured before the ops load the machine.
             var machine = r.GetValue(output) is null ? null : MachineProbe.Describe();
             var results = new List<OpRecord>();
-            foreach (var result in new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite))
+            foreach (var result in ops)
             {
                 results.Add(result);
                 string check = result.Passed ? "ok" : "FAIL";

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KernelLab.Backends;
 using KernelLab.Backends.Conformance;
 using KernelLab.Results;
@@ -8,17 +7,20 @@ namespace KernelLab.Suites;
 /// <summary>
 /// <c>kernellab ops</c>: every op case of a suite's workloads (backends/Conformance) checked on one backend against
 /// the reference, with fresh random inputs and poisoned outputs, and timed only when it matched.
-/// Each op is warmed up for <paramref name="warmupSeconds"/> before it is timed: long enough for the runtime to replace
+/// Each op runs once at least and for <paramref name="warmupSeconds"/> before it is timed (<see cref="Measurement"/>): long enough for the runtime to replace
 /// the first code of hot methods (tier 0, and the ReadyToRun code of System.Numerics.Tensors, 20x slower here) with
 /// optimised code, so that the time is the op's steady state rather than its start-up.
 /// </summary>
 public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSeconds = 0.05, double warmupSeconds = 0.2)
 {
+    private readonly Measurement _measurement = new(WarmupSteps: 1, warmupSeconds, minRepeats, minSeconds);
+
+    /// <summary>Refuses a Debug build at once; the ops are then checked and timed one by one as the results are read.</summary>
     public IEnumerable<OpRecord> Run(Suite suite)
     {
+        Measurement.RefuseDebugBuild();
         var cases = WorkloadOpCases.For(suite.Workloads.Select(w => (w.Name, w.Model, w.Shape)), suite.Optimizer);
-        foreach (var (workload, opCase) in cases)
-            yield return RunOne(workload, opCase);
+        return cases.Select(c => RunOne(c.Workload, c.Case));
     }
 
     private OpRecord RunOne(string workload, OpCase opCase)
@@ -39,23 +41,7 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
             return record with { Error = check.Failures.ReplaceLineEndings("; ") };
 
         using var buffers = opCase.Inputs.Allocate(backend);
-        var clock = Stopwatch.StartNew();
-        do
-        {
-            opCase.Run(backend, buffers);
-        }
-        while (clock.Elapsed.TotalSeconds < warmupSeconds);
-        backend.Synchronize();
-
-        var timer = backend.CreateTimer();
-        var samples = new List<double>();
-        clock.Restart();
-        while (samples.Count < minRepeats || clock.Elapsed.TotalSeconds < minSeconds)
-        {
-            timer.Start();
-            opCase.Run(backend, buffers);
-            samples.Add(timer.Stop());
-        }
-        return record with { Passed = true, MedianMs = Statistics.Median(samples), MinMs = samples.Min(), Repeats = samples.Count };
+        var times = _measurement.Run(backend, () => opCase.Run(backend, buffers));
+        return record with { Passed = true, MedianMs = times.MedianMs, MinMs = times.MinMs, Repeats = times.Count };
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using KernelLab.Backends;
 using KernelLab.Models;
+using KernelLab.Models.Networks;
 using KernelLab.Models.Training;
 using KernelLab.Results;
 
@@ -96,6 +97,16 @@ public sealed record Suite
     public IReadOnlyList<DeviceSkip> SkipDevices { get; init; } = [];
 
     public const int DefaultMaxSteps = 10000;
+
+    /// <summary>The suite's warm-up and timed-loop rule (warmup_steps, warmup_seconds, min_steps, min_seconds, max_steps).</summary>
+    public Measurement Measurement => new(WarmupSteps, WarmupSeconds, MinSteps, MinSeconds, MaxSteps);
+
+    /// <summary>A workload's network with seeded parameters and batch, checked to fit with the suite's optimizer state: what run checks and times, and the benchmarks time.</summary>
+    public Network CreateSeededNetwork(Backend backend, Workload workload, ulong seed) =>
+        Network.CreateSeeded(backend, workload.Model, workload.Shape, seed, Optimizer);
+
+    /// <summary>The suite's optimizer and schedule over <paramref name="network"/>'s parameters: one <see cref="Optimizer.Step"/> is one training step.</summary>
+    public Optimizer CreateOptimizer(Backend backend, Network network) => new(backend, network.Parameters.All, Optimizer, Schedule);
 
     /// <summary>The reason the suite skips <paramref name="backend"/> on a device of <paramref name="kind"/>, or null.</summary>
     public string? SkipReason(string backend, string kind) =>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KernelLab.Backends;
 using KernelLab.Backends.Reference;
 using KernelLab.Models;
@@ -57,8 +56,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
         foreach (string backend in backends)
             Suite.Known(backend, "--backends");
         suite.CheckThreads(backends, $"--backends ({suite.Source})");
-        if (Debugger.IsAttached || !IsOptimizedBuild())
-            throw new KernelLabException("this is a Debug build: timings from it mean nothing; build with -c Release");
+        Measurement.RefuseDebugBuild();
 
         OutputFolder.Create(outDirectory);
         using var folderLock = FolderLock.Acquire(outDirectory, $"kernellab run {suite.Source}");
@@ -138,7 +136,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             };
             if (suite.SkipReason(backendName, backend.Info.Kind) is { } skip)
                 return record with { Status = RunStatus.Skipped, Reason = $"the suite skips {backendName} on a {backend.Info.Kind} device ({backend.Info.Name}): {skip}" };
-            using (var network = Network.CreateSeeded(backend, workload.Model, workload.Shape, suiteRun.Seed, suite.Optimizer))
+            using (var network = suite.CreateSeededNetwork(backend, workload, suiteRun.Seed))
             {
                 observer.Progress(workload, backendName, "correctness", 0);
                 var correctness = reference().CompareWith(network);
@@ -163,57 +161,30 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
 
     private Throughput Measure(Backend backend, Network network, Workload workload, string backendName, MachineInfo machine, CancellationToken cancel)
     {
-        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
-        void Step() => optimizer.Step(network);
+        using var optimizer = suite.CreateOptimizer(backend, network);
+        var times = suite.Measurement.Run(backend, () => optimizer.Step(network), (phase, progress) => observer.Progress(workload, backendName, phase, progress), cancel);
 
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < suite.WarmupSteps || clock.Elapsed.TotalSeconds < suite.WarmupSeconds; i++)
-        {
-            cancel.ThrowIfCancellationRequested();
-            observer.Progress(workload, backendName, "warm-up", 0);
-            Step();
-        }
-        backend.Synchronize();
-
-        var timer = backend.CreateTimer();
-        var samples = new List<double>();
-        clock.Restart();
-        while ((samples.Count < suite.MinSteps || clock.Elapsed.TotalSeconds < suite.MinSeconds) && samples.Count < suite.MaxSteps)
-        {
-            cancel.ThrowIfCancellationRequested();
-            timer.Start();
-            Step();
-            samples.Add(timer.Stop());
-            double byCount = (double)samples.Count / suite.MinSteps;
-            double byTime = suite.MinSeconds > 0 ? clock.Elapsed.TotalSeconds / suite.MinSeconds : 1;
-            observer.Progress(workload, backendName, "measuring", Math.Min(1, Math.Min(byCount, byTime)));
-        }
-
-        double median = Statistics.Median(samples);
+        double median = times.MedianMs;
         double flop = FlopCount.TrainingStep(workload.Model, workload.Shape);
         double gflops = flop / (median / 1e3) / 1e9;
         bool onCpu = backend.Info.Kind == "cpu";
         return new Throughput
         {
             StepMsMedian = median,
-            StepMsMin = samples.Min(),
-            StepMsMax = samples.Max(),
-            Steps = samples.Count,
+            StepMsMin = times.MinMs,
+            StepMsMax = times.MaxMs,
+            Steps = times.Count,
             SamplesPerSecond = workload.Batch / (median / 1e3),
             Gflops = gflops,
-            StepMsP10 = Statistics.Quantile(samples, 0.1),
-            StepMsP90 = Statistics.Quantile(samples, 0.9),
+            StepMsP10 = times.P10Ms,
+            StepMsP90 = times.P90Ms,
             TokensPerSecond = workload.TokensPerBatch is { } tokens ? tokens / (median / 1e3) : null,
             FlopPerStep = flop,
             PeakShare = onCpu && machine.PeakGflops is > 0 ? gflops / machine.PeakGflops : null,
             WarmupSteps = suite.WarmupSteps,
-            SamplesMs = samples,
+            SamplesMs = times.SamplesMs,
         };
     }
-
-    private static bool IsOptimizedBuild() =>
-        typeof(SuiteRunner).Assembly.GetCustomAttributes(typeof(DebuggableAttribute), false)
-            .OfType<DebuggableAttribute>().All(a => !a.IsJITOptimizerDisabled);
 
     /// <summary>The reference backend's loss and gradients of a workload, computed once and compared with every backend's.</summary>
     private sealed class ReferenceGradients

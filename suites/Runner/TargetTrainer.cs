@@ -60,7 +60,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
         using var network = Network.Create(backend, workload.Model, workload.Shape, suite.Optimizer);
         network.Parameters.Initialize(seed);
         network.Seed = seed; // the dropout masks'
-        using var optimizer = new Optimizer(backend, network.Parameters.All, suite.Optimizer, suite.Schedule);
+        using var optimizer = suite.CreateOptimizer(backend, network);
         string checkpoint = Path.Combine(outDirectory, CheckpointPath(workload, backend.Name, seed));
         var state = new SeedState();
         if (Resume && File.Exists(checkpoint))
