@@ -61,7 +61,7 @@ def choose_openblas_coretype():
         core, reason = best_coretype(cpu())
         if core:
             os.environ["OPENBLAS_CORETYPE"] = core
-            why = f"chosen for this CPU ({reason}): OpenBLAS 0.3.21 falls back to a generic kernel on CPUs newer than itself"
+            why = f"chosen for this CPU ({reason}): set, since OpenBLAS 0.3.21 falls back to a generic kernel on a CPU it does not know"
         else:
             why = f"left to OpenBLAS: {reason}"
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, {why}", file=sys.stderr, flush=True)
