@@ -187,16 +187,17 @@ public sealed class OpRecorder : ReferenceBackend
         base.BatchNormTrainingForwardCore(x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, eps, momentum);
     }
 
-    // The L1 and clipping case runs both at one length: noted from the subgradient with its lambda, and from the clip with its bound.
+    // The L1 and clipping case runs both at one length: noted from the subgradient with its lambda and a bound that never
+    // clips, and from the clip with its bound and no L1 term, so that each row's settings are the step's own.
     protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda)
     {
-        Note(() => OpCases.Regularisation(n, lambda, maxNorm: 1));
+        Note(() => OpCases.Regularisation(n, lambda, maxNorm: double.PositiveInfinity));
         base.AddL1GradientCore(param, grad, n, lambda);
     }
 
     protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm)
     {
-        Note(() => OpCases.Regularisation(n, lambda: 0.01, maxNorm));
+        Note(() => OpCases.Regularisation(n, lambda: 0, maxNorm));
         base.ClipByNormCore(x, n, sumSquares, maxNorm);
     }
 
