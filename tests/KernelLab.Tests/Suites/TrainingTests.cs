@@ -134,14 +134,31 @@ public sealed class TrainingTests : SuiteTestBase
         SafetensorsFile Read(RunRecord run) => SafetensorsFile.Read(Path.Combine(Temp("out"), run.Training!.Seeds.Single().Params!));
     }
 
-    [Fact]
-    public void ARunStoppedAndResumedFromItsCheckpointsEndsAsAnUninterruptedOne()
+    /// <param name="blocks">
+    /// With the training blocks too: dropout (masks keyed by the optimizer step), batch norm (running statistics and
+    /// num_batches_tracked in the checkpoint), augmentation (keyed by epoch and batch), l1 and clipping.
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARunStoppedAndResumedFromItsCheckpointsEndsAsAnUninterruptedOne(bool blocks)
     {
         // A loss no run reaches: both seeds train all 3 epochs (12 steps each), and the stop falls in the second seed, after
         // the first has finished (its final checkpoint says so) and two checkpoints into the second.
         // A plateau schedule too: its rate and state go into the checkpoints with the rest.
-        string suite = TrainingSuite("cpu-simd", w => w["target"] = new JsonObject { ["metric"] = "loss", ["value"] = 1e-9, ["max_epochs"] = 3 });
-        File.WriteAllText(suite, File.ReadAllText(suite).Replace("\"lr\":0.01}", "\"lr\":0.01,\"schedule\":{\"name\":\"plateau\",\"factor\":0.5,\"patience\":0}}"));
+        string suite = TrainingSuite("cpu-simd", w =>
+        {
+            w["target"] = new JsonObject { ["metric"] = "loss", ["value"] = 1e-9, ["max_epochs"] = 3 };
+            if (blocks)
+            {
+                w["model"]!["dropout"] = 0.2;
+                w["model"]!["batch_norm"] = true;
+                w["data"]!["augment"] = new JsonObject { ["crop_padding"] = 2, ["hflip"] = true };
+            }
+        });
+        string regularised = blocks ? ",\"l1\":0.0001,\"clip_grad_norm\":0.5" : "";
+        File.WriteAllText(suite, File.ReadAllText(suite).Replace("\"lr\":0.01}", $"\"lr\":0.01{regularised},\"schedule\":{{\"name\":\"plateau\",\"factor\":0.5,\"patience\":0}}}}"));
+        Assert.Equal(blocks, Suite.Load(suite).Optimizer.ClipGradNorm is not null);
         Assert.IsType<PlateauSchedule>(Suite.Load(suite).Schedule);
         var whole = Run(suite, "cpu-simd", Temp("whole")).Runs.Single();
 
