@@ -252,7 +252,7 @@ def train_seed(suite, w, B, device, seed, target):
             idx = order[k * B:(k + 1) * B]
             x = data.train.x[idx]
             if augment:
-                x = augment_batch(x, w["model"]["family"], augment, seed, epochs - 1, k)
+                x = augment_batch(x, augment, seed, epochs - 1, k)
             loss = training_step(model, opt, suite["optimizer"], x, data.train.y[idx])
             if scheduler and not plateau:
                 scheduler.step()

@@ -82,12 +82,12 @@ class SeededRandom:
 AUGMENT_GAMMA = 0xD1B54A32D192ED03
 
 
-def augment_batch(x, family, augment, seed, epoch, k):
+def augment_batch(x, augment, seed, epoch, k):
     """Batch k of epoch `epoch` augmented as models/Data/README.md's "Augmentation": one generator per batch; for each
     example in order, the crop's top and left offsets into the zero-padded image (next_int(2p + 1) each, p the padding),
     then the flip (next_double() < 0.5); crop first, then flip, as Compose([RandomCrop, RandomHorizontalFlip])."""
     p, hflip = augment.get("crop_padding", 0), augment.get("hflip", False)
-    rng = SeededRandom(((seed + GOLDEN_GAMMA * (epoch + 1)) + AUGMENT_GAMMA * (k + 1)) & MASK64)
+    rng = SeededRandom((epoch_seed(seed, epoch) + AUGMENT_GAMMA * (k + 1)) & MASK64)
     images = x.reshape(len(x), 1, IMAGE_SIDE, IMAGE_SIDE)
     padded = F.pad(images, (p, p, p, p))
     out = torch.empty_like(images)
@@ -98,9 +98,14 @@ def augment_batch(x, family, augment, seed, epoch, k):
     return out.reshape(x.shape)
 
 
+def epoch_seed(seed, epoch):
+    """The generator seed of epoch `epoch` (from 0): (seed + 0x9E3779B97F4A7C15 * (epoch + 1)) mod 2^64."""
+    return (seed + GOLDEN_GAMMA * (epoch + 1)) & MASK64
+
+
 def epoch_order(seed, epoch, n):
     """The order of epoch `epoch` (from 0) of `n` training examples for `seed`: Fisher-Yates with its own generator."""
-    rng = SeededRandom((seed + GOLDEN_GAMMA * (epoch + 1)) & MASK64)
+    rng = SeededRandom(epoch_seed(seed, epoch))
     perm = list(range(n))
     for i in range(n - 1, 0, -1):
         j = rng.next_int(i + 1)

@@ -387,7 +387,8 @@ public abstract class Backend : IDisposable
     public void BatchNormTrainingForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
         DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum)
     {
-        RequireBatchNorm(x, weight, bias, outer, channels, inner);
+        RequireBatchNorm(x, weight, outer, channels, inner);
+        Require(bias, channels, nameof(bias));
         if ((long)outer * inner < 2)
             throw new ArgumentException($"batch norm in train mode needs more than 1 value per channel, got {(long)outer * inner}");
         Require(y, (long)outer * channels * inner, nameof(y));
@@ -402,7 +403,8 @@ public abstract class Backend : IDisposable
     public void BatchNormEvalForward(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
         int outer, int channels, int inner, double eps)
     {
-        RequireBatchNorm(x, weight, bias, outer, channels, inner);
+        RequireBatchNorm(x, weight, outer, channels, inner);
+        Require(bias, channels, nameof(bias));
         Require(runningMean, channels, nameof(runningMean));
         Require(runningVar, channels, nameof(runningVar));
         Require(y, (long)outer * channels * inner, nameof(y));
@@ -413,7 +415,7 @@ public abstract class Backend : IDisposable
     public void BatchNormBackward(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
         int outer, int channels, int inner)
     {
-        RequireBatchNorm(x, weight, weight, outer, channels, inner);
+        RequireBatchNorm(x, weight, outer, channels, inner);
         long n = (long)outer * channels * inner;
         Require(dy, n, nameof(dy));
         Require(mean, channels, nameof(mean));
@@ -509,6 +511,16 @@ public abstract class Backend : IDisposable
         Require(x, n, nameof(x));
         Require(sumSquares, 1, nameof(sumSquares));
         ClipByNormCore(x, n, sumSquares, maxNorm);
+    }
+
+    /// <summary>
+    /// <see cref="ClipByNorm"/>'s factor, for a backend that reads the squared norm on the host: clamp(max_norm / (norm + 1e-6),
+    /// max=1), written so that a NaN norm gives a NaN factor, as torch.clamp does (a min() would give 1 and hide it).
+    /// </summary>
+    protected static double ClipFactor(double sumSquares, double maxNorm)
+    {
+        double coefficient = maxNorm / (Math.Sqrt(sumSquares) + 1e-6);
+        return coefficient >= 1 ? 1 : coefficient;
     }
 
     // ---------------------------------------------------------------- optimizers
@@ -662,12 +674,11 @@ public abstract class Backend : IDisposable
             throw new ArgumentException($"kernel size {s.KernelSize} is not a positive odd number");
     }
 
-    private void RequireBatchNorm(DeviceView x, DeviceView weight, DeviceView bias, int outer, int channels, int inner)
+    private void RequireBatchNorm(DeviceView x, DeviceView weight, int outer, int channels, int inner)
     {
         RequireNonNegative(outer, channels, inner);
         Require(x, (long)outer * channels * inner, nameof(x));
         Require(weight, channels, nameof(weight));
-        Require(bias, channels, nameof(bias));
     }
 
     private static void RequireAttention(AttentionShape s)

@@ -348,10 +348,7 @@ public sealed unsafe partial class CpuSimdBackend
     /// <summary>The factor from the squared norm where it lies, in host memory: nothing waits.</summary>
     protected override void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm)
     {
-        // clip_grad_norm_'s clamp(max_norm / (norm + 1e-6), max=1): a NaN norm gives a NaN factor, as torch.clamp does.
-        double coefficient = maxNorm / (Math.Sqrt(*Ptr(sumSquares)) + 1e-6);
-        float factor = (float)(coefficient >= 1 ? 1 : coefficient);
-        ParallelFor(new ScaleBody(Ptr(x), factor), n, ElementGrain);
+        ParallelFor(new ScaleBody(Ptr(x), (float)ClipFactor(*Ptr(sumSquares), maxNorm)), n, ElementGrain);
     }
 
     /// <summary>x *= factor over a range.</summary>

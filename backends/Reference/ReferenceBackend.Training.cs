@@ -134,11 +134,4 @@ public partial class ReferenceBackend
         for (int i = 0; i < n; i++)
             sx[i] *= factor;
     }
-
-    /// <summary>clip_grad_norm_'s clamp(max_norm / (norm + 1e-6), max=1), written so that a NaN norm gives a NaN factor, as torch.clamp does.</summary>
-    private static double ClipFactor(double sumSquares, double maxNorm)
-    {
-        double coefficient = maxNorm / (Math.Sqrt(sumSquares) + 1e-6);
-        return coefficient >= 1 ? 1 : coefficient;
-    }
 }

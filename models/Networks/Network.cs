@@ -84,9 +84,8 @@ public abstract class Network : IDisposable
         var network = Create(backend, config, shape, optimizer);
         try
         {
-            network.Parameters.Initialize(seed);
+            network.Initialize(seed);
             network.LoadBatch(Batch.Synthetic(config, shape, seed + 1));
-            network.Seed = seed;
             return network;
         }
         catch
@@ -94,6 +93,13 @@ public abstract class Network : IDisposable
             network.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A run's start from <paramref name="seed"/>: seeded parameters and buffers (<see cref="ParameterSet.Initialize"/>), and the seed of the dropout masks.</summary>
+    public void Initialize(ulong seed)
+    {
+        Parameters.Initialize(seed);
+        Seed = seed;
     }
 
     /// <summary>Uploads a batch of this network's shape.</summary>

@@ -17,7 +17,8 @@ public sealed class Optimizer : IDisposable
     private readonly LearningRateSchedule? _schedule;
     private OptimizerSettings _current; // the settings at the current rate: a new record only when the rate changes
     private int _steps; // taken so far; torch.optim's step counter, 1 on the first
-    private readonly DeviceBuffer? _penalty;      // [1]: lambda * sum |w|, with l1
+    private readonly Parameter[] _weights;        // the parameters of two or more dimensions: what l1 counts
+    private readonly DeviceBuffer? _penalty;      // [1]: lambda * sum |w|, with l1 and weights to count
     private readonly DeviceBuffer? _normSquared;  // [1]: the squared global gradient norm, with clip_grad_norm
     private readonly double[] _hostScalar = new double[1];
 
@@ -35,7 +36,8 @@ public sealed class Optimizer : IDisposable
             backend.Fill(buffer, initial);
             return buffer;
         }).ToArray()).ToArray();
-        _penalty = settings.L1 > 0 ? backend.Allocate(1) : null;
+        _weights = [.. parameters.Where(p => p.Shape.Count >= 2)];
+        _penalty = settings.L1 > 0 && _weights.Length > 0 ? backend.Allocate(1) : null;
         _normSquared = settings.ClipGradNorm is not null ? backend.Allocate(1) : null;
     }
 
@@ -98,11 +100,10 @@ public sealed class Optimizer : IDisposable
         if (_penalty is null)
             return 0;
         double lambda = _settings.L1;
-        _backend.Fill(_penalty, 0);
-        foreach (var p in _parameters.Where(p => p.Shape.Count >= 2))
+        for (int i = 0; i < _weights.Length; i++)
         {
-            _backend.SumReduce(Reduction.SumAbs, p.Value, p.Length, _penalty, lambda, accumulate: true);
-            _backend.AddL1Gradient(p.Value, p.Grad, p.Length, lambda);
+            _backend.SumReduce(Reduction.SumAbs, _weights[i].Value, _weights[i].Length, _penalty, lambda, accumulate: i > 0);
+            _backend.AddL1Gradient(_weights[i].Value, _weights[i].Grad, _weights[i].Length, lambda);
         }
         _backend.CopyOut(_penalty, _hostScalar);
         return _hostScalar[0];

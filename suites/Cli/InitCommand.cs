@@ -20,7 +20,7 @@ internal static class InitCommand
             var model = ModelConfig.Load(r.GetValue(config)!);
             using var backend = new ReferenceBackend();
             using var network = Network.Create(backend, model, new BatchShape(1, 1));
-            network.Parameters.Initialize(r.GetValue(seed));
+            network.Initialize(r.GetValue(seed));
             network.Parameters.ToSafetensors().Write(r.GetValue(output)!);
             stdout.WriteLine($"{network.Parameters.All.Sum(p => p.Length)} parameters of a {model.Family} model written to {r.GetValue(output)}");
             return 0;

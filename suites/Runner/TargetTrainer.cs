@@ -58,8 +58,7 @@ public sealed class TargetTrainer(Suite suite, Workload workload, string outDire
     {
         var target = Spec.Target;
         using var network = Network.Create(backend, workload.Model, workload.Shape, suite.Optimizer);
-        network.Parameters.Initialize(seed);
-        network.Seed = seed; // the dropout masks'
+        network.Initialize(seed);
         using var optimizer = suite.CreateOptimizer(backend, network);
         string checkpoint = Path.Combine(outDirectory, CheckpointPath(workload, backend.Name, seed));
         var state = new SeedState();
