@@ -94,6 +94,9 @@ public abstract class Backend : IDisposable
     /// <summary>A timer that reads the device's own clock where it has one.</summary>
     public abstract IDeviceTimer CreateTimer();
 
+    /// <summary>A recorder for a training step that runs many times (<see cref="StepGraph"/>); the default runs the step's ops as they come.</summary>
+    public virtual StepGraph CreateStepGraph() => new();
+
     // ---------------------------------------------------------------- element-wise
 
     /// <summary>y = value everywhere in <paramref name="y"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using KernelLab.Backends.Cuda.Native;
@@ -262,16 +263,21 @@ public sealed unsafe partial class CudaBackend : Backend
         return function;
     }
 
-    /// <summary>Makes this backend's context current on the calling thread (a test may continue on another thread).</summary>
-    private void Enter()
+    /// <summary>
+    /// Makes this backend's context current on the calling thread (a test may continue on another thread). Every call that
+    /// reaches the driver other than a launch comes here, so a step being recorded (<see cref="_recording"/>) has its
+    /// launches so far run first, in order, and runs op by op from there.
+    /// </summary>
+    private void Enter([CallerMemberName] string call = "")
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _recording?.Interrupt(call);
         Check(cuCtxSetCurrent(_context));
     }
 
     /// <summary>
-    /// Queues <paramref name="kernel"/> on the stream. Each argument is checked against the kernel's declared parameters,
-    /// then passed as cuLaunchKernel wants it: an array of pointers, each to one argument's value. An empty grid launches nothing.
+    /// Queues <paramref name="kernel"/> on the stream, or records it in the step graph being recorded. Each argument is
+    /// checked against the kernel's declared parameters. An empty grid launches nothing.
     /// </summary>
     private void Launch(KernelSignature kernel, (long X, long Y) grid, (int X, int Y) block, int sharedBytes, params ReadOnlySpan<KernelArgument> arguments)
     {
@@ -284,16 +290,22 @@ public sealed unsafe partial class CudaBackend : Backend
             return;
         if (grid.X > int.MaxValue || grid.Y > ushort.MaxValue)
             throw new KernelLabException($"{kernel.Name}: a grid of {grid.X} x {grid.Y} blocks is beyond the device's limits");
+        var launch = new LaunchShape(kernel, (uint)grid.X, (uint)grid.Y, (uint)block.X, (uint)block.Y, (uint)sharedBytes);
+        if (_recording is { } step)
+            step.Record(launch, arguments);
+        else
+            LaunchNow(launch, arguments);
+    }
+
+    /// <summary>cuLaunchKernel on the stream, with the arguments as it wants them: an array of pointers, each to one argument's value.</summary>
+    private void LaunchNow(in LaunchShape launch, ReadOnlySpan<KernelArgument> arguments)
+    {
         Enter();
         ulong* values = stackalloc ulong[arguments.Length];
         nint* pointers = stackalloc nint[arguments.Length];
-        for (int i = 0; i < arguments.Length; i++)
-        {
-            values[i] = arguments[i].Bits;
-            pointers[i] = (nint)(values + i);
-        }
-        Check(cuLaunchKernel(Function(kernel), (uint)grid.X, (uint)grid.Y, 1, (uint)block.X, (uint)block.Y, 1, (uint)sharedBytes, _stream, (void**)pointers, null),
-            $"cuLaunchKernel({kernel.Name})");
+        KernelArgument.Marshal(arguments, values, pointers);
+        Check(cuLaunchKernel(Function(launch.Kernel), launch.GridX, launch.GridY, 1, launch.BlockX, launch.BlockY, 1, launch.SharedBytes, _stream, (void**)pointers, null),
+            $"cuLaunchKernel({launch.Kernel.Name})");
     }
 
     // ---------------------------------------------------------------- memory
@@ -356,6 +368,7 @@ public sealed unsafe partial class CudaBackend : Backend
             if (_disposed || !_allocations.Remove(address))
                 return;
         }
+        _recording?.Interrupt(nameof(Free)); // launches recorded but not yet run may still read it
         if (cuCtxSetCurrent(_context) == Success)
             cuMemFree_v2(address);
     }

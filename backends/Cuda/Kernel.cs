@@ -103,4 +103,17 @@ internal readonly record struct KernelArgument(KernelParameter Kind, ulong Bits)
     public static implicit operator KernelArgument(DeviceIndexBuffer indices) => Pointer(((CudaBackend.CudaIndexBuffer)indices).Address);
 
     public static KernelArgument Pointer(ulong address) => new(KernelParameter.Pointer, address);
+
+    /// <summary>Writes each argument's bits to values[i] and its address to pointers[i]: the kernelParams array that cuLaunchKernel and kernel nodes take.</summary>
+    public static unsafe void Marshal(ReadOnlySpan<KernelArgument> arguments, ulong* values, nint* pointers)
+    {
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            values[i] = arguments[i].Bits;
+            pointers[i] = (nint)(values + i);
+        }
+    }
 }
+
+/// <summary>A launch without its arguments: the kernel, its grid and block (two-dimensional), and its dynamic shared memory.</summary>
+internal readonly record struct LaunchShape(KernelSignature Kernel, uint GridX, uint GridY, uint BlockX, uint BlockY, uint SharedBytes);

@@ -161,17 +161,26 @@ public abstract class Network : IDisposable
     public double ComputeLoss()
     {
         Forward(TrainMode);
-        return Loss.ReadLoss();
+        return ReadLoss();
     }
 
     /// <summary>Forward in train mode and backward: every parameter's gradient is overwritten. Returns the mean loss.</summary>
     public double ComputeGradients()
     {
+        QueueGradients();
+        return ReadLoss();
+    }
+
+    /// <summary>Queues forward in train mode and backward, reading nothing back: the loss stays on the device until <see cref="ReadLoss"/>.</summary>
+    public void QueueGradients()
+    {
         Forward(TrainMode);
         Loss.Backward(Targets);
         Backward(Loss.LogitsGrad);
-        return Loss.ReadLoss();
     }
+
+    /// <summary>The mean loss of the last forward pass (waits for it).</summary>
+    public double ReadLoss() => Loss.ReadLoss();
 
     /// <summary>
     /// The loss and every parameter's gradient in <paramref name="actual"/> against <paramref name="reference"/> (both by name) at

@@ -21,6 +21,7 @@ public sealed class Optimizer : IDisposable
     private readonly DeviceBuffer? _penalty;      // [1]: lambda * sum |w|, with l1 and weights to count
     private readonly DeviceBuffer? _normSquared;  // [1]: the squared global gradient norm, with clip_grad_norm
     private readonly double[] _hostScalar = new double[1];
+    private readonly StepGraph _graph; // Step's ops, recorded once and replayed
 
     public Optimizer(Backend backend, IReadOnlyList<Parameter> parameters, OptimizerSettings settings, LearningRateSchedule? schedule = null)
     {
@@ -39,6 +40,7 @@ public sealed class Optimizer : IDisposable
         _weights = [.. parameters.Where(p => p.Shape.Count >= 2)];
         _penalty = settings.L1 > 0 && _weights.Length > 0 ? backend.Allocate(1) : null;
         _normSquared = settings.ClipGradNorm is not null ? backend.Allocate(1) : null;
+        _graph = backend.CreateStepGraph();
     }
 
     /// <summary>Optimizer steps taken so far (torch.optim's "step").</summary>
@@ -72,11 +74,21 @@ public sealed class Optimizer : IDisposable
     /// the global norm; and the update of every parameter at <see cref="LearningRate"/>. Returns the loss as PyTorch's
     /// training loop has it: the network's mean loss plus the L1 penalty of the parameters before the update.
     /// </summary>
+    /// <remarks>
+    /// The step's ops run as one <see cref="StepGraph"/> (one CUDA graph launch on the cuda backend); the loss and the
+    /// penalty are read after it.
+    /// </remarks>
     public double Step(Network network)
     {
+        _graph.Run(static s => s.Optimizer.QueueStep(s.Network), (Optimizer: this, Network: network));
+        return network.ReadLoss() + ReadPenalty();
+    }
+
+    private void QueueStep(Network network)
+    {
         network.Step = (ulong)_steps + 1;
-        double loss = network.ComputeGradients();
-        return loss + Update();
+        network.QueueGradients();
+        QueueUpdate();
     }
 
     /// <summary>
@@ -85,26 +97,38 @@ public sealed class Optimizer : IDisposable
     /// </summary>
     public double Update()
     {
-        double penalty = AddL1();
+        QueueUpdate();
+        return ReadPenalty();
+    }
+
+    private void QueueUpdate()
+    {
+        AddL1();
         ClipGradients();
         SetRate(LearningRate);
         _steps++;
         for (int i = 0; i < _parameters.Count; i++)
             _backend.OptimizerStep(_current, _steps, _parameters[i].Value, _parameters[i].Grad, _state[i]);
-        return penalty;
     }
 
-    /// <summary>Adds lambda * sign(w) to the gradient of every parameter of two or more dimensions; returns lambda * sum |w| over them (0, and no read, without l1).</summary>
-    private double AddL1()
+    /// <summary>Adds lambda * sign(w) to the gradient of every parameter of two or more dimensions, and lambda * sum |w| over them into the penalty (without l1, nothing).</summary>
+    private void AddL1()
     {
         if (_penalty is null)
-            return 0;
+            return;
         double lambda = _settings.L1;
         for (int i = 0; i < _weights.Length; i++)
         {
             _backend.SumReduce(Reduction.SumAbs, _weights[i].Value, _weights[i].Length, _penalty, lambda, accumulate: i > 0);
             _backend.AddL1Gradient(_weights[i].Value, _weights[i].Grad, _weights[i].Length, lambda);
         }
+    }
+
+    /// <summary>The L1 penalty of the last step's parameters before their update (0, and no read, without l1).</summary>
+    private double ReadPenalty()
+    {
+        if (_penalty is null)
+            return 0;
         _backend.CopyOut(_penalty, _hostScalar);
         return _hostScalar[0];
     }
@@ -152,6 +176,7 @@ public sealed class Optimizer : IDisposable
         foreach (var buffers in _state)
             foreach (var b in buffers)
                 b.Buffer.Dispose();
+        _graph.Dispose();
         _penalty?.Dispose();
         _normSquared?.Dispose();
     }

@@ -501,43 +501,29 @@ thread_local std::string LastLaunchFailure, LastLaunchDescription;
 
 bool ValidStream(void* stream) { return stream == nullptr || Streams.count(static_cast<Stream*>(stream)) != 0; }
 
-// A stream's capture (cuStreamBeginCapture_v2 to cuStreamEndCapture): the launches queued on it, each with a copy of
-// its arguments' values, as a graph's kernel nodes in order.
-struct CapturedLaunch
+// A graph (cuGraphCreate): its kernel nodes (cuGraphAddKernelNode_v2), each with a copy of its arguments' values, in the
+// order they were added, which is an order that respects every dependency (a node can only depend on nodes added before
+// it). An executable graph (cuGraphInstantiateWithFlags) is a copy that remembers its graph, whose node handles
+// cuGraphExecKernelNodeSetParams_v2 takes.
+struct GraphNode;
+
+struct Graph
 {
+    std::vector<std::unique_ptr<GraphNode>> nodes;
+    const Graph* source = nullptr; // an executable graph's graph
+};
+
+struct GraphNode
+{
+    const Graph* graph;
+    std::size_t index;
     const Kernel* kernel;
     uint3 grid, block;
     std::vector<std::vector<unsigned char>> arguments;
 };
 
-struct Graph
-{
-    std::vector<CapturedLaunch> launches;
-};
-
-// What this library does with a capture: records kernel launches on the capturing stream; a call that would wait for
-// the stream or the device (a synchronous copy, a stream synchronize, an allocation or free) fails with
-// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the capture, as the driver does in the global capture mode. An
-// event recorded on the capturing stream (an event node) is not emulated: CUDA_ERROR_NOT_SUPPORTED.
-struct Capture
-{
-    Stream* stream = nullptr;
-    std::unique_ptr<Graph> graph;
-    bool invalidated = false;
-};
-
-std::optional<Capture> ActiveCapture; // one at a time
 std::set<Graph*> Graphs, GraphExecs;
-unsigned long long GraphLaunches = 0;
-
-// Whether a call that is illegal while a stream captures may proceed; if not, the capture is invalidated. Caller holds Lock.
-bool OutsideCapture()
-{
-    if (!ActiveCapture)
-        return true;
-    ActiveCapture->invalidated = true;
-    return false;
-}
+unsigned long long GraphLaunches = 0, GraphKernels = 0; // graph launches, and the kernel nodes they ran
 } // namespace
 
 // ------------------------------------------------------------------ the device dialect (cuda_device.h)
@@ -714,8 +700,6 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
     if (pointer == nullptr || bytes == 0)
         return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard guard(Lock);
-    if (!OutsideCapture())
-        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     // The block ends where an inaccessible page begins, so reading or writing one element past it crashes. Its start is
     // thereby aligned to the lowest set bit of its size: 4 bytes for an odd number of floats, 16 for float4 buffers.
     std::size_t page = PageSize(), pages = (bytes + page - 1) / page * page;
@@ -733,8 +717,6 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* pointer, std::size_t bytes)
 EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 {
     std::lock_guard guard(Lock);
-    if (!OutsideCapture())
-        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     auto it = Allocations.find(pointer);
     if (it == Allocations.end())
         return CUDA_ERROR_INVALID_VALUE;
@@ -746,8 +728,6 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr pointer)
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
-    if (!OutsideCapture())
-        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (source == nullptr || Containing(destination, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     Copies++;
@@ -758,8 +738,6 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, std
 EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, std::size_t bytes)
 {
     std::lock_guard guard(Lock);
-    if (!OutsideCapture())
-        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (destination == nullptr || Containing(source, bytes) == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     Copies++;
@@ -773,20 +751,10 @@ EXPORT CUresult cuStreamCreate(void** stream, unsigned flags) { return flags > 1
 EXPORT CUresult cuStreamSynchronize(void* stream)
 {
     std::lock_guard guard(Lock);
-    if (!OutsideCapture())
-        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     return Status(ValidStream(stream), CUDA_ERROR_INVALID_HANDLE);
 }
 
-EXPORT CUresult cuStreamDestroy_v2(void* stream)
-{
-    {
-        std::lock_guard guard(Lock);
-        if (ActiveCapture && ActiveCapture->stream == stream)
-            return CUDA_ERROR_ILLEGAL_STATE; // end the capture first
-    }
-    return Destroy(Streams, stream);
-}
+EXPORT CUresult cuStreamDestroy_v2(void* stream) { return Destroy(Streams, stream); }
 
 // Loads a module from PTX text: every .entry must be a kernel of this library with the same parameter sizes. A mismatch
 // fails with CUDA_ERROR_INVALID_PTX and says why in the JIT error log (options 5 and 6), as the driver's JIT would.
@@ -898,84 +866,120 @@ static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** argu
     return result;
 }
 
-// Runs the grid before it returns (RunGrid) or, on the stream being captured, records it for the graph.
+namespace
+{
+// The kernel a CUfunction handle names, or null. Caller holds Lock.
+const Kernel* FindKernel(void* function)
+{
+    for (const Module* m : Modules)
+        if (m->kernels.count(static_cast<const Kernel*>(function)) != 0)
+            return static_cast<const Kernel*>(function);
+    return nullptr;
+}
+
+// What the driver checks of a launch, for cuLaunchKernel and for a graph's kernel nodes.
+CUresult CheckLaunch(const Kernel* kernel, uint3 grid, uint3 block, unsigned shared_bytes, void** arguments)
+{
+    if (arguments == nullptr && !kernel->parameter_sizes.empty())
+        return CUDA_ERROR_INVALID_VALUE;
+    unsigned long long threads = static_cast<unsigned long long>(block.x) * block.y * block.z;
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || grid.x > MaxGridX || grid.y > MaxGridYZ || grid.z > MaxGridYZ ||
+        block.x > MaxBlockX || block.y > MaxBlockY || block.z > MaxBlockZ)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    return CUDA_SUCCESS;
+}
+} // namespace
+
+// Runs the grid before it returns (RunGrid).
 EXPORT CUresult cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x, unsigned block_y,
                                unsigned block_z, unsigned shared_bytes, void* stream, void** arguments, void** extra)
 {
     std::lock_guard guard(Lock);
-    const Kernel* kernel = nullptr;
-    for (const Module* m : Modules)
-        if (m->kernels.count(static_cast<const Kernel*>(function)) != 0)
-            kernel = static_cast<const Kernel*>(function);
+    const Kernel* kernel = FindKernel(function);
     if (kernel == nullptr || !ValidStream(stream))
         return CUDA_ERROR_INVALID_HANDLE;
-    if (extra != nullptr || (arguments == nullptr && !kernel->parameter_sizes.empty()))
+    if (extra != nullptr)
         return CUDA_ERROR_INVALID_VALUE;
-    unsigned long long threads = static_cast<unsigned long long>(block_x) * block_y * block_z;
-    if (grid_x == 0 || grid_y == 0 || grid_z == 0 || threads == 0 || grid_x > MaxGridX || grid_y > MaxGridYZ || grid_z > MaxGridYZ ||
-        block_x > MaxBlockX || block_y > MaxBlockY || block_z > MaxBlockZ)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (threads > MaxThreadsPerBlock || shared_bytes > EMU_SHARED_LIMIT)
-        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
-    if (ActiveCapture && ActiveCapture->stream == stream && stream != nullptr)
-    {
-        CapturedLaunch launch{kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, {}};
-        for (std::size_t i = 0; i < kernel->parameter_sizes.size(); i++)
-        {
-            auto* value = static_cast<const unsigned char*>(arguments[i]);
-            launch.arguments.emplace_back(value, value + kernel->parameter_sizes[i]);
-        }
-        ActiveCapture->graph->launches.push_back(std::move(launch));
-        return CUDA_SUCCESS;
-    }
+    if (CUresult invalid = CheckLaunch(kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, shared_bytes, arguments); invalid != CUDA_SUCCESS)
+        return invalid;
     KernelLaunches++;
     return RunGrid(kernel, {grid_x, grid_y, grid_z}, {block_x, block_y, block_z}, arguments);
 }
 
-// Mode 0 (CU_STREAM_CAPTURE_MODE_GLOBAL) only. The legacy default stream (0) cannot be captured.
-EXPORT CUresult cuStreamBeginCapture_v2(void* stream, int mode)
+EXPORT CUresult cuGraphCreate(void** graph, unsigned flags)
 {
-    std::lock_guard guard(Lock);
-    if (stream == nullptr || !ValidStream(stream))
-        return stream == nullptr ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_ERROR_INVALID_HANDLE;
-    if (mode != 0)
+    if (graph == nullptr || flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
-    if (ActiveCapture)
-        return CUDA_ERROR_ILLEGAL_STATE;
-    ActiveCapture = Capture{static_cast<Stream*>(stream), std::make_unique<Graph>(), false};
+    std::lock_guard guard(Lock);
+    auto* g = new Graph();
+    Graphs.insert(g);
+    *graph = g;
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuStreamEndCapture(void* stream, void** graph)
+// CUDA_KERNEL_NODE_PARAMS_v2 (cuda.h): kern and ctx are read only when func is null, which the emulator does not support.
+struct KernelNodeParams
 {
-    std::lock_guard guard(Lock);
-    if (graph == nullptr)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (!ActiveCapture || ActiveCapture->stream != stream)
-        return CUDA_ERROR_ILLEGAL_STATE;
-    Capture capture = std::move(*ActiveCapture);
-    ActiveCapture.reset();
-    *graph = nullptr;
-    if (capture.invalidated)
-        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    *graph = capture.graph.get();
-    Graphs.insert(capture.graph.release());
-    return CUDA_SUCCESS;
-}
+    void* func;
+    unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes;
+    void** kernel_params;
+    void** extra;
+    void* kern;
+    void* ctx;
+};
 
-// status: 0 CU_STREAM_CAPTURE_STATUS_NONE, 1 ACTIVE, 2 INVALIDATED.
-EXPORT CUresult cuStreamIsCapturing(void* stream, int* status)
+namespace
 {
-    std::lock_guard guard(Lock);
-    if (status == nullptr)
+// The node's kernel, grid, block and a copy of its arguments' values, after the checks cuLaunchKernel makes. Caller holds Lock.
+CUresult SetNode(GraphNode& node, const KernelNodeParams* p)
+{
+    if (p == nullptr || p->extra != nullptr)
         return CUDA_ERROR_INVALID_VALUE;
-    if (!ValidStream(stream))
+    const Kernel* kernel = FindKernel(p->func);
+    if (kernel == nullptr)
         return CUDA_ERROR_INVALID_HANDLE;
-    *status = ActiveCapture && ActiveCapture->stream == stream ? (ActiveCapture->invalidated ? 2 : 1) : 0;
+    if (CUresult invalid = CheckLaunch(kernel, {p->grid_x, p->grid_y, p->grid_z}, {p->block_x, p->block_y, p->block_z}, p->shared_bytes, p->kernel_params);
+        invalid != CUDA_SUCCESS)
+        return invalid;
+    node.kernel = kernel;
+    node.grid = {p->grid_x, p->grid_y, p->grid_z};
+    node.block = {p->block_x, p->block_y, p->block_z};
+    node.arguments.clear();
+    for (std::size_t i = 0; i < kernel->parameter_sizes.size(); i++)
+    {
+        auto* value = static_cast<const unsigned char*>(p->kernel_params[i]);
+        node.arguments.emplace_back(value, value + kernel->parameter_sizes[i]);
+    }
+    return CUDA_SUCCESS;
+}
+} // namespace
+
+// Every dependency must be a node of the same graph.
+EXPORT CUresult cuGraphAddKernelNode_v2(void** node, void* graph, void* const* dependencies, std::size_t dependency_count, const KernelNodeParams* parameters)
+{
+    std::lock_guard guard(Lock);
+    auto* g = static_cast<Graph*>(graph);
+    if (node == nullptr || (dependency_count > 0 && dependencies == nullptr))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (Graphs.count(g) == 0)
+        return CUDA_ERROR_INVALID_HANDLE;
+    for (std::size_t i = 0; i < dependency_count; i++)
+    {
+        auto* d = static_cast<const GraphNode*>(dependencies[i]);
+        if (std::none_of(g->nodes.begin(), g->nodes.end(), [d](const auto& n) { return n.get() == d; }))
+            return CUDA_ERROR_INVALID_VALUE;
+    }
+    auto added = std::make_unique<GraphNode>(GraphNode{g, g->nodes.size(), nullptr, {}, {}, {}});
+    if (CUresult result = SetNode(*added, parameters); result != CUDA_SUCCESS)
+        return result;
+    *node = added.get();
+    g->nodes.push_back(std::move(added));
     return CUDA_SUCCESS;
 }
 
-// An executable graph is a copy of the graph's launches: the graph may be destroyed after.
+// An executable graph is a copy of the graph's nodes; the graph must outlive it for its node handles to be used.
 EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long flags)
 {
     std::lock_guard guard(Lock);
@@ -984,29 +988,45 @@ EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned l
     auto* g = static_cast<Graph*>(graph);
     if (Graphs.count(g) == 0)
         return CUDA_ERROR_INVALID_HANDLE;
-    auto* copy = new Graph(*g);
+    auto* copy = new Graph();
+    copy->source = g;
+    for (const auto& n : g->nodes)
+        copy->nodes.push_back(std::make_unique<GraphNode>(*n));
     GraphExecs.insert(copy);
     *exec = copy;
     return CUDA_SUCCESS;
 }
 
-// Runs the graph's launches in the order they were captured, before it returns.
+// The node's new parameters, for the executable graph's later launches. The node must be one of the graph it was
+// instantiated from, and keep its kernel (the driver allows another function of the same context; nothing here needs it).
+EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(void* exec, void* node, const KernelNodeParams* parameters)
+{
+    std::lock_guard guard(Lock);
+    auto* e = static_cast<Graph*>(exec);
+    auto* n = static_cast<const GraphNode*>(node);
+    if (GraphExecs.count(e) == 0 || Graphs.count(const_cast<Graph*>(e->source)) == 0)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (n == nullptr || n->graph != e->source || parameters == nullptr || parameters->func != n->kernel)
+        return CUDA_ERROR_INVALID_VALUE;
+    return SetNode(*e->nodes[n->index], parameters);
+}
+
+// Runs the graph's nodes in the order they were added, before it returns.
 EXPORT CUresult cuGraphLaunch(void* exec, void* stream)
 {
     std::lock_guard guard(Lock);
     auto* g = static_cast<Graph*>(exec);
     if (GraphExecs.count(g) == 0 || !ValidStream(stream))
         return CUDA_ERROR_INVALID_HANDLE;
-    if (ActiveCapture)
-        return ActiveCapture->invalidated = true, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; // graphs in graphs: not emulated
     GraphLaunches++;
     std::vector<void*> pointers;
-    for (CapturedLaunch& launch : g->launches)
+    for (auto& node : g->nodes)
     {
         pointers.clear();
-        for (auto& value : launch.arguments)
+        for (auto& value : node->arguments)
             pointers.push_back(value.data());
-        if (CUresult result = RunGrid(launch.kernel, launch.grid, launch.block, pointers.data()); result != CUDA_SUCCESS)
+        GraphKernels++;
+        if (CUresult result = RunGrid(node->kernel, node->grid, node->block, pointers.data()); result != CUDA_SUCCESS)
             return result;
     }
     return CUDA_SUCCESS;
@@ -1024,8 +1044,6 @@ EXPORT CUresult cuEventRecord(void* event, void* stream)
     auto* e = static_cast<Event*>(event);
     if (Events.count(e) == 0 || !ValidStream(stream))
         return CUDA_ERROR_INVALID_HANDLE;
-    if (ActiveCapture && ActiveCapture->stream == stream)
-        return ActiveCapture->invalidated = true, CUDA_ERROR_NOT_SUPPORTED;
     e->recorded = true;
     e->time = std::chrono::steady_clock::now();
     return CUDA_SUCCESS;
@@ -1055,16 +1073,18 @@ EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, void* start, void* en
 
 EXPORT CUresult cuEventDestroy_v2(void* event) { return Destroy(Events, event); }
 
-// Not a driver call: the emulator's own counts for tests, of the kernel launches that ran a grid (a captured launch
-// does not run; the kernels a graph launch runs are not counted here), the graph launches and the copies between host
-// and device (cuMemcpyHtoD, cuMemcpyDtoH) made in this process so far.
-EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* graph_launches, unsigned long long* copies)
+// Not a driver call: the emulator's own counts for tests, made in this process so far: the kernel launches
+// (cuLaunchKernel), the graph launches, the kernel nodes those ran, and the copies between host and device
+// (cuMemcpyHtoD, cuMemcpyDtoH).
+EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* graph_launches, unsigned long long* graph_kernels,
+                                        unsigned long long* copies)
 {
-    if (kernel_launches == nullptr || graph_launches == nullptr || copies == nullptr)
+    if (kernel_launches == nullptr || graph_launches == nullptr || graph_kernels == nullptr || copies == nullptr)
         return CUDA_ERROR_INVALID_VALUE;
     std::lock_guard guard(Lock);
     *kernel_launches = KernelLaunches;
     *graph_launches = GraphLaunches;
+    *graph_kernels = GraphKernels;
     *copies = Copies;
     return CUDA_SUCCESS;
 }

@@ -51,6 +51,38 @@ internal static unsafe partial class CudaDriver
     public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemoryBytes, nint stream, void** kernelParams, void** extra);
 
+    [LibraryImport(Library)] public static partial int cuGraphCreate(nint* graph, uint flags);
+    [LibraryImport(Library)] public static partial int cuGraphInstantiateWithFlags(nint* graphExec, nint graph, ulong flags);
+    [LibraryImport(Library)] public static partial int cuGraphLaunch(nint graphExec, nint stream);
+    [LibraryImport(Library)] public static partial int cuGraphExecDestroy(nint graphExec);
+    [LibraryImport(Library)] public static partial int cuGraphDestroy(nint graph);
+
+    /// <summary>
+    /// CUDA_KERNEL_NODE_PARAMS_v2 (cuda.h, CUDA 12): CUDA 11's struct followed by <c>kern</c> and <c>ctx</c>, which are read
+    /// only when <c>func</c> is null, so the same struct, with them 0, serves both entry points' versions.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct KernelNodeParams
+    {
+        public nint Function;
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ;
+        public uint SharedMemoryBytes;
+        public void** KernelParams;
+        public void** Extra;
+        public nint Kernel, Context;
+    }
+
+    /// <summary>cuGraphAddKernelNode(CUgraphNode*, CUgraph, const CUgraphNode* dependencies, size_t count, params*): _v2 where the driver has it (CUDA 12), else CUDA 11's.</summary>
+    public static int GraphAddKernelNode(nint* node, nint graph, nint* dependencies, nuint count, KernelNodeParams* parameters) =>
+        ((delegate* unmanaged<nint*, nint, nint*, nuint, KernelNodeParams*, int>)AddKernelNodeEntryPoint.Value)(node, graph, dependencies, count, parameters);
+
+    /// <summary>cuGraphExecKernelNodeSetParams(CUgraphExec, CUgraphNode, params*): a kernel node's arguments changed in an instantiated graph; _v2 where the driver has it.</summary>
+    public static int GraphExecKernelNodeSetParams(nint graphExec, nint node, KernelNodeParams* parameters) =>
+        ((delegate* unmanaged<nint, nint, KernelNodeParams*, int>)SetKernelNodeParamsEntryPoint.Value)(graphExec, node, parameters);
+
+    private static readonly Lazy<nint> AddKernelNodeEntryPoint = new(() => EntryPoint("cuGraphAddKernelNode"));
+    private static readonly Lazy<nint> SetKernelNodeParamsEntryPoint = new(() => EntryPoint("cuGraphExecKernelNodeSetParams"));
+
     [LibraryImport(Library)] public static partial int cuEventCreate(nint* evt, uint flags);
     [LibraryImport(Library)] public static partial int cuEventRecord(nint evt, nint stream);
     [LibraryImport(Library)] public static partial int cuEventSynchronize(nint evt);
@@ -68,13 +100,14 @@ internal static unsafe partial class CudaDriver
         return function(milliseconds, start, end);
     }
 
-    private static readonly Lazy<nint> ElapsedTimeEntryPoint = new(() =>
+    private static readonly Lazy<nint> ElapsedTimeEntryPoint = new(() => EntryPoint("cuEventElapsedTime"));
+
+    /// <summary>The driver's NAME_v2 where it exports one, else NAME: the entry points whose cuda.h name moved to _v2 in CUDA 12 or later.</summary>
+    private static nint EntryPoint(string name)
     {
         nint library = NativeLibrary.Load(Library);
-        if (NativeLibrary.TryGetExport(library, "cuEventElapsedTime_v2", out nint v2))
-            return v2;
-        return NativeLibrary.GetExport(library, "cuEventElapsedTime");
-    });
+        return NativeLibrary.TryGetExport(library, name + "_v2", out nint v2) ? v2 : NativeLibrary.GetExport(library, name);
+    }
 
     /// <summary>The one check of every driver call: throws <see cref="CudaException"/> with the status's name (cuGetErrorName) and the call.</summary>
     /// <summary>CUDA_ERROR_OUT_OF_MEMORY.</summary>

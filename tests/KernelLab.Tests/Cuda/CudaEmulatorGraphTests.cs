@@ -1,93 +1,83 @@
-using System.Runtime.InteropServices;
 using static KernelLab.Backends.Cuda.Native.CudaDriver;
 
 namespace KernelLab.Tests;
 
 /// <summary>
-/// The CUDA emulator's graphs: launches queued on a capturing stream are recorded, not run, and a graph launch runs them
-/// in order; a call that would wait for the device during a capture fails it, as the driver does in the global capture
-/// mode. Skipped unless libcuda.so.1 is the emulator.
+/// The CUDA emulator's graphs, as the cuda backend builds them: kernel nodes added to a graph (cuGraphAddKernelNode_v2)
+/// run only when the instantiated graph launches, in order, and a node's parameters set in the instance
+/// (cuGraphExecKernelNodeSetParams_v2) are what its next launch uses. Skipped unless libcuda.so.1 is the emulator.
 /// </summary>
 [Collection(nameof(CudaEmulatorAlone))]
-public sealed unsafe partial class CudaEmulatorGraphTests
+public sealed unsafe class CudaEmulatorGraphTests
 {
-    private const int Threads = 64, Length = 257, CaptureModeGlobal = 0;
-
-    [LibraryImport(Library)] private static partial int cuStreamBeginCapture_v2(nint stream, int mode);
-    [LibraryImport(Library)] private static partial int cuStreamEndCapture(nint stream, nint* graph);
-    [LibraryImport(Library)] private static partial int cuStreamIsCapturing(nint stream, int* status);
-    [LibraryImport(Library)] private static partial int cuGraphInstantiateWithFlags(nint* exec, nint graph, ulong flags);
-    [LibraryImport(Library)] private static partial int cuGraphLaunch(nint exec, nint stream);
-    [LibraryImport(Library)] private static partial int cuGraphExecDestroy(nint exec);
-    [LibraryImport(Library)] private static partial int cuGraphDestroy(nint graph);
+    private const int Threads = 64, Length = 257;
 
     [Fact]
-    public void CapturedLaunches_RunOnlyWhenTheGraphLaunches()
+    public void KernelNodes_RunOnlyWhenTheGraphLaunches_WithTheirLatestParameters()
     {
-        WithKernel("warp_sums", (function, stream, y) =>
+        CudaEmulatorTests.WithFaultsKernel("warp_sums", (function, y) =>
         {
-            long n = Length;
+            long n = 0;
             void** arguments = stackalloc void*[] { &y, &n };
+            var node = new KernelNodeParams { Function = function, GridX = 1, GridY = 1, GridZ = 1, BlockX = Threads, BlockY = 1, BlockZ = 1, KernelParams = arguments };
+            nint graph, exec, first, second;
             var before = EmulatorCounts.Read();
-            Check(cuStreamBeginCapture_v2(stream, CaptureModeGlobal));
-            int status;
-            Check(cuStreamIsCapturing(stream, &status));
-            Assert.Equal(1, status); // CU_STREAM_CAPTURE_STATUS_ACTIVE
-            Check(cuLaunchKernel(function, 1, 1, 1, Threads, 1, 1, 0, stream, arguments, null));
-            nint graph, exec;
-            Check(cuStreamEndCapture(stream, &graph));
-            Check(cuGraphInstantiateWithFlags(&exec, graph, 0));
-            Check(cuGraphDestroy(graph)); // the executable graph is a copy
-            Assert.True(float.IsNaN(Download(y)[0]), "a captured launch ran");
-            Check(cuGraphLaunch(exec, stream));
-            Check(cuGraphLaunch(exec, stream));
-            Check(cuStreamSynchronize(stream));
-            float[] host = Download(y);
-            Check(cuGraphExecDestroy(exec));
-            Assert.All(host.AsSpan(0, Threads).ToArray(), v => Assert.Equal(496f, v));
-            Assert.Equal(new EmulatorCounts(0, 2, 2), EmulatorCounts.Read() - before); // two copies: the two downloads
-        });
-    }
-
-    [Fact]
-    public void CopyDuringCapture_FailsAndInvalidatesTheCapture()
-    {
-        WithKernel("warp_sums", (function, stream, y) =>
-        {
-            float value;
-            Check(cuStreamBeginCapture_v2(stream, CaptureModeGlobal));
-            Assert.Equal("CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", ErrorName(cuMemcpyDtoH_v2(&value, y, sizeof(float))));
-            int status;
-            Check(cuStreamIsCapturing(stream, &status));
-            Assert.Equal(2, status); // CU_STREAM_CAPTURE_STATUS_INVALIDATED
-            nint graph = 1;
-            Assert.Equal("CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", ErrorName(cuStreamEndCapture(stream, &graph)));
-            Assert.Equal(0, graph);
-            Check(cuStreamIsCapturing(stream, &status));
-            Assert.Equal(0, status);
-        });
-    }
-
-    /// <summary>Runs <paramref name="test"/> with a kernel of faults.cu, a stream of its own and y [Length] on the emulator.</summary>
-    private static void WithKernel(string kernelName, Action<nint, nint, ulong> test) =>
-        CudaEmulatorTests.WithFaultsKernel(kernelName, (function, y) =>
-        {
-            nint stream;
-            Check(cuStreamCreate(&stream, 0));
+            Check(cuGraphCreate(&graph, 0));
             try
             {
-                test(function, stream, y);
+                Check(GraphAddKernelNode(&first, graph, null, 0, &node)); // writes no element
+                n = Length;
+                Check(GraphAddKernelNode(&second, graph, &first, 1, &node)); // writes all 64
+                n = 5; // each node holds a copy of the arguments' values, taken when it was added
+                Check(cuGraphInstantiateWithFlags(&exec, graph, 0));
+                Assert.True(float.IsNaN(Download(y)[0]), "a kernel node ran before its graph launched");
+                Check(cuGraphLaunch(exec, 0));
+                Assert.All(Download(y).AsSpan(0, Threads).ToArray(), v => Assert.Equal(496f, v));
+
+                Upload(y, float.NaN);
+                n = 3; // the second node now writes 3 elements
+                Check(GraphExecKernelNodeSetParams(exec, second, &node));
+                Check(cuGraphLaunch(exec, 0));
+                float[] host = Download(y);
+                Assert.All(host.AsSpan(0, 3).ToArray(), v => Assert.Equal(496f, v));
+                Assert.True(float.IsNaN(host[3]), "the node ran with the arguments it was added with");
+
+                Assert.Equal("CUDA_ERROR_INVALID_VALUE", ErrorName(GraphExecKernelNodeSetParams(exec, 0, &node)));
+                Check(cuGraphExecDestroy(exec));
             }
             finally
             {
-                // A test that failed mid-capture ends it here: while it lasts, every other copy of the process fails.
-                int status;
-                nint graph;
-                if (cuStreamIsCapturing(stream, &status) == Success && status != 0 && cuStreamEndCapture(stream, &graph) == Success)
-                    cuGraphDestroy(graph);
-                cuStreamDestroy_v2(stream);
+                cuGraphDestroy(graph);
+            }
+            Assert.Equal(new EmulatorCounts(0, 2, 4, 4), EmulatorCounts.Read() - before); // 2 nodes a launch; three downloads and an upload
+        });
+    }
+
+    [Fact]
+    public void KernelNode_WithADependencyOfAnotherGraph_IsRefused()
+    {
+        CudaEmulatorTests.WithFaultsKernel("warp_sums", (function, y) =>
+        {
+            long n = Length;
+            void** arguments = stackalloc void*[] { &y, &n };
+            var node = new KernelNodeParams { Function = function, GridX = 1, GridY = 1, GridZ = 1, BlockX = Threads, BlockY = 1, BlockZ = 1, KernelParams = arguments };
+            nint a, b, inA, inB;
+            Check(cuGraphCreate(&a, 0));
+            Check(cuGraphCreate(&b, 0));
+            try
+            {
+                Check(GraphAddKernelNode(&inA, a, null, 0, &node));
+                Assert.Equal("CUDA_ERROR_INVALID_VALUE", ErrorName(GraphAddKernelNode(&inB, b, &inA, 1, &node)));
+                node.BlockX = 2048; // more threads than a block may have
+                Assert.Equal("CUDA_ERROR_INVALID_VALUE", ErrorName(GraphAddKernelNode(&inB, b, null, 0, &node)));
+            }
+            finally
+            {
+                cuGraphDestroy(a);
+                cuGraphDestroy(b);
             }
         });
+    }
 
     private static float[] Download(ulong y)
     {
@@ -95,5 +85,12 @@ public sealed unsafe partial class CudaEmulatorGraphTests
         fixed (float* p = host)
             Check(cuMemcpyDtoH_v2(p, y, Length * sizeof(float)));
         return host;
+    }
+
+    private static void Upload(ulong y, float value)
+    {
+        var host = Enumerable.Repeat(value, Length).ToArray();
+        fixed (float* p = host)
+            Check(cuMemcpyHtoD_v2(y, p, Length * sizeof(float)));
     }
 }
