@@ -218,17 +218,18 @@ public static class OpCases
                 b.AttentionBackward(t["dy"], t["qkv"], t["probabilities"], t["dQkv"], s);
             });
 
-    /// <summary>FLOP per logit: forward 5 (max, subtract, exp, sum, divide), backward 2 (subtract the target, scale).</summary>
-    public static OpCase SoftmaxCrossEntropy(int rows, int classes)
+    /// <summary>
+    /// Loss and dLogits in one pass. The logits are uniform in [offset - 5, offset + 5) on a grid of 1/64, which float32
+    /// holds exactly up to |offset| of 2^17, so a large offset tests the kernel's max subtraction and not the rounding of
+    /// its inputs. FLOP per logit: 7 (max, subtract, exp, sum, divide, subtract the target, scale).
+    /// </summary>
+    public static OpCase SoftmaxCrossEntropy(int rows, int classes, double offset = 0)
     {
         long n = (long)rows * classes;
-        return Case("softmax cross-entropy", $"rows={rows} classes={classes}", 7.0 * n,
-            c => c.In("logits", n, -5, 5).Indices("targets", rows, classes).Out("probabilities", n).Out("loss", 1).Out("dLogits", n),
-            (b, t) =>
-            {
-                b.SoftmaxCrossEntropyForward(t["logits"], t.Indices("targets"), t["probabilities"], t["loss"], rows, classes);
-                b.SoftmaxCrossEntropyBackward(t["probabilities"], t.Indices("targets"), t["dLogits"], rows, classes);
-            });
+        return Case("softmax cross-entropy", offset == 0 ? $"rows={rows} classes={classes}" : $"rows={rows} classes={classes} offset={offset:R}", 7.0 * n,
+            c => c.In("logits", d => [.. d.Uniform(n, -5, 5).Select(v => offset + Math.Round(v * 64) / 64)]).Indices("targets", rows, classes)
+                .Out("loss", 1).Out("dLogits", n),
+            (b, t) => b.SoftmaxCrossEntropy(t["logits"], t.Indices("targets"), t["loss"], t["dLogits"], rows, classes));
     }
 
     /// <summary>

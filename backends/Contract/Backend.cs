@@ -456,27 +456,18 @@ public abstract class Backend : IDisposable
     // ---------------------------------------------------------------- loss
 
     /// <summary>
-    /// probabilities = softmax(logits) per row of logits [rows, classes]; loss [1] = mean over rows of
-    /// -log probabilities[r, targets[r]]. Targets are in [0, classes).
+    /// Forward and backward of the loss in one pass, as llm.c's fused classifier: with p = softmax(logits) per row of
+    /// logits [rows, classes], loss [1] = mean over rows of -log p[r, targets[r]] and dLogits [rows, classes] =
+    /// (p - onehot(targets)) / rows, the gradient of the mean loss. Targets are in [0, classes); dLogits is not logits.
     /// </summary>
-    public void SoftmaxCrossEntropyForward(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    public void SoftmaxCrossEntropy(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
         RequireNonNegative(rows, classes);
         Require(logits, (long)rows * classes, nameof(logits));
         Require(targets, rows, nameof(targets));
-        Require(probabilities, (long)rows * classes, nameof(probabilities));
         Require(loss, 1, nameof(loss));
-        SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
-    }
-
-    /// <summary>dLogits = (probabilities - onehot(targets)) / rows: the gradient of the mean loss.</summary>
-    public void SoftmaxCrossEntropyBackward(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        RequireNonNegative(rows, classes);
-        Require(probabilities, (long)rows * classes, nameof(probabilities));
-        Require(targets, rows, nameof(targets));
         Require(dLogits, (long)rows * classes, nameof(dLogits));
-        SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+        SoftmaxCrossEntropyCore(logits, targets, loss, dLogits, rows, classes);
     }
 
     // ---------------------------------------------------------------- regularisation and clipping
@@ -622,8 +613,7 @@ public abstract class Backend : IDisposable
         int outer, int channels, int inner);
     protected abstract void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s);
     protected abstract void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s);
-    protected abstract void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes);
-    protected abstract void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes);
+    protected abstract void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes);
     protected abstract void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate);
     protected abstract void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda);
     protected abstract void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm);

@@ -1,3 +1,5 @@
+using static KernelLab.Backends.Cuda.Native.CudaDriver;
+
 namespace KernelLab.Backends.Cuda;
 
 // The ops: each picks the launch shape its kernel in kernels/cuda expects (noted at the kernel) and passes host scalars as float.
@@ -112,16 +114,27 @@ public sealed partial class CudaBackend
         ? bytes
         : throw new KernelLabException($"a kernel needs {bytes} bytes of shared memory per block, more than the 49152 every CUDA device grants");
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
-        // The mean is reduced on the device: the rows' losses go to scratch, then one block adds them up.
+        // One launch: the rows' losses go to scratch, and the last block to finish takes their mean (see the kernel).
         var rowLoss = KernelArgument.Pointer(Scratch(rows));
-        Launch(Kernel.SoftmaxCrossEntropyForward, Blocks(rows), Block(Threads), 0, logits, targets, probabilities, rowLoss, classes);
-        Launch(Kernel.MeanLoss, Blocks(1), Block(Threads), 0, rowLoss, loss, rows);
+        Launch(Kernel.SoftmaxCrossEntropy, Blocks(rows), Block(Threads), 0, logits, targets, rowLoss, KernelArgument.Pointer(LossTicket()), loss, dLogits, rows, classes);
     }
 
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes) =>
-        Launch(Kernel.SoftmaxCrossEntropyBackward, Elements((long)rows * classes), Block(Threads), 0, probabilities, targets, dLogits, rows, classes);
+    private ulong _lossTicket; // [1] int: blocks of softmax_cross_entropy finished in the launch in flight; 0 between launches
+
+    /// <summary>The ticket counter, allocated and zeroed on first use (the kernel's last block sets it back to 0).</summary>
+    private unsafe ulong LossTicket()
+    {
+        if (_lossTicket == 0)
+        {
+            _lossTicket = AllocateBytes(sizeof(int));
+            int zero = 0;
+            Enter();
+            Check(cuMemcpyHtoD_v2(_lossTicket, &zero, sizeof(int)));
+        }
+        return _lossTicket;
+    }
 
     // ---------------------------------------------------------------- optimizers
 

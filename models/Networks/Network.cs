@@ -167,8 +167,7 @@ public abstract class Network : IDisposable
     /// <summary>Forward in train mode and backward: every parameter's gradient is overwritten. Returns the mean loss.</summary>
     public double ComputeGradients()
     {
-        Forward(TrainMode);
-        Loss.Backward(Targets);
+        Forward(TrainMode); // the loss's forward pass writes its gradient too
         Backward(Loss.LogitsGrad);
         return Loss.ReadLoss();
     }

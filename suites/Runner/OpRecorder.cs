@@ -154,16 +154,10 @@ public sealed class OpRecorder : ReferenceBackend
         base.AttentionBackwardCore(dy, qkv, probabilities, dQkv, s);
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
         Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
-        base.SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
-    }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
-        base.SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+        base.SoftmaxCrossEntropyCore(logits, targets, loss, dLogits, rows, classes);
     }
 
     // Dropout's case runs forward and backward; the mask is the forward's.

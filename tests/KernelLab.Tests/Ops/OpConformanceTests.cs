@@ -185,8 +185,13 @@ public sealed class OpConformanceTests
     public void SoftmaxCrossEntropy(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (rows, classes) in new[] { (1, 1), (7, 9), (17, 65), (3, 257), (64, 10) })
+        // Classes around a block of 256 threads and one warp; rows 1 (the ticket's first block is its last) to 64.
+        foreach (int rows in new[] { 1, 3, 64 })
+        foreach (int classes in new[] { 1, 2, 10, 31, 33, 255, 257 })
             OpCases.SoftmaxCrossEntropy(rows, classes).AssertMatchesReference(backend);
+        // Logits near +-1e4: exp overflows or underflows without the max subtraction, and the loss loses its digits to max's spacing if taken as max + log(sum) - logit.
+        foreach (var (rows, classes, offset) in new[] { (3, 257, 1e4), (64, 10, -1e4), (7, 2, 1e4) })
+            OpCases.SoftmaxCrossEntropy(rows, classes, offset).AssertMatchesReference(backend);
     }
 
     private static readonly OptimizerSettings[] OptimizerVariants =
