@@ -527,12 +527,36 @@ public abstract class Backend : IDisposable
     public void OptimizerStep(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        RequireOptimizerTensor(settings, param, grad, state);
+        OptimizerStepCore(settings, step, param, grad, state);
+    }
+
+    /// <summary>
+    /// The update of <see cref="OptimizerStep(OptimizerSettings, int, DeviceView, DeviceView, ReadOnlySpan{DeviceView})"/> for
+    /// every tensor of <paramref name="tensors"/>, with the same checks and the same arithmetic: what a backend may do in one
+    /// launch (apex's multi_tensor_apply). The tensors do not overlap.
+    /// </summary>
+    public void OptimizerStep(OptimizerSettings settings, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        foreach (var t in tensors)
+            RequireOptimizerTensor(settings, t.Param, t.Grad, t.State);
+        OptimizerStepCore(settings, step, tensors);
+    }
+
+    private void RequireOptimizerTensor(OptimizerSettings settings, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
+    {
         long n = param.Length;
+        RequireOwned(param.Buffer.Owner, nameof(param));
         Require(grad, n, nameof(grad));
         if (state.Length != settings.StateCount)
             throw new ArgumentException($"{settings.Kind} keeps {settings.StateCount} state tensors, {state.Length} given");
         foreach (var s in state)
             Require(s, n, nameof(state));
+    }
+
+    private void OptimizerStepCore(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
+    {
         switch (settings.Kind)
         {
             case OptimizerKind.Sgd: SgdStepCore(settings, step, param, grad, state[0]); break;
@@ -621,6 +645,13 @@ public abstract class Backend : IDisposable
     protected abstract void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq);
     protected abstract void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg);
     protected abstract void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum);
+
+    /// <summary>The multi-tensor step, checked: by default the single-tensor update of each tensor in turn, for a backend that gains nothing from one launch.</summary>
+    protected virtual void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        foreach (var t in tensors)
+            OptimizerStepCore(s, step, t.Param, t.Grad, t.State);
+    }
 
     // ---------------------------------------------------------------- argument checks, written once
 

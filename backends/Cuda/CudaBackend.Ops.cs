@@ -135,33 +135,4 @@ public sealed partial class CudaBackend
         }
         return _lossTicket;
     }
-
-    // ---------------------------------------------------------------- optimizers
-
-    protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) =>
-        Launch(Kernel.SgdStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, momentumBuffer, param.Length, s.LearningRate, s.WeightDecay,
-            s.Momentum != 0, s.Momentum, (1 - s.Dampening), s.Nesterov, step == 1);
-
-    protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq)
-    {
-        double biasCorrection1 = 1 - Math.Pow(s.Beta1, step);
-        double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(s.Beta2, step));
-        Launch(Kernel.AdamStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, expAvg, expAvgSq, param.Length,
-            s.Kind == OptimizerKind.AdamW, s.WeightDecay, (1 - s.LearningRate * s.WeightDecay),
-            s.Beta1, (1 - s.Beta1), s.Beta2, (1 - s.Beta2),
-            (s.LearningRate / biasCorrection1), biasCorrection2Sqrt, s.Eps);
-    }
-
-    protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) =>
-        Launch(Kernel.RmsPropStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, squareAvg, momentumBuffer, gradAvg, param.Length,
-            s.LearningRate, s.Alpha, (1 - s.Alpha), s.Eps, s.WeightDecay,
-            s.Momentum > 0, s.Momentum, s.Centered);
-
-    protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum) =>
-        Launch(Kernel.AdagradStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, stateSum, param.Length,
-            (s.LearningRate / (1 + (step - 1) * s.LearningRateDecay)), s.Eps, s.WeightDecay);
 }

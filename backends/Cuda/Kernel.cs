@@ -72,6 +72,10 @@ internal static class Kernel
     public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, D, D, D, D, D, D, D, D, D);
     public static readonly KernelSignature RmsPropStep = new(Optimizers, "rmsprop_step", P, P, P, P, P, L, D, D, D, D, D, I, D, I);
     public static readonly KernelSignature AdagradStep = new(Optimizers, "adagrad_step", P, P, P, L, D, D, D);
+    public static readonly KernelSignature SgdStepTensors = new(Optimizers, "sgd_step_tensors", P, P, D, D, I, D, D, I, I);
+    public static readonly KernelSignature AdamStepTensors = new(Optimizers, "adam_step_tensors", P, P, I, D, D, D, D, D, D, D, D, D);
+    public static readonly KernelSignature RmsPropStepTensors = new(Optimizers, "rmsprop_step_tensors", P, P, D, D, D, D, D, I, D, I);
+    public static readonly KernelSignature AdagradStepTensors = new(Optimizers, "adagrad_step_tensors", P, P, D, D, D);
 
     public static IReadOnlyList<KernelSignature> All { get; } =
         [.. typeof(Kernel).GetFields(BindingFlags.Public | BindingFlags.Static)

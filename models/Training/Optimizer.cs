@@ -13,6 +13,7 @@ public sealed class Optimizer : IDisposable
     private readonly Backend _backend;
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly DeviceView[][] _state; // per parameter, StateCount whole buffers of its length
+    private OptimizerTensor[]? _tensors;    // per parameter: value, grad and state, what Update passes to the backend
     private readonly OptimizerSettings _settings;
     private readonly LearningRateSchedule? _schedule;
     private OptimizerSettings _current; // the settings at the current rate: a new record only when the rate changes
@@ -89,8 +90,9 @@ public sealed class Optimizer : IDisposable
         ClipGradients();
         SetRate(LearningRate);
         _steps++;
-        for (int i = 0; i < _parameters.Count; i++)
-            _backend.OptimizerStep(_current, _steps, _parameters[i].Value, _parameters[i].Grad, _state[i]);
+        // Every parameter in one call (one launch on cuda); the list is built on the first step and passed unchanged after it.
+        _tensors ??= [.. _parameters.Select((p, i) => new OptimizerTensor(p.Value, p.Grad, _state[i]))];
+        _backend.OptimizerStep(_current, _steps, _tensors);
         return penalty;
     }
 

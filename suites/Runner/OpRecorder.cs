@@ -196,6 +196,26 @@ public sealed class OpRecorder : ReferenceBackend
     }
 
     // Each optimizer update is one step of one parameter tensor.
+    // A training step updates every parameter in one call: one case of the list's lengths, without a case per tensor for the
+    // single-tensor updates the reference runs it as.
+    protected override void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        long[] lengths = new long[tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+            lengths[i] = tensors[i].Param.Length;
+        Note(() => OpCases.OptimizerStepsOverTensors(s, lengths, steps: 1));
+        var note = _note;
+        _note = null;
+        try
+        {
+            base.OptimizerStepCore(s, step, tensors);
+        }
+        finally
+        {
+            _note = note;
+        }
+    }
+
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
     {
         Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));

@@ -216,6 +216,48 @@ public sealed class OpConformanceTests
             OpCases.OptimizerSteps(s, n).AssertMatchesReference(backend);
     }
 
+    // Tensors of one element, under and over a block of 256 threads, an empty one between them, and one chunk of a
+    // multi-tensor block (1024 elements on cuda) plus one.
+    private static readonly long[] TensorLengths = [1, 255, 0, 257, 1000, 1025];
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void OptimizerStepsOverTensors(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        foreach (var s in OptimizerVariants)
+            OpCases.OptimizerStepsOverTensors(s, TensorLengths).AssertMatchesReference(backend);
+    }
+
+    /// <summary>The multi-tensor step gives each tensor the bits of its own single-tensor step: the same arithmetic, only fewer launches.</summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void OptimizerStepOverTensorsIsEachTensorsOwnStep(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        var data = new RandomData(16);
+        foreach (var s in OptimizerVariants)
+        {
+            double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
+            double[][] param = [.. TensorLengths.Select(n => data.Uniform(n))], grad = [.. TensorLengths.Select(n => data.Uniform(n))];
+            OptimizerTensor[] Upload() => [.. TensorLengths.Select((n, k) => new OptimizerTensor(backend.Upload(param[k]), backend.Upload(grad[k]),
+                [.. Enumerable.Range(0, s.StateCount).Select(_ => (DeviceView)backend.Upload(Enumerable.Repeat(initial, (int)n).ToArray()))]))];
+            OptimizerTensor[] together = Upload(), alone = Upload();
+            for (int step = 1; step <= 3; step++)
+            {
+                backend.OptimizerStep(s, step, together);
+                foreach (var t in alone)
+                    backend.OptimizerStep(s, step, t.Param, t.Grad, t.State);
+            }
+            for (int k = 0; k < TensorLengths.Length; k++)
+            {
+                Assert.Equal(backend.Download(alone[k].Param), backend.Download(together[k].Param));
+                for (int i = 0; i < s.StateCount; i++)
+                    Assert.Equal(backend.Download(alone[k].State[i]), backend.Download(together[k].State[i]));
+            }
+        }
+    }
+
     /// <summary>Every op at the shapes the standard suite's workloads run it (what <c>kernellab ops</c> checks before it times).</summary>
     [Theory]
     [MemberData(nameof(Backends))]
