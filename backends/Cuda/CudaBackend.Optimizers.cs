@@ -33,8 +33,6 @@ public sealed partial class CudaBackend
     /// </summary>
     protected override void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
     {
-        if (!TensorTableHolds(tensors))
-            UploadTensorTable(tensors);
         var kernel = s.Kind switch
         {
             OptimizerKind.Sgd => Kernel.SgdStepTensors,
@@ -43,6 +41,8 @@ public sealed partial class CudaBackend
             OptimizerKind.Adagrad => Kernel.AdagradStepTensors,
             _ => throw new ArgumentOutOfRangeException(nameof(s)),
         };
+        if (!TensorTableHolds(tensors))
+            UploadTensorTable(tensors);
         ulong blockTensor = _tensorTable + (ulong)_tensorTableHost.Length * sizeof(ulong);
         LaunchOptimizer(kernel, Blocks(_tensorBlocks), s, step, [KernelArgument.Pointer(_tensorTable), KernelArgument.Pointer(blockTensor)]);
     }
