@@ -218,39 +218,61 @@ public static class OpCases
                 b.AttentionBackward(t["dy"], t["qkv"], t["probabilities"], t["dQkv"], s);
             });
 
-    /// <summary>FLOP per logit: forward 5 (max, subtract, exp, sum, divide), backward 2 (subtract the target, scale).</summary>
-    public static OpCase SoftmaxCrossEntropy(int rows, int classes)
+    /// <summary>
+    /// Loss and dLogits in one pass. The logits are uniform in [offset - 5, offset + 5) on a grid of 1/64, which float32
+    /// holds exactly up to |offset| of 2^17, so a large offset tests the kernel's max subtraction and not the rounding of
+    /// its inputs. FLOP per logit: 7 (max, subtract, exp, sum, divide, subtract the target, scale).
+    /// </summary>
+    public static OpCase SoftmaxCrossEntropy(int rows, int classes, double offset = 0)
     {
         long n = (long)rows * classes;
-        return Case("softmax cross-entropy", $"rows={rows} classes={classes}", 7.0 * n,
-            c => c.In("logits", n, -5, 5).Indices("targets", rows, classes).Out("probabilities", n).Out("loss", 1).Out("dLogits", n),
-            (b, t) =>
-            {
-                b.SoftmaxCrossEntropyForward(t["logits"], t.Indices("targets"), t["probabilities"], t["loss"], rows, classes);
-                b.SoftmaxCrossEntropyBackward(t["probabilities"], t.Indices("targets"), t["dLogits"], rows, classes);
-            });
+        return Case("softmax cross-entropy", offset == 0 ? $"rows={rows} classes={classes}" : $"rows={rows} classes={classes} offset={offset:R}", 7.0 * n,
+            c => c.In("logits", d => [.. d.Uniform(n, -5, 5).Select(v => offset + Math.Round(v * 64) / 64)]).Indices("targets", rows, classes)
+                .Out("loss", 1).Out("dLogits", n),
+            (b, t) => b.SoftmaxCrossEntropy(t["logits"], t.Indices("targets"), t["loss"], t["dLogits"], rows, classes));
     }
 
     /// <summary>
     /// <paramref name="steps"/> optimizer steps over n parameters, a fresh gradient each step; the state starts as the caller
     /// fills it. FLOP per parameter and step: the torch.optim update's formula (<see cref="UpdateFlop"/>).
     /// </summary>
-    public static OpCase OptimizerSteps(OptimizerSettings s, long n, int steps = 3)
+    public static OpCase OptimizerSteps(OptimizerSettings s, long n, int steps = 3) => OptimizerSteps(s, [n], steps, overTensors: false);
+
+    /// <summary>The same steps over a list of tensors of <paramref name="lengths"/>, each step one call of the multi-tensor op.</summary>
+    public static OpCase OptimizerStepsOverTensors(OptimizerSettings s, long[] lengths, int steps = 3) => OptimizerSteps(s, lengths, steps, overTensors: true);
+
+    private static OpCase OptimizerSteps(OptimizerSettings s, long[] lengths, int steps, bool overTensors)
     {
         double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
-        return Case($"{s.Kind} step", $"n={n} steps={steps} {Describe(s)}", (double)UpdateFlop(s.Kind) * n * steps,
+        // One tensor keeps the names of the single-tensor case; a list numbers them: param0, grads0, state0_0, ...
+        string Name(string name, int k) => overTensors ? $"{name}{k}" : name;
+        string StateName(int k, int i) => overTensors ? $"state{k}_{i}" : $"state{i}";
+        string shape = overTensors ? $"n=[{string.Join(", ", lengths)}]" : $"n={lengths[0]}";
+        return Case(overTensors ? $"{s.Kind} step over tensors" : $"{s.Kind} step", $"{shape} steps={steps} {Describe(s)}",
+            (double)UpdateFlop(s.Kind) * lengths.Sum() * steps,
             c =>
             {
-                c.Updated("param", n).In("grads", steps * n);
-                for (int i = 0; i < s.StateCount; i++)
-                    c.Updated($"state{i}", Enumerable.Repeat(initial, checked((int)n)).ToArray());
+                for (int k = 0; k < lengths.Length; k++)
+                {
+                    c.Updated(Name("param", k), lengths[k]).In(Name("grads", k), steps * lengths[k]);
+                    for (int i = 0; i < s.StateCount; i++)
+                        c.Updated(StateName(k, i), Enumerable.Repeat(initial, checked((int)lengths[k])).ToArray());
+                }
                 return c;
             },
             (b, t) =>
             {
-                var state = Enumerable.Range(0, s.StateCount).Select(i => (DeviceView)t[$"state{i}"]).ToArray();
+                var state = Enumerable.Range(0, lengths.Length)
+                    .Select(k => Enumerable.Range(0, s.StateCount).Select(i => (DeviceView)t[StateName(k, i)]).ToArray()).ToArray();
                 for (int step = 1; step <= steps; step++)
-                    b.OptimizerStep(s, step, t["param"], t["grads"].Slice((step - 1) * n, n), state);
+                {
+                    var tensors = Enumerable.Range(0, lengths.Length)
+                        .Select(k => new OptimizerTensor(t[Name("param", k)], t[Name("grads", k)].Slice((step - 1) * lengths[k], lengths[k]), state[k])).ToArray();
+                    if (overTensors)
+                        b.OptimizerStep(s, step, tensors);
+                    else
+                        b.OptimizerStep(s, step, tensors[0].Param, tensors[0].Grad, tensors[0].State);
+                }
             });
     }
 

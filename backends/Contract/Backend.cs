@@ -459,27 +459,18 @@ public abstract class Backend : IDisposable
     // ---------------------------------------------------------------- loss
 
     /// <summary>
-    /// probabilities = softmax(logits) per row of logits [rows, classes]; loss [1] = mean over rows of
-    /// -log probabilities[r, targets[r]]. Targets are in [0, classes).
+    /// Forward and backward of the loss in one pass, as llm.c's fused classifier: with p = softmax(logits) per row of
+    /// logits [rows, classes], loss [1] = mean over rows of -log p[r, targets[r]] and dLogits [rows, classes] =
+    /// (p - onehot(targets)) / rows, the gradient of the mean loss. Targets are in [0, classes); dLogits is not logits.
     /// </summary>
-    public void SoftmaxCrossEntropyForward(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    public void SoftmaxCrossEntropy(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
         RequireNonNegative(rows, classes);
         Require(logits, (long)rows * classes, nameof(logits));
         Require(targets, rows, nameof(targets));
-        Require(probabilities, (long)rows * classes, nameof(probabilities));
         Require(loss, 1, nameof(loss));
-        SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
-    }
-
-    /// <summary>dLogits = (probabilities - onehot(targets)) / rows: the gradient of the mean loss.</summary>
-    public void SoftmaxCrossEntropyBackward(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        RequireNonNegative(rows, classes);
-        Require(probabilities, (long)rows * classes, nameof(probabilities));
-        Require(targets, rows, nameof(targets));
         Require(dLogits, (long)rows * classes, nameof(dLogits));
-        SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+        SoftmaxCrossEntropyCore(logits, targets, loss, dLogits, rows, classes);
     }
 
     // ---------------------------------------------------------------- regularisation and clipping
@@ -539,12 +530,36 @@ public abstract class Backend : IDisposable
     public void OptimizerStep(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        RequireOptimizerTensor(settings, param, grad, state);
+        OptimizerStepCore(settings, step, param, grad, state);
+    }
+
+    /// <summary>
+    /// The update of <see cref="OptimizerStep(OptimizerSettings, int, DeviceView, DeviceView, ReadOnlySpan{DeviceView})"/> for
+    /// every tensor of <paramref name="tensors"/>, with the same checks and the same arithmetic: what a backend may do in one
+    /// launch (apex's multi_tensor_apply). The tensors do not overlap.
+    /// </summary>
+    public void OptimizerStep(OptimizerSettings settings, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        foreach (var t in tensors)
+            RequireOptimizerTensor(settings, t.Param, t.Grad, t.State);
+        OptimizerStepCore(settings, step, tensors);
+    }
+
+    private void RequireOptimizerTensor(OptimizerSettings settings, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
+    {
         long n = param.Length;
+        RequireOwned(param.Buffer.Owner, nameof(param));
         Require(grad, n, nameof(grad));
         if (state.Length != settings.StateCount)
             throw new ArgumentException($"{settings.Kind} keeps {settings.StateCount} state tensors, {state.Length} given");
         foreach (var s in state)
             Require(s, n, nameof(state));
+    }
+
+    private void OptimizerStepCore(OptimizerSettings settings, int step, DeviceView param, DeviceView grad, ReadOnlySpan<DeviceView> state)
+    {
         switch (settings.Kind)
         {
             case OptimizerKind.Sgd: SgdStepCore(settings, step, param, grad, state[0]); break;
@@ -625,8 +640,7 @@ public abstract class Backend : IDisposable
         int outer, int channels, int inner);
     protected abstract void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s);
     protected abstract void AttentionBackwardCore(DeviceView dy, DeviceView qkv, DeviceView probabilities, DeviceView dQkv, AttentionShape s);
-    protected abstract void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes);
-    protected abstract void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes);
+    protected abstract void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes);
     protected abstract void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate);
     protected abstract void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda);
     protected abstract void ClipByNormCore(DeviceView x, long n, DeviceView sumSquares, double maxNorm);
@@ -634,6 +648,13 @@ public abstract class Backend : IDisposable
     protected abstract void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq);
     protected abstract void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg);
     protected abstract void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum);
+
+    /// <summary>The multi-tensor step, checked: by default the single-tensor update of each tensor in turn, for a backend that gains nothing from one launch.</summary>
+    protected virtual void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        foreach (var t in tensors)
+            OptimizerStepCore(s, step, t.Param, t.Grad, t.State);
+    }
 
     // ---------------------------------------------------------------- argument checks, written once
 

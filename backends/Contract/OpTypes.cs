@@ -206,3 +206,9 @@ public sealed record OptimizerSettings
         _ => throw new KernelLabException($"unknown optimizer '{name}': expected one of sgd, adam, adamw, rmsprop, adagrad"),
     };
 }
+
+/// <summary>
+/// One tensor of a multi-tensor optimizer step (<see cref="Backend.OptimizerStep(OptimizerSettings, int, ReadOnlySpan{OptimizerTensor})"/>):
+/// the parameter, its gradient and its <see cref="OptimizerSettings.StateCount"/> state views, each at least the parameter's length.
+/// </summary>
+public readonly record struct OptimizerTensor(DeviceView Param, DeviceView Grad, DeviceView[] State);

@@ -456,10 +456,10 @@ public sealed unsafe partial class CpuSimdBackend
         return sum;
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
         double* rowLoss = (double*)_scratch[0].Partial.Get(2L * rows); // [rows]
-        ParallelFor(new SoftmaxCrossEntropyBody(Ptr(logits), Ptr(targets), Ptr(probabilities), rowLoss, classes), rows, RowGrain(4L * classes));
+        ParallelFor(new SoftmaxCrossEntropyBody(Ptr(logits), Ptr(targets), Ptr(dLogits), rowLoss, classes, rows), rows, RowGrain(4L * classes));
         // Added in row order, so the loss does not depend on how the rows were shared out.
         double total = 0;
         for (int r = 0; r < rows; r++)
@@ -467,31 +467,26 @@ public sealed unsafe partial class CpuSimdBackend
         *Ptr(loss) = (float)(total / rows);
     }
 
-    /// <summary>Rows [start, end): probabilities = softmax(logits); rowLoss = -log p[target] = logsumexp(logits) - logits[target], finite where p[target] underflows to 0.</summary>
-    private readonly struct SoftmaxCrossEntropyBody(float* logits, int* targets, float* probabilities, double* rowLoss, int classes) : IRangeBody
+    /// <summary>
+    /// Rows [start, end): dLogits = (softmax(logits) - onehot(target)) / rows, computed in dLogits' row; rowLoss = -log p[target] =
+    /// logsumexp(logits) - logits[target], finite where p[target] underflows to 0.
+    /// </summary>
+    private readonly struct SoftmaxCrossEntropyBody(float* logits, int* targets, float* dLogits, double* rowLoss, int classes, int rows) : IRangeBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(long start, long end)
         {
+            float inverseRows = 1f / rows;
             for (long r = start; r < end; r++)
             {
-                var p = new Span<float>(probabilities + r * classes, classes);
-                new ReadOnlySpan<float>(logits + r * classes, classes).CopyTo(p);
-                rowLoss[r] = Softmax(p) - logits[r * classes + targets[r]];
+                var d = new Span<float>(dLogits + r * classes, classes);
+                new ReadOnlySpan<float>(logits + r * classes, classes).CopyTo(d);
+                int target = targets[r];
+                rowLoss[r] = Softmax(d) - logits[r * classes + target];
+                float p = d[target];
+                TensorPrimitives.Multiply(d, inverseRows, d);
+                d[target] = (p - 1) * inverseRows;
             }
-        }
-    }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        float* pp = Ptr(probabilities), pd = Ptr(dLogits);
-        int* pt = Ptr(targets);
-        float inverseRows = 1f / rows;
-        for (int r = 0; r < rows; r++)
-        {
-            long at = (long)r * classes;
-            TensorPrimitives.Multiply(new ReadOnlySpan<float>(pp + at, classes), inverseRows, new Span<float>(pd + at, classes));
-            pd[at + pt[r]] = (pp[at + pt[r]] - 1) * inverseRows;
         }
     }
 }

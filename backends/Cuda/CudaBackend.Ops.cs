@@ -1,3 +1,5 @@
+using static KernelLab.Backends.Cuda.Native.CudaDriver;
+
 namespace KernelLab.Backends.Cuda;
 
 // The ops: each picks the launch shape its kernel in kernels/cuda expects (noted at the kernel) and passes host scalars as float.
@@ -112,43 +114,25 @@ public sealed partial class CudaBackend
         ? bytes
         : throw new KernelLabException($"a kernel needs {bytes} bytes of shared memory per block, more than the 49152 every CUDA device grants");
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
-        // The mean is reduced on the device: the rows' losses go to scratch, then one block adds them up.
+        // One launch: the rows' losses go to scratch, and the last block to finish takes their mean (see the kernel).
         var rowLoss = KernelArgument.Pointer(Scratch(rows));
-        Launch(Kernel.SoftmaxCrossEntropyForward, Blocks(rows), Block(Threads), 0, logits, targets, probabilities, rowLoss, classes);
-        Launch(Kernel.MeanLoss, Blocks(1), Block(Threads), 0, rowLoss, loss, rows);
+        Launch(Kernel.SoftmaxCrossEntropy, Blocks(rows), Block(Threads), 0, logits, targets, rowLoss, KernelArgument.Pointer(LossTicket()), loss, dLogits, rows, classes);
     }
 
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes) =>
-        Launch(Kernel.SoftmaxCrossEntropyBackward, Elements((long)rows * classes), Block(Threads), 0, probabilities, targets, dLogits, rows, classes);
+    private ulong _lossTicket; // [1] int: blocks of softmax_cross_entropy finished in the launch in flight; 0 between launches
 
-    // ---------------------------------------------------------------- optimizers
-
-    protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer) =>
-        Launch(Kernel.SgdStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, momentumBuffer, param.Length, s.LearningRate, s.WeightDecay,
-            s.Momentum != 0, s.Momentum, (1 - s.Dampening), s.Nesterov, step == 1);
-
-    protected override void AdamStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView expAvg, DeviceView expAvgSq)
+    /// <summary>The ticket counter, allocated and zeroed on first use (the kernel's last block sets it back to 0).</summary>
+    private unsafe ulong LossTicket()
     {
-        double biasCorrection1 = 1 - Math.Pow(s.Beta1, step);
-        double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(s.Beta2, step));
-        Launch(Kernel.AdamStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, expAvg, expAvgSq, param.Length,
-            s.Kind == OptimizerKind.AdamW, s.WeightDecay, (1 - s.LearningRate * s.WeightDecay),
-            s.Beta1, (1 - s.Beta1), s.Beta2, (1 - s.Beta2),
-            (s.LearningRate / biasCorrection1), biasCorrection2Sqrt, s.Eps);
+        if (_lossTicket == 0)
+        {
+            _lossTicket = AllocateBytes(sizeof(int));
+            int zero = 0;
+            Enter();
+            Check(cuMemcpyHtoD_v2(_lossTicket, &zero, sizeof(int)));
+        }
+        return _lossTicket;
     }
-
-    protected override void RmsPropStepCore(OptimizerSettings s, DeviceView param, DeviceView grad, DeviceView squareAvg, DeviceView momentumBuffer, DeviceView gradAvg) =>
-        Launch(Kernel.RmsPropStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, squareAvg, momentumBuffer, gradAvg, param.Length,
-            s.LearningRate, s.Alpha, (1 - s.Alpha), s.Eps, s.WeightDecay,
-            s.Momentum > 0, s.Momentum, s.Centered);
-
-    protected override void AdagradStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView stateSum) =>
-        Launch(Kernel.AdagradStep, Elements(param.Length), Block(Threads), 0,
-            param, grad, stateSum, param.Length,
-            (s.LearningRate / (1 + (step - 1) * s.LearningRateDecay)), s.Eps, s.WeightDecay);
 }

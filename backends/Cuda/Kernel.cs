@@ -36,7 +36,6 @@ internal static class Kernel
     public static readonly KernelSignature ActivationForward = new(Elementwise, "activation_forward", I, P, P, L);
     public static readonly KernelSignature ActivationBackward = new(Elementwise, "activation_backward", I, P, P, P, P, L);
     public static readonly KernelSignature AddBias = new(Elementwise, "add_bias", P, P, I, I, L);
-    public static readonly KernelSignature SoftmaxCrossEntropyBackward = new(Elementwise, "softmax_cross_entropy_backward", P, P, P, I, I);
     public static readonly KernelSignature DropoutForward = new(Elementwise, "dropout_forward", P, P, P, L, I, F, I, I, I, I, I);
     public static readonly KernelSignature BatchNormEvalForward = new(Elementwise, "batchnorm_eval_forward", P, P, P, P, P, P, I, I, F, L);
     public static readonly KernelSignature AddL1Gradient = new(Elementwise, "add_l1_gradient", P, P, F, L);
@@ -48,8 +47,7 @@ internal static class Kernel
     public static readonly KernelSignature LayerNormForward = new(Reductions, "layernorm_forward", P, P, P, P, P, P, I, F);
     public static readonly KernelSignature LayerNormBackwardData = new(Reductions, "layernorm_backward_data", P, P, P, P, P, P, I);
     public static readonly KernelSignature LayerNormBackwardParams = new(Reductions, "layernorm_backward_params", P, P, P, P, P, P, I, I);
-    public static readonly KernelSignature SoftmaxCrossEntropyForward = new(Reductions, "softmax_cross_entropy_forward", P, P, P, P, I);
-    public static readonly KernelSignature MeanLoss = new(Reductions, "mean_loss", P, P, I);
+    public static readonly KernelSignature SoftmaxCrossEntropy = new(Reductions, "softmax_cross_entropy", P, P, P, P, P, P, I, I);
     public static readonly KernelSignature BatchNormTrainingForward = new(Reductions, "batchnorm_training_forward", P, P, P, P, P, P, P, P, I, I, I, F, F);
     public static readonly KernelSignature BatchNormBackward = new(Reductions, "batchnorm_backward", P, P, P, P, P, P, P, P, I, I, I);
     public static readonly KernelSignature SumReduce = new(Reductions, "sum_reduce", I, P, L, P, F, I);
@@ -74,6 +72,10 @@ internal static class Kernel
     public static readonly KernelSignature AdamStep = new(Optimizers, "adam_step", P, P, P, P, L, I, D, D, D, D, D, D, D, D, D);
     public static readonly KernelSignature RmsPropStep = new(Optimizers, "rmsprop_step", P, P, P, P, P, L, D, D, D, D, D, I, D, I);
     public static readonly KernelSignature AdagradStep = new(Optimizers, "adagrad_step", P, P, P, L, D, D, D);
+    public static readonly KernelSignature SgdStepTensors = new(Optimizers, "sgd_step_tensors", P, P, D, D, I, D, D, I, I);
+    public static readonly KernelSignature AdamStepTensors = new(Optimizers, "adam_step_tensors", P, P, I, D, D, D, D, D, D, D, D, D);
+    public static readonly KernelSignature RmsPropStepTensors = new(Optimizers, "rmsprop_step_tensors", P, P, D, D, D, D, D, I, D, I);
+    public static readonly KernelSignature AdagradStepTensors = new(Optimizers, "adagrad_step_tensors", P, P, D, D, D);
 
     public static IReadOnlyList<KernelSignature> All { get; } =
         [.. typeof(Kernel).GetFields(BindingFlags.Public | BindingFlags.Static)

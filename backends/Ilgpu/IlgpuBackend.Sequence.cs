@@ -91,25 +91,16 @@ public sealed partial class IlgpuBackend
             k => k(Extent(s.QkvLength), View(dy), View(qkv), View(probabilities), dScore, View(dQkv), Args(s)));
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
-        // Each row's loss into work space, then their mean on the device: only the loss [1] is ever read back.
+        // Each row's loss into work space, then their mean in row order by one group: only the loss [1] is ever read back.
         var rowLoss = Scratch("cross-entropy row losses", rows);
         if (rows > 0)
-            Launch(nameof(NormalizationKernels.SoftmaxCrossEntropyForward),
-                static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(NormalizationKernels.SoftmaxCrossEntropyForward),
-                k => k(Groups(rows), View(logits), Indices(targets), View(probabilities), rowLoss, classes));
+            Launch(nameof(NormalizationKernels.SoftmaxCrossEntropy),
+                static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(NormalizationKernels.SoftmaxCrossEntropy),
+                k => k(Groups(rows), View(logits), Indices(targets), rowLoss, View(dLogits), rows, classes));
         Launch(nameof(NormalizationKernels.Mean),
             static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int>(NormalizationKernels.Mean),
             k => k(Groups(1), rowLoss, View(loss), rows));
-    }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        long n = (long)rows * classes;
-        if (n > 0)
-            Launch(nameof(NormalizationKernels.SoftmaxCrossEntropyBackward),
-                static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(NormalizationKernels.SoftmaxCrossEntropyBackward),
-                k => k(Extent(n), View(probabilities), Indices(targets), View(dLogits), rows, classes));
     }
 }

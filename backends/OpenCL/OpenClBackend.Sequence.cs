@@ -43,14 +43,12 @@ public sealed partial class OpenClBackend
             .Int(s.Batch).Int(s.T).Int(s.Channels).Int(s.Heads).Run(s.QkvLength);
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
-        // Each row's loss into work space, then their mean on the device: only the loss [1] is ever read back.
+        // Each row's loss into work space, then their mean in row order by one group: OpenCL 1.2 cannot make one group's
+        // writes visible to another within a launch, so the mean is a second launch (not a last-group ticket, as on cuda).
         var rowLoss = Scratch("cross-entropy row losses", rows);
-        Kernel(Normalization, "softmax_cross_entropy_forward").View(logits).Indices(targets).View(probabilities).View(rowLoss).Int(classes).RunGroups(rows);
+        Kernel(Normalization, "softmax_cross_entropy").View(logits).Indices(targets).View(rowLoss).View(dLogits).Int(rows).Int(classes).RunGroups(rows);
         Kernel(Normalization, "mean_reduce").View(rowLoss).View(loss).Int(rows).RunGroups(1);
     }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes) =>
-        Kernel(Normalization, "softmax_cross_entropy_backward").View(probabilities).Indices(targets).View(dLogits).Int(rows).Int(classes).Run((long)rows * classes);
 }

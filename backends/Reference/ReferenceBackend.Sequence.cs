@@ -245,29 +245,23 @@ public partial class ReferenceBackend
         private int Qkv(int b, int t, int third, int h) => (b * S.T + t) * 3 * S.Channels + third * S.Channels + h * S.HeadSize;
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
-        Span<double> sl = Span(logits), sp = Span(probabilities), sloss = Span(loss); // [rows, classes], [rows, classes], [1]
+        Span<double> sl = Span(logits), sd = Span(dLogits), sloss = Span(loss); // [rows, classes], [rows, classes], [1]
         Span<int> st = Indices(targets); // [rows]
         double total = 0;
         for (int r = 0; r < rows; r++)
         {
-            var p = sp.Slice(r * classes, classes);
-            sl.Slice(r * classes, classes).CopyTo(p);
+            var d = sd.Slice(r * classes, classes);
+            sl.Slice(r * classes, classes).CopyTo(d);
             // -log p[target] = logsumexp(logits) - logits[target], which stays finite where p[target] underflows to 0.
-            double logSumExp = Softmax(p);
+            double logSumExp = Softmax(d);
             total += logSumExp - sl[r * classes + st[r]];
+            d[st[r]] -= 1;
+            for (int j = 0; j < classes; j++)
+                d[j] /= rows;
         }
         sloss[0] = total / rows;
-    }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        Span<double> sp = Span(probabilities), sd = Span(dLogits); // [rows, classes]
-        Span<int> st = Indices(targets); // [rows]
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < classes; j++)
-                sd[r * classes + j] = (sp[r * classes + j] - (j == st[r] ? 1 : 0)) / rows;
     }
 
     /// <summary>Softmax in place; returns log(sum(exp(row))) of the input. The row maximum is subtracted first so that exp cannot overflow.</summary>

@@ -83,16 +83,6 @@ extern "C" __global__ void add_bias(float* y, const float* bias, int channels, i
         y[i] += bias[(i / inner) % channels];
 }
 
-// dLogits [rows, classes] = (probabilities - onehot(targets)) / rows.
-extern "C" __global__ void softmax_cross_entropy_backward(const float* probabilities, const int* targets, float* dLogits, int rows, int classes)
-{
-    GRID_STRIDE(i, (long long)rows * classes)
-    {
-        int r = (int)(i / classes), j = (int)(i % classes);
-        dLogits[i] = (probabilities[i] - (j == targets[r] ? 1.0f : 0.0f)) / rows;
-    }
-}
-
 // Philox4x32-10, as backends/Contract/Philox.cs: counter c becomes the four output words under key (k0, k1). The rounds'
 // products are 32 x 32 -> 64 bits, as Philox.cs takes them (one wide multiply on the GPU).
 #define PHILOX_M0 0xD2511F53u // round multipliers

@@ -179,11 +179,19 @@ extern "C" __global__ void batchnorm_backward(const float* dy, const float* x, c
     }
 }
 
-// probabilities = softmax(logits) per row of [rows, classes]; rowLoss[r] = logsumexp(logits[r]) - logits[r, target],
-// which stays finite where the target's probability underflows. Grid: rows.
-extern "C" __global__ void softmax_cross_entropy_forward(const float* logits, const int* targets, float* probabilities,
-                                                         float* rowLoss, int classes)
+// Forward and backward of the mean loss in one launch, as llm.c's fused classifier; one block per row of logits
+// [rows, classes]: dLogits = (softmax(logits) - onehot(targets)) / rows, and rowLoss[r] = logsumexp(logits[r]) -
+// logits[r, target], taken as log(sum) - (logits[r, target] - max) so that it stays finite where the target's
+// probability underflows and keeps its digits where the logits are large (max + log(sum) rounds to the spacing of max).
+// The mean, loss[0]: each block writes its row's loss, fences it and takes a ticket (an int atomic, which orders nothing
+// but who sums); the block that takes the last one adds rowLoss [rows] up in row order with block_sum's tree, as one
+// block would after the launch, so the loss's bits depend on rows alone, and sets the ticket back to 0 for the next launch.
+// Grid: rows.
+extern "C" __global__ void softmax_cross_entropy(const float* logits, const int* targets, float* rowLoss, int* ticket, float* loss,
+                                                 float* dLogits, int rows, int classes)
 {
+    __shared__ bool lastBlock;
+    const int target = targets[blockIdx.x];
     const long long row = (long long)blockIdx.x * classes;
     float max = NEGATIVE_INFINITY;
     for (int j = threadIdx.x; j < classes; j += blockDim.x)
@@ -191,27 +199,30 @@ extern "C" __global__ void softmax_cross_entropy_forward(const float* logits, co
     max = block_max(max);
     float sum = 0.0f;
     for (int j = threadIdx.x; j < classes; j += blockDim.x)
-    {
-        float e = expf(logits[row + j] - max);
-        probabilities[row + j] = e;
-        sum += e;
-    }
+        sum += expf(logits[row + j] - max);
     sum = block_sum(sum);
     for (int j = threadIdx.x; j < classes; j += blockDim.x)
-        probabilities[row + j] /= sum;
+        dLogits[row + j] = (expf(logits[row + j] - max) / sum - (j == target ? 1.0f : 0.0f)) / rows;
     if (threadIdx.x == 0)
-        rowLoss[blockIdx.x] = max + logf(sum) - logits[row + targets[blockIdx.x]];
-}
-
-// loss[0] = mean of rowLoss [rows]. Grid: one block.
-extern "C" __global__ void mean_loss(const float* rowLoss, float* loss, int rows)
-{
-    float sum = 0.0f;
+    {
+        rowLoss[blockIdx.x] = logf(sum) - (logits[row + target] - max);
+        __threadfence(); // the row's loss is visible to every block before the ticket that counts it
+        lastBlock = atomicAdd(ticket, 1) == rows - 1;
+    }
+    __syncthreads();
+    if (!lastBlock)
+        return;
+    // volatile: read from memory, where the other blocks' fenced writes are, not from a cache of this SM.
+    const volatile float* losses = rowLoss;
+    float total = 0.0f;
     for (int r = threadIdx.x; r < rows; r += blockDim.x)
-        sum += rowLoss[r];
-    sum = block_sum(sum);
+        total += losses[r];
+    total = block_sum(total);
     if (threadIdx.x == 0)
-        loss[0] = sum / rows;
+    {
+        loss[0] = total / rows;
+        *ticket = 0;
+    }
 }
 
 #define SUM_ABS 0 // the order of KernelLab.Backends.Reduction: SumAbs, SumSquares

@@ -167,14 +167,16 @@ void batchnorm_backward(__global const float* dy, int dyo, __global const float*
     }
 }
 
-// probabilities = softmax of each row of logits [rows, classes]; rowLoss[r] = logsumexp(logits) - logits[target],
-// which stays finite where p[target] underflows to 0.
+// Forward and backward of the loss in one pass, one work-group per row of logits [rows, classes]: dLogits =
+// (softmax(logits) - onehot(target)) / rows, and rowLoss[r] = logsumexp(logits) - logits[target], taken as
+// log(sum) - (logits[target] - max) so that it stays finite where p[target] underflows to 0 and keeps its digits where
+// the logits are large (max + log(sum) would round to the spacing of max).
 __kernel __attribute__((reqd_work_group_size(REDUCE_GROUP, 1, 1)))
-void softmax_cross_entropy_forward(__global const float* logits, int lo, __global const int* targets,
-                                   __global float* probabilities, int po, __global float* rowLoss, int rlo, int classes)
+void softmax_cross_entropy(__global const float* logits, int lo, __global const int* targets,
+                           __global float* rowLoss, int rlo, __global float* dLogits, int dlo, int rows, int classes)
 {
     __local float scratch[REDUCE_GROUP];
-    int r = get_group_id(0), lid = get_local_id(0);
+    int r = get_group_id(0), lid = get_local_id(0), target = targets[r];
     __global const float* row = logits + lo + r * classes;
     float m = -INFINITY;
     for (int j = lid; j < classes; j += REDUCE_GROUP)
@@ -185,9 +187,9 @@ void softmax_cross_entropy_forward(__global const float* logits, int lo, __globa
         s += exp(row[j] - m);
     s = group_sum(s, scratch);
     for (int j = lid; j < classes; j += REDUCE_GROUP)
-        probabilities[po + r * classes + j] = exp(row[j] - m) / s;
+        dLogits[dlo + r * classes + j] = (exp(row[j] - m) / s - (j == target ? 1.0f : 0.0f)) / rows;
     if (lid == 0)
-        rowLoss[rlo + r] = m + log(s) - row[targets[r]];
+        rowLoss[rlo + r] = log(s) - (row[target] - m);
 }
 
 // loss[0] = mean of values [n]: one work-group.
@@ -221,15 +223,4 @@ void sum_reduce(int f, __global const float* x, int xo, int n, __global float* r
     s = group_sum(s, scratch);
     if (get_local_id(0) == 0)
         result[ro] = alpha * s + (accumulate ? result[ro] : 0.0f);
-}
-
-// dLogits = (probabilities - onehot(target)) / rows: one work-item per element.
-__kernel void softmax_cross_entropy_backward(__global const float* probabilities, int po, __global const int* targets,
-                                             __global float* dLogits, int dlo, int rows, int classes)
-{
-    int idx = get_global_id(0);
-    if (idx >= rows * classes)
-        return;
-    int r = idx / classes, j = idx % classes;
-    dLogits[dlo + idx] = (probabilities[po + idx] - (j == targets[r] ? 1.0f : 0.0f)) / rows;
 }

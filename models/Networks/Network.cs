@@ -174,8 +174,7 @@ public abstract class Network : IDisposable
     /// <summary>Queues forward in train mode and backward, reading nothing back: the loss stays on the device until <see cref="ReadLoss"/>.</summary>
     public void QueueGradients()
     {
-        Forward(TrainMode);
-        Loss.Backward(Targets);
+        Forward(TrainMode); // the loss's forward pass writes its gradient too
         Backward(Loss.LogitsGrad);
     }
 

@@ -13,6 +13,7 @@ public sealed class Optimizer : IDisposable
     private readonly Backend _backend;
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly DeviceView[][] _state; // per parameter, StateCount whole buffers of its length
+    private readonly OptimizerTensor[] _tensors; // per parameter: value, grad and state, what the update passes to the backend in one call
     private readonly OptimizerSettings _settings;
     private readonly LearningRateSchedule? _schedule;
     private OptimizerSettings _current; // the settings at the current rate: a new record only when the rate changes
@@ -37,6 +38,7 @@ public sealed class Optimizer : IDisposable
             backend.Fill(buffer, initial);
             return buffer;
         }).ToArray()).ToArray();
+        _tensors = [.. parameters.Select((p, i) => new OptimizerTensor(p.Value, p.Grad, _state[i]))];
         _weights = [.. parameters.Where(p => p.Shape.Count >= 2)];
         _penalty = settings.L1 > 0 && _weights.Length > 0 ? backend.Allocate(1) : null;
         _normSquared = settings.ClipGradNorm is not null ? backend.Allocate(1) : null;
@@ -107,8 +109,7 @@ public sealed class Optimizer : IDisposable
         ClipGradients();
         SetRate(LearningRate);
         _steps++;
-        for (int i = 0; i < _parameters.Count; i++)
-            _backend.OptimizerStep(_current, _steps, _parameters[i].Value, _parameters[i].Grad, _state[i]);
+        _backend.OptimizerStep(_current, _steps, _tensors);
     }
 
     /// <summary>Adds lambda * sign(w) to the gradient of every parameter of two or more dimensions, and lambda * sum |w| over them into the penalty (without l1, nothing).</summary>

@@ -154,16 +154,10 @@ public sealed class OpRecorder : ReferenceBackend
         base.AttentionBackwardCore(dy, qkv, probabilities, dQkv, s);
     }
 
-    protected override void SoftmaxCrossEntropyForwardCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView probabilities, DeviceView loss, int rows, int classes)
+    protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {
         Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
-        base.SoftmaxCrossEntropyForwardCore(logits, targets, probabilities, loss, rows, classes);
-    }
-
-    protected override void SoftmaxCrossEntropyBackwardCore(DeviceView probabilities, DeviceIndexBuffer targets, DeviceView dLogits, int rows, int classes)
-    {
-        Note(() => OpCases.SoftmaxCrossEntropy(rows, classes));
-        base.SoftmaxCrossEntropyBackwardCore(probabilities, targets, dLogits, rows, classes);
+        base.SoftmaxCrossEntropyCore(logits, targets, loss, dLogits, rows, classes);
     }
 
     // Dropout's case runs forward and backward; the mask is the forward's.
@@ -202,6 +196,26 @@ public sealed class OpRecorder : ReferenceBackend
     }
 
     // Each optimizer update is one step of one parameter tensor.
+    // A training step updates every parameter in one call: one case of the list's lengths, without a case per tensor for the
+    // single-tensor updates the reference runs it as.
+    protected override void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
+    {
+        long[] lengths = new long[tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+            lengths[i] = tensors[i].Param.Length;
+        Note(() => OpCases.OptimizerStepsOverTensors(s, lengths, steps: 1));
+        var note = _note;
+        _note = null;
+        try
+        {
+            base.OptimizerStepCore(s, step, tensors);
+        }
+        finally
+        {
+            _note = note;
+        }
+    }
+
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
     {
         Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));

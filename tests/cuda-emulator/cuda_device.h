@@ -85,6 +85,11 @@ inline float __fmul_rn(float a, float b)
 
 inline float atomicAdd(float* address, float v) { return std::atomic_ref<float>(*address).fetch_add(v); }
 
+inline int atomicAdd(int* address, int v) { return std::atomic_ref<int>(*address).fetch_add(v); }
+
+// Blocks run one after another here, so every write is visible to the next block without a fence.
+inline void __threadfence() {}
+
 // Dynamic shared memory (extern __shared__ T name[]): its storage, defined once per source by build.sh's EMU_DYNAMIC_SHARED,
 // holds the most a launch may ask for without opting in.
 #define EMU_SHARED_LIMIT (48 * 1024)

@@ -84,13 +84,14 @@ internal static class NormalizationKernels
     }
 
     /// <summary>
-    /// probabilities = softmax of each row of logits [rows, classes]; rowLoss[r] = logsumexp(logits) - logits[target], which
-    /// stays finite where p[target] underflows to 0.
+    /// Forward and backward of the loss in one pass, one group per row of logits [rows, classes]: dLogits = (softmax(logits) -
+    /// onehot(target)) / rows, and rowLoss[r] = logsumexp(logits) - logits[target], taken as log(sum) - (logits[target] - max)
+    /// so that it stays finite where p[target] underflows to 0 and keeps its digits where the logits are large.
     /// </summary>
-    public static void SoftmaxCrossEntropyForward(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> probabilities,
-        ArrayView<float> rowLoss, int classes)
+    public static void SoftmaxCrossEntropy(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> rowLoss, ArrayView<float> dLogits,
+        int rows, int classes)
     {
-        int r = Grid.IdxX, lid = Group.IdxX, threads = Group.DimX;
+        int r = Grid.IdxX, lid = Group.IdxX, threads = Group.DimX, target = targets[r];
         long row = (long)r * classes;
         float m = float.NegativeInfinity;
         for (int j = lid; j < classes; j += threads)
@@ -101,9 +102,9 @@ internal static class NormalizationKernels
             s += XMath.Exp(logits[row + j] - m);
         s = GroupReduce.Sum(s);
         for (int j = lid; j < classes; j += threads)
-            probabilities[row + j] = XMath.Exp(logits[row + j] - m) / s;
+            dLogits[row + j] = (XMath.Exp(logits[row + j] - m) / s - (j == target ? 1.0f : 0.0f)) / rows;
         if (Group.IsFirstThread)
-            rowLoss[r] = m + XMath.Log(s) - logits[row + targets[r]];
+            rowLoss[r] = XMath.Log(s) - (logits[row + target] - m);
     }
 
     /// <summary>loss[0] = mean of values [n]: one group.</summary>
@@ -115,12 +116,5 @@ internal static class NormalizationKernels
         s = GroupReduce.Sum(s);
         if (Group.IsFirstThread)
             loss[0] = s / n;
-    }
-
-    /// <summary>dLogits = (probabilities - onehot(target)) / rows: one thread per element.</summary>
-    public static void SoftmaxCrossEntropyBackward(Index1D idx, ArrayView<float> probabilities, ArrayView<int> targets, ArrayView<float> dLogits, int rows, int classes)
-    {
-        int r = idx / classes, j = idx % classes;
-        dLogits[idx] = (probabilities[idx] - (j == targets[r] ? 1.0f : 0.0f)) / rows;
     }
 }

@@ -24,6 +24,16 @@ public sealed class MemoryPlanTests
     }
 
     [Fact]
+    public void CountsEveryActivationBufferOfAnMlp()
+    {
+        // Batch 2 of [4, 8, 3]: x [2, 4], fc1's output [2, 8], its ReLU [2, 8], fc2's output (the logits) [2, 3], the hidden
+        // gradient [2, 8], the loss [1] and its gradient dLogits [2, 3] in float64, and the targets [2] as int32. The fused
+        // softmax cross-entropy keeps no probabilities [2, 3].
+        long doubles = 2 * 4 + 2 * 8 + 2 * 8 + 2 * 3 + 2 * 8 + 1 + 2 * 3;
+        Assert.Equal(doubles * sizeof(double) + 2 * sizeof(int), MemoryPlan.For(Mlp, new BatchShape(2), null, Precision.Float64).ActivationBytes);
+    }
+
+    [Fact]
     public void ActivationsGrowWithTheBatch()
     {
         var small = MemoryPlan.For(Mlp, new BatchShape(2), null, Precision.Float32);

@@ -185,8 +185,13 @@ public sealed class OpConformanceTests
     public void SoftmaxCrossEntropy(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (rows, classes) in new[] { (1, 1), (7, 9), (17, 65), (3, 257), (64, 10) })
+        // Classes around a block of 256 threads and one warp; rows 1 (the ticket's first block is its last) to 64.
+        foreach (int rows in new[] { 1, 3, 64 })
+        foreach (int classes in new[] { 1, 2, 10, 31, 33, 255, 257 })
             OpCases.SoftmaxCrossEntropy(rows, classes).AssertMatchesReference(backend);
+        // Logits near +-1e4: exp overflows or underflows without the max subtraction, and the loss loses its digits to max's spacing if taken as max + log(sum) - logit.
+        foreach (var (rows, classes, offset) in new[] { (3, 257, 1e4), (64, 10, -1e4), (7, 2, 1e4) })
+            OpCases.SoftmaxCrossEntropy(rows, classes, offset).AssertMatchesReference(backend);
     }
 
     private static readonly OptimizerSettings[] OptimizerVariants =
@@ -209,6 +214,48 @@ public sealed class OpConformanceTests
         foreach (var s in OptimizerVariants)
         foreach (int n in new[] { 1, 65, 1031 })
             OpCases.OptimizerSteps(s, n).AssertMatchesReference(backend);
+    }
+
+    // Tensors of one element, under and over a block of 256 threads, an empty one between them, and one chunk of a
+    // multi-tensor block (1024 elements on cuda) plus one.
+    private static readonly long[] TensorLengths = [1, 255, 0, 257, 1000, 1025];
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void OptimizerStepsOverTensors(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        foreach (var s in OptimizerVariants)
+            OpCases.OptimizerStepsOverTensors(s, TensorLengths).AssertMatchesReference(backend);
+    }
+
+    /// <summary>The multi-tensor step gives each tensor the bits of its own single-tensor step: the same arithmetic, only fewer launches.</summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void OptimizerStepOverTensorsIsEachTensorsOwnStep(string backendName)
+    {
+        using var backend = TestBackends.CreateOrSkip(backendName);
+        var data = new RandomData(16);
+        foreach (var s in OptimizerVariants)
+        {
+            double initial = s.Kind == OptimizerKind.Adagrad ? s.InitialAccumulatorValue : 0;
+            double[][] param = [.. TensorLengths.Select(n => data.Uniform(n))], grad = [.. TensorLengths.Select(n => data.Uniform(n))];
+            OptimizerTensor[] Upload() => [.. TensorLengths.Select((n, k) => new OptimizerTensor(backend.Upload(param[k]), backend.Upload(grad[k]),
+                [.. Enumerable.Range(0, s.StateCount).Select(_ => (DeviceView)backend.Upload(Enumerable.Repeat(initial, (int)n).ToArray()))]))];
+            OptimizerTensor[] together = Upload(), alone = Upload();
+            for (int step = 1; step <= 3; step++)
+            {
+                backend.OptimizerStep(s, step, together);
+                foreach (var t in alone)
+                    backend.OptimizerStep(s, step, t.Param, t.Grad, t.State);
+            }
+            for (int k = 0; k < TensorLengths.Length; k++)
+            {
+                Assert.Equal(backend.Download(alone[k].Param), backend.Download(together[k].Param));
+                for (int i = 0; i < s.StateCount; i++)
+                    Assert.Equal(backend.Download(alone[k].State[i]), backend.Download(together[k].State[i]));
+            }
+        }
     }
 
     /// <summary>Every op at the shapes the standard suite's workloads run it (what <c>kernellab ops</c> checks before it times).</summary>

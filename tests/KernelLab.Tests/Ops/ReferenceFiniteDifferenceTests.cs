@@ -259,18 +259,16 @@ public sealed class ReferenceFiniteDifferenceTests
         var data = new RandomData(10);
         double[] logits = data.Uniform(rows * classes, -3, 3);
         var targets = _r.Upload(data.Indices(rows, classes));
-        var probabilities = _r.AllocatePoisoned(rows * classes);
+        var dLogits = _r.AllocatePoisoned(rows * classes);
         double[][] Forward()
         {
             var loss = _r.AllocatePoisoned(1);
-            _r.SoftmaxCrossEntropyForward(_r.Upload(logits), targets, probabilities, loss, rows, classes);
+            _r.SoftmaxCrossEntropy(_r.Upload(logits), targets, loss, dLogits, rows, classes);
             return [_r.Download(loss)];
         }
 
         var r = RandomLike(data, Forward());
-        var dLogits = _r.AllocatePoisoned(rows * classes);
-        _r.SoftmaxCrossEntropyBackward(probabilities, targets, dLogits, rows, classes);
-        // The backward is the gradient of the loss itself; L weighs the loss by r.
+        // dLogits is the gradient of the loss itself, written by the same pass; L weighs the loss by r.
         var analytic = _r.Download(dLogits).Select(g => g * r[0][0]).ToArray();
 
         AssertGradients(Forward, r, ("logits", logits, analytic));

@@ -263,30 +263,32 @@ public sealed class ReferenceForwardTests
     public void SoftmaxCrossEntropyOfUniformLogitsIsLogClasses()
     {
         const int rows = 3, classes = 7;
-        DeviceBuffer probabilities = _r.AllocatePoisoned(rows * classes), loss = _r.AllocatePoisoned(1);
-        _r.SoftmaxCrossEntropyForward(_r.Upload(Enumerable.Repeat(0.3, rows * classes).ToArray()), _r.Upload([0, 6, 3]), probabilities, loss, rows, classes);
+        DeviceBuffer loss = _r.AllocatePoisoned(1), dLogits = _r.AllocatePoisoned(rows * classes);
+        _r.SoftmaxCrossEntropy(_r.Upload(Enumerable.Repeat(0.3, rows * classes).ToArray()), _r.Upload([0, 6, 3]), loss, dLogits, rows, classes);
         TensorAssert.Close("loss", [Math.Log(classes)], _r.Download(loss));
-        TensorAssert.Close("probabilities", Enumerable.Repeat(1.0 / classes, rows * classes).ToArray(), _r.Download(probabilities));
+        var expected = Enumerable.Repeat(1.0 / classes / rows, rows * classes).ToArray();
+        expected[0] -= 1.0 / rows;
+        expected[classes + 6] -= 1.0 / rows;
+        expected[2 * classes + 3] -= 1.0 / rows;
+        TensorAssert.Close("dLogits", expected, _r.Download(dLogits));
     }
 
     [Fact]
     public void SoftmaxCrossEntropyStaysFiniteForLargeLogits()
     {
         // Row 1's target has probability e^-1000, which underflows: the loss must still be 1000 for that row.
-        DeviceBuffer probabilities = _r.AllocatePoisoned(6), loss = _r.AllocatePoisoned(1);
-        _r.SoftmaxCrossEntropyForward(_r.Upload([1000.0, 0, -1000, 0, 1000, 0]), _r.Upload([0, 2]), probabilities, loss, 2, 3);
+        DeviceBuffer loss = _r.AllocatePoisoned(1), dLogits = _r.AllocatePoisoned(6);
+        _r.SoftmaxCrossEntropy(_r.Upload([1000.0, 0, -1000, 0, 1000, 0]), _r.Upload([0, 2]), loss, dLogits, 2, 3);
         TensorAssert.Close("loss", [500], _r.Download(loss));
-        TensorAssert.Close("probabilities", [1, 0, 0, 0, 1, 0], _r.Download(probabilities));
+        TensorAssert.Close("dLogits", [0, 0, 0, 0, 0.5, -0.5], _r.Download(dLogits));
     }
 
     [Fact]
-    public void SoftmaxCrossEntropyBackwardIsProbabilitiesMinusOneHotOverRows()
+    public void SoftmaxCrossEntropyGradientIsProbabilitiesMinusOneHotOverRows()
     {
         // Logits [0, 0] and [0, ln 3] give probabilities [1/2, 1/2] and [1/4, 3/4].
-        var targets = _r.Upload([1, 0]);
-        DeviceBuffer probabilities = _r.AllocatePoisoned(4), loss = _r.AllocatePoisoned(1), dLogits = _r.AllocatePoisoned(4);
-        _r.SoftmaxCrossEntropyForward(_r.Upload([0.0, 0, 0, Math.Log(3)]), targets, probabilities, loss, 2, 2);
-        _r.SoftmaxCrossEntropyBackward(probabilities, targets, dLogits, 2, 2);
+        DeviceBuffer loss = _r.AllocatePoisoned(1), dLogits = _r.AllocatePoisoned(4);
+        _r.SoftmaxCrossEntropy(_r.Upload([0.0, 0, 0, Math.Log(3)]), _r.Upload([1, 0]), loss, dLogits, 2, 2);
         TensorAssert.Close("loss", [(Math.Log(2) + Math.Log(4)) / 2], _r.Download(loss));
         TensorAssert.Close("dLogits", [0.25, -0.25, -0.375, 0.375], _r.Download(dLogits));
     }

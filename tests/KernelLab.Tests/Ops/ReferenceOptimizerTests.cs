@@ -136,6 +136,36 @@ public sealed class ReferenceOptimizerTests
         TensorAssert.Close("sum", [sum2, 0.1], state[0]);
     }
 
+    [Fact]
+    public void StepOverTensorsIsEachTensorsOwnStep()
+    {
+        // SgdWithMomentumDampeningAndWeightDecay's two elements as two tensors of one element, stepped in one call.
+        var s = new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0.9, Dampening = 0.1, WeightDecay = 0.1 };
+        OptimizerTensor Tensor(double p) => new(_r.Upload([p]), _r.AllocatePoisoned(1), [_r.Upload([0.0])]);
+        OptimizerTensor[] tensors = [Tensor(1), Tensor(-2)];
+        for (int step = 1; step <= Grads.Length; step++)
+        {
+            for (int k = 0; k < tensors.Length; k++)
+                _r.CopyIn(tensors[k].Grad, [Grads[step - 1][k]]);
+            _r.OptimizerStep(s, step, tensors);
+        }
+        TensorAssert.Close("param", [0.92254, -2.081455], [.. tensors.SelectMany(t => _r.Download(t.Param))]);
+        TensorAssert.Close("momentum_buffer", [0.1746, 0.76455], [.. tensors.SelectMany(t => _r.Download(t.State[0]))]);
+    }
+
+    [Fact]
+    public void StepOverTensorsChecksEveryTensorAsOneStepDoes()
+    {
+        var adam = OptimizerSettings.Defaults(OptimizerKind.Adam, 1e-3);
+        OptimizerTensor Tensor(int n, int gradLength, int states) =>
+            new(_r.AllocatePoisoned(n), _r.AllocatePoisoned(gradLength), [.. Enumerable.Range(0, states).Select(_ => (DeviceView)_r.AllocatePoisoned(n))]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _r.OptimizerStep(adam, 0, [Tensor(3, 3, 2)]));
+        Assert.Contains("grad has 2 elements, the op needs 3", Assert.Throws<ArgumentException>(() => _r.OptimizerStep(adam, 1, [Tensor(1, 1, 2), Tensor(3, 2, 2)])).Message);
+        Assert.Contains("Adam keeps 2 state tensors, 1 given", Assert.Throws<ArgumentException>(() => _r.OptimizerStep(adam, 1, [Tensor(3, 3, 2), Tensor(1, 1, 1)])).Message);
+        using var other = new ReferenceBackend();
+        Assert.Contains("belongs to backend", Assert.Throws<ArgumentException>(() => _r.OptimizerStep(adam, 1, [new OptimizerTensor(other.AllocatePoisoned(1), _r.AllocatePoisoned(1), [_r.AllocatePoisoned(1), _r.AllocatePoisoned(1)])])).Message);
+    }
+
     /// <summary>
     /// Steps 1, 2, ... with one gradient each, from state filled as the caller must (zeros, or Adagrad's initial
     /// accumulator value); checks that the gradients are left as they were.
