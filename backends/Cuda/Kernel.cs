@@ -56,7 +56,8 @@ internal static class Kernel
 
     public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, I, I, I, I, I, I);
     public static readonly KernelSignature Conv2dBackwardData = new(Convolution, "conv2d_backward_data", P, P, P, I, I, I, I, I, I);
-    public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I, L);
+    public static readonly KernelSignature Conv2dBackwardWeightSlices = new(Convolution, "conv2d_backward_weight_slices", P, P, I, L);
     public static readonly KernelSignature MaxPool2dForward = new(Convolution, "maxpool2d_forward", P, P, P, I, I, I);
     public static readonly KernelSignature MaxPool2dBackward = new(Convolution, "maxpool2d_backward", P, P, P, I, I, I);
 

@@ -17,7 +17,7 @@ public sealed class CudaEmulatorAlone;
 /// optimizer) of every standard workload on the cuda backend, counted by the CUDA emulator (its kernellabEmulatorCounts).
 /// On a GPU each launch costs microseconds of host time, which at the standard sizes is most of a step; the copy is
 /// the loss, read (synchronously) before the optimizer runs. The counts here are what a change to the step's launches
-/// is measured by.
+/// is measured by (cnn's include a second pass for each convolution's backward weight, which adds up its slices).
 /// </summary>
 [Collection(nameof(CudaEmulatorAlone))]
 public sealed class CudaLaunchCountTests
@@ -28,7 +28,7 @@ public sealed class CudaLaunchCountTests
 
     [Theory]
     [InlineData("mlp", 27, 1)]
-    [InlineData("cnn", 40, 1)]
+    [InlineData("cnn", 42, 1)]
     [InlineData("lstm", 153, 1)]
     [InlineData("transformer", 114, 1)]
     public void TrainingStep_LaunchesAndCopies(string workload, int launches, int copies)

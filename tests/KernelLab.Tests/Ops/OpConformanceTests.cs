@@ -65,6 +65,14 @@ public sealed class OpConformanceTests
             OpCases.Bias(outer, channels, inner, accumulate).AssertMatchesReference(backend);
     }
 
+    /// <summary>
+    /// (batch, in, out, H, W, k). On cuda each pass is a GEMM of 64 x 64 tiles, its depth in steps of 16: the rows after
+    /// the first six cross those edges. 65 out channels (two row tiles forward and in backward weight) with a depth of 27
+    /// (in * k * k) and 72 pixels; k = 1 with 66 in channels (two row tiles in backward data, a depth of 66 forward); 512
+    /// pixels and 72 taps, every edge a multiple; batch 0. Backward weight splits its pixels into slices of a multiple of
+    /// 16, at least 256: 561 pixels in 3 slices, the last short and the slices across images; 1517 in 6; and 34322 pixels
+    /// over 2 tiles, where the split stops at about 264 blocks (127 slices of 272).
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Conv2d(string backendName)
@@ -74,6 +82,8 @@ public sealed class OpConformanceTests
         [
             new(1, 1, 1, 1, 1, 1), new(2, 3, 5, 7, 9, 3), new(1, 2, 3, 1, 17, 5),
             new(2, 1, 4, 9, 1, 3), new(1, 3, 2, 5, 5, 7), new(3, 4, 6, 17, 13, 5),
+            new(1, 3, 65, 8, 9, 3), new(2, 66, 5, 7, 5, 1), new(2, 8, 3, 16, 16, 3), new(0, 2, 3, 4, 5, 3),
+            new(3, 2, 4, 17, 11, 5), new(1, 1, 1, 37, 41, 3), new(2, 1, 65, 131, 131, 1),
         ];
         foreach (var s in shapes)
             OpCases.Conv2d(s).AssertMatchesReference(backend);
