@@ -17,6 +17,10 @@ public sealed partial class CudaBackend
     // tile it writes and the second pass reads back.
     private const int ConvSplitBlocks = 264, ConvMinSlicePixels = 256;
 
+    // The per-channel reductions take reductions.cu's _columns layout (threads across channels) below 8 values a row, one
+    // 32-byte sector: one block per channel would fetch whole sectors there to use less than each.
+    private const int ColumnsBelowInner = 8;
+
     /// <summary>Blocks for a grid-stride kernel over n elements; beyond the cap each thread takes several.</summary>
     private static (long, long) Elements(long n) => (Math.Min((n + Threads - 1) / Threads, 1 << 20), 1);
 
@@ -26,6 +30,18 @@ public sealed partial class CudaBackend
 
     /// <summary>Tiles of <paramref name="tile"/> that cover n.</summary>
     private static long Tiles(long n, long tile) => (n + tile - 1) / tile;
+
+    /// <summary>
+    /// A reduction per channel of [outer, channels, inner]: <paramref name="columns"/> (COLUMNS_X channels a block) where
+    /// inner is below <see cref="ColumnsBelowInner"/>, else <paramref name="perChannel"/> (a block per channel). Both take the same arguments.
+    /// </summary>
+    private void LaunchPerChannel(KernelSignature perChannel, KernelSignature columns, int channels, int inner, params ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (inner < ColumnsBelowInner)
+            Launch(columns, Blocks(Tiles(channels, ColumnsX)), (ColumnsX, ColumnsY), 0, arguments);
+        else
+            Launch(perChannel, Blocks(channels), Block(Threads), 0, arguments);
+    }
 
     protected override void FillCore(DeviceView y, double value) =>
         Launch(Kernel.Fill, Elements(y.Length), Block(Threads), 0, y, (float)value, y.Length);
@@ -50,7 +66,7 @@ public sealed partial class CudaBackend
     }
 
     protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate) =>
-        Launch(Kernel.BiasBackward, Blocks(channels), Block(Threads), 0, dy, dBias, outer, channels, inner, accumulate);
+        LaunchPerChannel(Kernel.BiasBackward, Kernel.BiasBackwardColumns, channels, inner, dy, dBias, outer, channels, inner, accumulate);
 
     // The convolution's passes are implicit GEMMs (convolution.cu): a tile per block of the [channels, batch * H * W]
     // output of the forward and the backward data, of the [outC, inC * K * K] of backward weight.

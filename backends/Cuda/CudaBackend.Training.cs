@@ -15,7 +15,7 @@ public sealed partial class CudaBackend
 
     protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
         DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) =>
-        Launch(Kernel.BatchNormTrainingForward, Blocks(channels), Block(Threads), 0,
+        LaunchPerChannel(Kernel.BatchNormTrainingForward, Kernel.BatchNormTrainingForwardColumns, channels, inner,
             x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, (float)eps, (float)momentum);
 
     protected override void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
@@ -27,7 +27,8 @@ public sealed partial class CudaBackend
 
     protected override void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
         int outer, int channels, int inner) =>
-        Launch(Kernel.BatchNormBackward, Blocks(channels), Block(Threads), 0, dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
+        LaunchPerChannel(Kernel.BatchNormBackward, Kernel.BatchNormBackwardColumns, channels, inner,
+            dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
 
     protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) =>
         Launch(Kernel.SumReduce, Blocks(1), Block(Threads), 0, (int)f, x, n, result, (float)alpha, accumulate);

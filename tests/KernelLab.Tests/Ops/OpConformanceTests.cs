@@ -55,12 +55,16 @@ public sealed class OpConformanceTests
             OpCases.Gemm(m, n, k, transposeA, transposeB, accumulate).AssertMatchesReference(backend);
     }
 
+    /// <summary>
+    /// Inner 1 (a linear layer's bias) to 7 reduce across channels in groups of 32 on cuda (33, 65 and 70 channels: one
+    /// group more than full), from 8 a block per channel; no rows at all (outer 0) gives 0.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Bias(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257) })
+        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257), (65, 33, 1), (9, 40, 7), (3, 70, 2), (5, 3, 8), (0, 5, 1) })
         foreach (bool accumulate in Bools)
             OpCases.Bias(outer, channels, inner, accumulate).AssertMatchesReference(backend);
     }
@@ -142,14 +146,15 @@ public sealed class OpConformanceTests
     /// Channels of 1d (inner 1) and 2d (inner H*W) batch norm, down to 4 values per channel. Not 2, the least train mode takes:
     /// then xhat is +-1 up to eps and dx is O(eps) left over from cancellation, which float32 statistics cannot resolve to
     /// 1e-4 of itself (rounding rstd alone to float32 gives 8e-4); with 3, some draws come close to that (0.25% of random
-    /// draws fail); from 4 on, the errors stay near 1e-5.
+    /// draws fail); from 4 on, the errors stay near 1e-5. On cuda, inner below 8 reduces across channels in groups of 32 (33
+    /// channels: one more than a group), from 8 a block per channel.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void BatchNorm(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257) })
+        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257), (9, 33, 1), (17, 7, 5), (5, 4, 8) })
             OpCases.BatchNorm(outer, channels, inner).AssertMatchesReference(backend);
     }
 
