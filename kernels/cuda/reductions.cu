@@ -292,16 +292,19 @@ extern "C" __global__ void mean_loss(const float* rowLoss, float* loss, int rows
         loss[0] = sum / rows;
 }
 
-#define SUM_ABS 0 // the order of KernelLab.Backends.Reduction: SumAbs, SumSquares
+#define SUM_ABS 0    // the order of KernelLab.Backends.Reduction: SumAbs, SumSquares
+#define SUM_VALUES 2 // not a Reduction: the values themselves, for the second pass over the blocks' partial sums
 
-// result[0] = alpha * the sum of |x| or x^2 over n (+ result[0] when accumulate): one block striding over n, then block_sum's
-// fixed tree, so the order of the sum depends on n alone. Grid: one block.
+// result[blockIdx.x] = alpha * the sum of |x|, x^2 or x over this block's share of [0, n) (+ result[blockIdx.x] when
+// accumulate): thread t of block k takes k * blockDim + t and every gridDim * blockDim after it, then block_sum's fixed
+// tree adds the threads' sums. One block writes the whole sum; with more, the host adds the blocks' partial sums with a
+// second launch of one block (SUM_VALUES). It draws the grid from n alone, so the order of the sum depends on n alone.
 extern "C" __global__ void sum_reduce(int f, const float* x, long long n, float* result, float alpha, int accumulate)
 {
     float sum = 0.0f;
-    for (long long i = threadIdx.x; i < n; i += blockDim.x)
-        sum += f == SUM_ABS ? fabsf(x[i]) : x[i] * x[i];
+    GRID_STRIDE(i, n)
+        sum += f == SUM_ABS ? fabsf(x[i]) : f == SUM_VALUES ? x[i] : x[i] * x[i];
     sum = block_sum(sum);
     if (threadIdx.x == 0)
-        result[0] = alpha * sum + (accumulate ? result[0] : 0.0f);
+        result[blockIdx.x] = alpha * sum + (accumulate ? result[blockIdx.x] : 0.0f);
 }
