@@ -8,9 +8,9 @@
 //   backward data    dx [inC, batch*P]       = w' [inC, outC*K*K] . im2col'(dy) [outC*K*K, batch*P]
 //                    (w' is w with outC and inC swapped; im2col' takes the taps mirrored: dy at ih - kh + pad)
 //   backward weight  dw [outC, inC*K*K]      = dy [outC, batch*P] . im2col(x)^T [batch*P, inC*K*K]
-// (the [channels, batch*P] matrices are the NCHW tensors read with the batch outside the channel). The GEMM's rows are M,
-// its columns N and its reduction the depth. Backward weight reduces over batch*P (thousands) to an M x N of a few
-// thousand, one or two tiles: the host splits its depth into slices (the grid's y holds the M tile and the slice), each
+// (the [channels, batch*P] matrices are the NCHW tensors, column b * P + pixel of row c at (b * channels + c) * P + pixel).
+// The GEMM's rows are M, its columns N and its reduction the depth. Backward weight reduces over batch*P (thousands) to
+// an M x N of a few tiles: the host splits its depth into slices (the grid's y holds the M tile and the slice), each
 // block writes its slice's partial tile, and conv2d_backward_weight_slices adds the slices in order.
 #define CONV_FORWARD 0
 #define CONV_BACKWARD_DATA 1
@@ -18,12 +18,12 @@
 
 // Tiles of CONV_TILE_M x CONV_TILE_N outputs, the depth in steps of CONV_TILE_K; CONV_THREADS threads, 16 x 16, each
 // computing CONV_PER_THREAD x CONV_PER_THREAD outputs 16 rows and 16 columns apart (16 FMAs per 8 shared-memory reads,
-// the reads conflict-free). 64 and not 128 rows: M is a channel count, 16 to 128 in the workloads, so taller tiles would
-// be mostly empty; 64 x 64 leaves batch*P / 64 blocks (196 to 784 at the standard sizes) for 132 SMs, and the two tiles
-// (2 x 16 x 65 floats, 8.3 KB) and about 64 registers a thread let three or more blocks share an SM. A depth step of 16
-// is a 64-byte run of a row of w or of dy, two whole 32-byte sectors. Each thread reads its share of the next step's
-// tiles into registers before it multiplies the current one, so the loads' latency hides behind the FMAs without
-// cp.async (not in compute_70, which a published build ships).
+// the reads conflict-free). 64 and not 128 rows: M is a channel count (16 and 32 in the standard cnn, 64 to 256 in the
+// large), so taller tiles would be mostly empty at the standard sizes; 64 x 64 leaves batch*P / 64 blocks (196 and 784 at the standard
+// sizes) for 132 SMs, and the two tiles (2 x 16 x 65 floats, 8.3 KB) leave shared memory for several blocks an SM. A
+// depth step of 16 is a 64-byte run of a row of w or of dy, two whole 32-byte sectors. Each thread reads its share of
+// the next step's tiles into registers before it multiplies the current one, so the loads' latency hides behind the
+// FMAs without cp.async (not in compute_70, which a published build ships).
 #define CONV_TILE_M 64
 #define CONV_TILE_N 64
 #define CONV_TILE_K 16
