@@ -11,6 +11,17 @@ public sealed partial class CudaBackend
     private const int GemmThreads = 16;       // gemm.cu: THREADS_X = THREADS_Y
     private const int ColumnsX = 32, ColumnsY = 8; // reductions.cu: COLUMNS_X, COLUMNS_Y
     private const int EmbeddingThreads = 256;      // sequence.cu: EMBEDDING_THREADS
+    private const int ConvTile = 64, ConvTileK = 16, ConvThreads = 256; // convolution.cu: CONV_TILE_M = CONV_TILE_N, CONV_TILE_K, CONV_THREADS
+
+    // Backward weight's split of its reduction over the batch * H * W pixels: about two blocks for each of an H200's 132
+    // SMs in all, a figure fixed here rather than read from the device so that the order of the sum depends on the shape
+    // alone; and no slice under 256 pixels (16 depth steps), so a block reads 128 KB of operands for the 16 KB partial
+    // tile it writes and the second pass reads back.
+    private const int ConvSplitBlocks = 264, ConvMinSlicePixels = 256;
+
+    // The per-channel reductions take reductions.cu's _columns layout (threads across channels) below 8 values a row, one
+    // 32-byte sector: one block per channel would fetch whole sectors there to use less than each.
+    private const int ColumnsBelowInner = 8;
 
     /// <summary>Blocks for a grid-stride kernel over n elements; beyond the cap each thread takes several.</summary>
     private static (long, long) Elements(long n) => (Math.Min((n + Threads - 1) / Threads, 1 << 20), 1);
@@ -18,6 +29,21 @@ public sealed partial class CudaBackend
     private static (long, long) Blocks(long count) => (count, 1);
 
     private static (int, int) Block(int threads) => (threads, 1);
+
+    /// <summary>Tiles of <paramref name="tile"/> that cover n.</summary>
+    private static long Tiles(long n, long tile) => (n + tile - 1) / tile;
+
+    /// <summary>
+    /// A reduction per channel of [outer, channels, inner]: <paramref name="columns"/> (COLUMNS_X channels a block) where
+    /// inner is below <see cref="ColumnsBelowInner"/>, else <paramref name="perChannel"/> (a block per channel). Both take the same arguments.
+    /// </summary>
+    private void LaunchPerChannel(KernelSignature perChannel, KernelSignature columns, int channels, int inner, params ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (inner < ColumnsBelowInner)
+            Launch(columns, Blocks(Tiles(channels, ColumnsX)), (ColumnsX, ColumnsY), 0, arguments);
+        else
+            Launch(perChannel, Blocks(channels), Block(Threads), 0, arguments);
+    }
 
     protected override void FillCore(DeviceView y, double value) =>
         Launch(Kernel.Fill, Elements(y.Length), Block(Threads), 0, y, (float)value, y.Length);
@@ -42,19 +68,45 @@ public sealed partial class CudaBackend
     }
 
     protected override void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate) =>
-        Launch(Kernel.BiasBackward, Blocks(channels), Block(Threads), 0, dy, dBias, outer, channels, inner, accumulate);
+        LaunchPerChannel(Kernel.BiasBackward, Kernel.BiasBackwardColumns, channels, inner, dy, dBias, outer, channels, inner, accumulate);
 
+    // The convolution's passes are implicit GEMMs (convolution.cu): a tile per block of the [channels, batch * H * W]
+    // output of the forward and the backward data, of the [outC, inC * K * K] of backward weight.
     protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) =>
-        Launch(Kernel.Conv2dForward, Elements(s.OutputLength), Block(Threads), 0,
+        Launch(Kernel.Conv2dForward, (Tiles(Pixels(s), ConvTile), Tiles(s.OutChannels, ConvTile)), Block(ConvThreads), 0,
             x, w, y, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize);
 
     protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s) =>
-        Launch(Kernel.Conv2dBackwardData, Elements(s.InputLength), Block(Threads), 0,
+        Launch(Kernel.Conv2dBackwardData, (Tiles(Pixels(s), ConvTile), Tiles(s.InChannels, ConvTile)), Block(ConvThreads), 0,
             dy, w, dx, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize);
 
-    protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s) =>
-        Launch(Kernel.Conv2dBackwardWeight, Blocks(s.WeightLength), Block(Threads), 0,
-            x, dy, dw, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize);
+    protected override void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s)
+    {
+        long tilesN = Tiles((long)s.InChannels * s.KernelSize * s.KernelSize, ConvTile), tilesM = Tiles(s.OutChannels, ConvTile);
+        var (slices, pixelsPerSlice) = ConvWeightSlices(tilesM * tilesN, Pixels(s));
+        // With one slice the blocks write dw; with more, their partial sums [slices, outC, inC * K * K] go to scratch.
+        KernelArgument output = slices == 1 ? dw : KernelArgument.Pointer(Scratch(slices * s.WeightLength));
+        Launch(Kernel.Conv2dBackwardWeight, (tilesN, tilesM * slices), Block(ConvThreads), 0,
+            x, dy, output, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize, pixelsPerSlice);
+        if (slices > 1)
+            Launch(Kernel.Conv2dBackwardWeightSlices, Elements(s.WeightLength), Block(Threads), 0, output, dw, slices, s.WeightLength);
+    }
+
+    private static long Pixels(Conv2dShape s) => (long)s.Batch * s.Height * s.Width;
+
+    /// <summary>
+    /// How backward weight splits its reduction over <paramref name="pixels"/>: into slices of PixelsPerSlice (a multiple
+    /// of CONV_TILE_K), enough for about <see cref="ConvSplitBlocks"/> blocks of the output's <paramref name="tiles"/> in
+    /// all, none under <see cref="ConvMinSlicePixels"/>. A function of the shape alone, as the order of the sum must be.
+    /// </summary>
+    private static (int Slices, long PixelsPerSlice) ConvWeightSlices(long tiles, long pixels)
+    {
+        long wanted = tiles == 0 ? 1 : Math.Min(Tiles(pixels, ConvMinSlicePixels), Tiles(ConvSplitBlocks, tiles));
+        if (wanted <= 1)
+            return (1, pixels);
+        long perSlice = Tiles(Tiles(pixels, wanted), ConvTileK) * ConvTileK;
+        return ((int)Tiles(pixels, perSlice), perSlice);
+    }
 
     protected override void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s) =>
         Launch(Kernel.MaxPool2dForward, Elements(s.OutputLength), Block(Threads), 0, x, y, argMax, s.Planes, s.Height, s.Width);

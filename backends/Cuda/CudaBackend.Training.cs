@@ -15,7 +15,7 @@ public sealed partial class CudaBackend
 
     protected override void BatchNormTrainingForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView y, DeviceView mean, DeviceView rstd,
         DeviceView runningMean, DeviceView runningVar, int outer, int channels, int inner, double eps, double momentum) =>
-        Launch(Kernel.BatchNormTrainingForward, Blocks(channels), Block(Threads), 0,
+        LaunchPerChannel(Kernel.BatchNormTrainingForward, Kernel.BatchNormTrainingForwardColumns, channels, inner,
             x, weight, bias, y, mean, rstd, runningMean, runningVar, outer, channels, inner, (float)eps, (float)momentum);
 
     protected override void BatchNormEvalForwardCore(DeviceView x, DeviceView weight, DeviceView bias, DeviceView runningMean, DeviceView runningVar, DeviceView y,
@@ -27,10 +27,27 @@ public sealed partial class CudaBackend
 
     protected override void BatchNormBackwardCore(DeviceView dy, DeviceView x, DeviceView weight, DeviceView mean, DeviceView rstd, DeviceView dx, DeviceView dWeight, DeviceView dBias,
         int outer, int channels, int inner) =>
-        Launch(Kernel.BatchNormBackward, Blocks(channels), Block(Threads), 0, dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
+        LaunchPerChannel(Kernel.BatchNormBackward, Kernel.BatchNormBackwardColumns, channels, inner,
+            dy, x, weight, mean, rstd, dx, dWeight, dBias, outer, channels, inner);
 
-    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate) =>
-        Launch(Kernel.SumReduce, Blocks(1), Block(Threads), 0, (int)f, x, n, result, (float)alpha, accumulate);
+    // SumReduce's blocks: each thread takes at least 8 elements, so that a block's tree of sums is a small part of its work,
+    // and at most 1024 blocks, about one full wave of 256-thread blocks on an H200's 132 SMs, whose partial sums one block
+    // then adds (4 a thread). The grid depends on n alone, and with it the order of the sum.
+    private const int SumBlockElements = 8 * Threads, SumMaxBlocks = 1024;
+    private const int SumValues = 2; // reductions.cu: SUM_VALUES, after the Reduction values
+
+    protected override void SumReduceCore(Reduction f, DeviceView x, long n, DeviceView result, double alpha, bool accumulate)
+    {
+        long blocks = Math.Min(Tiles(n, SumBlockElements), SumMaxBlocks);
+        if (blocks <= 1)
+        {
+            Launch(Kernel.SumReduce, Blocks(1), Block(Threads), 0, (int)f, x, n, result, (float)alpha, accumulate);
+            return;
+        }
+        var partial = KernelArgument.Pointer(Scratch(blocks)); // [blocks]
+        Launch(Kernel.SumReduce, Blocks(blocks), Block(Threads), 0, (int)f, x, n, partial, 1f, false);
+        Launch(Kernel.SumReduce, Blocks(1), Block(Threads), 0, SumValues, partial, blocks, result, (float)alpha, accumulate);
+    }
 
     protected override void AddL1GradientCore(DeviceView param, DeviceView grad, long n, double lambda) =>
         Launch(Kernel.AddL1Gradient, Elements(n), Block(Threads), 0, param, grad, (float)lambda, n);

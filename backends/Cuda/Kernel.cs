@@ -44,17 +44,21 @@ internal static class Kernel
     public static readonly KernelSignature Gemm = new(Tiled, "gemm", I, I, I, I, I, P, P, P, F, I);
 
     public static readonly KernelSignature BiasBackward = new(Reductions, "bias_backward", P, P, I, I, I, I);
+    public static readonly KernelSignature BiasBackwardColumns = new(Reductions, "bias_backward_columns", P, P, I, I, I, I);
     public static readonly KernelSignature LayerNormForward = new(Reductions, "layernorm_forward", P, P, P, P, P, P, I, F);
     public static readonly KernelSignature LayerNormBackwardData = new(Reductions, "layernorm_backward_data", P, P, P, P, P, P, I);
     public static readonly KernelSignature LayerNormBackwardParams = new(Reductions, "layernorm_backward_params", P, P, P, P, P, P, I, I);
     public static readonly KernelSignature SoftmaxCrossEntropy = new(Reductions, "softmax_cross_entropy", P, P, P, P, P, P, I, I);
     public static readonly KernelSignature BatchNormTrainingForward = new(Reductions, "batchnorm_training_forward", P, P, P, P, P, P, P, P, I, I, I, F, F);
+    public static readonly KernelSignature BatchNormTrainingForwardColumns = new(Reductions, "batchnorm_training_forward_columns", P, P, P, P, P, P, P, P, I, I, I, F, F);
     public static readonly KernelSignature BatchNormBackward = new(Reductions, "batchnorm_backward", P, P, P, P, P, P, P, P, I, I, I);
+    public static readonly KernelSignature BatchNormBackwardColumns = new(Reductions, "batchnorm_backward_columns", P, P, P, P, P, P, P, P, I, I, I);
     public static readonly KernelSignature SumReduce = new(Reductions, "sum_reduce", I, P, L, P, F, I);
 
     public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, I, I, I, I, I, I);
     public static readonly KernelSignature Conv2dBackwardData = new(Convolution, "conv2d_backward_data", P, P, P, I, I, I, I, I, I);
-    public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I, L);
+    public static readonly KernelSignature Conv2dBackwardWeightSlices = new(Convolution, "conv2d_backward_weight_slices", P, P, I, L);
     public static readonly KernelSignature MaxPool2dForward = new(Convolution, "maxpool2d_forward", P, P, P, I, I, I);
     public static readonly KernelSignature MaxPool2dBackward = new(Convolution, "maxpool2d_backward", P, P, P, I, I, I);
 

@@ -50,6 +50,28 @@ public sealed class CudaReproducibilityTests
         });
     }
 
+    /// <summary>
+    /// SumReduce past its most blocks (1024 of 256 threads and 2048 elements, one element more): each block's partial sum,
+    /// then one block adding them in order, is the sum to float32's accuracy and the same bits whatever order the blocks ran in.
+    /// </summary>
+    [Fact]
+    public void SumReduce_OfManyBlocks_IsTheSameBitsEveryRun()
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        const long n = 1024 * 2048 + 1;
+        float[] values = [.. new RandomData(18).Uniform(n).Select(v => (float)v)];
+        double expected = 0.5 + 0.25 * values.Sum(v => Math.Abs((double)v));
+        using var x = backend.Upload([.. values.Select(v => (double)v)]);
+        AssertSameEveryRun("sum of |x|", () =>
+        {
+            using var sum = backend.Upload([0.5]);
+            backend.SumReduce(Reduction.SumAbs, x, n, sum, alpha: 0.25, accumulate: true);
+            double[] result = backend.Download(sum);
+            Assert.True(Math.Abs(result[0] - expected) <= 1e-4 * Math.Abs(expected), $"sum of |x|: {result[0]:R}, expected {expected:R}");
+            return result;
+        }, runs: 2);
+    }
+
     public static TheoryData<string> Workloads => new(StandardWorkloads.Names);
 
     /// <summary>The loss and every gradient of a standard workload's forward and backward, computed twice on one network.</summary>

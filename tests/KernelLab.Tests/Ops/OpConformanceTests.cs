@@ -55,16 +55,28 @@ public sealed class OpConformanceTests
             OpCases.Gemm(m, n, k, transposeA, transposeB, accumulate).AssertMatchesReference(backend);
     }
 
+    /// <summary>
+    /// Inner 1 (a linear layer's bias) to 7 reduce across channels in groups of 32 on cuda (33, 65 and 70 channels: one
+    /// group more than full), from 8 a block per channel; no rows at all (outer 0) gives 0.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Bias(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257) })
+        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257), (65, 33, 1), (9, 40, 7), (3, 70, 2), (5, 3, 8), (0, 5, 1) })
         foreach (bool accumulate in Bools)
             OpCases.Bias(outer, channels, inner, accumulate).AssertMatchesReference(backend);
     }
 
+    /// <summary>
+    /// (batch, in, out, H, W, k). On cuda each pass is a GEMM of 64 x 64 tiles, its depth in steps of 16: the rows after
+    /// the first six cross those edges. 65 out channels (two row tiles forward and in backward weight) with a depth of 27
+    /// (in * k * k) and 72 pixels; k = 1 with 66 in channels (two row tiles in backward data, a depth of 66 forward); 512
+    /// pixels and 72 taps, every edge a multiple; batch 0. Backward weight splits its pixels into slices of a multiple of
+    /// 16, at least 256: 561 pixels in 3 slices, the last short and the slices across images; 1517 in 6; and 34322 pixels
+    /// over 2 tiles, where the split stops at about 264 blocks (127 slices of 272).
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Conv2d(string backendName)
@@ -74,6 +86,8 @@ public sealed class OpConformanceTests
         [
             new(1, 1, 1, 1, 1, 1), new(2, 3, 5, 7, 9, 3), new(1, 2, 3, 1, 17, 5),
             new(2, 1, 4, 9, 1, 3), new(1, 3, 2, 5, 5, 7), new(3, 4, 6, 17, 13, 5),
+            new(1, 3, 65, 8, 9, 3), new(2, 66, 5, 7, 5, 1), new(2, 8, 3, 16, 16, 3), new(0, 2, 3, 4, 5, 3),
+            new(3, 2, 4, 17, 11, 5), new(1, 1, 1, 37, 41, 3), new(2, 1, 65, 131, 131, 1),
         ];
         foreach (var s in shapes)
             OpCases.Conv2d(s).AssertMatchesReference(backend);
@@ -132,14 +146,15 @@ public sealed class OpConformanceTests
     /// Channels of 1d (inner 1) and 2d (inner H*W) batch norm, down to 4 values per channel. Not 2, the least train mode takes:
     /// then xhat is +-1 up to eps and dx is O(eps) left over from cancellation, which float32 statistics cannot resolve to
     /// 1e-4 of itself (rounding rstd alone to float32 gives 8e-4); with 3, some draws come close to that (0.25% of random
-    /// draws fail); from 4 on, the errors stay near 1e-5.
+    /// draws fail); from 4 on, the errors stay near 1e-5. On cuda, inner below 8 reduces across channels in groups of 32 (33
+    /// channels: one more than a group), from 8 a block per channel.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void BatchNorm(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257) })
+        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257), (9, 33, 1), (17, 7, 5), (5, 4, 8) })
             OpCases.BatchNorm(outer, channels, inner).AssertMatchesReference(backend);
     }
 
@@ -159,13 +174,17 @@ public sealed class OpConformanceTests
             OpCases.Dropout(n, m, inPlace).AssertMatchesReference(backend);
     }
 
-    /// <summary>The L1 penalty and subgradient and the global-norm clip, with a clip that triggers and one that does not.</summary>
+    /// <summary>
+    /// The L1 penalty and subgradient and the global-norm clip, with a clip that triggers and one that does not. On cuda a
+    /// sum takes one block up to 2048 elements, more blocks and a second pass from 2049 (CudaReproducibilityTests takes it
+    /// past its most blocks).
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Regularisation(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (int n in new[] { 1, 65, 1031, 100_003 })
+        foreach (int n in new[] { 1, 65, 1031, 2048, 2049, 100_003 })
         foreach (double maxNorm in new[] { 0.5, 1e6 })
             OpCases.Regularisation(n, 0.01, maxNorm).AssertMatchesReference(backend);
     }
