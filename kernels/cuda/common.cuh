@@ -60,7 +60,7 @@ __device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-
 // when !valid (global must still be a mapped address: pass the operand's start); copy_async_commit closes the group of
 // this thread's copies issued since the last; copy_async_wait<N> waits until at most the N newest groups are in flight.
 // Other threads see the copies after this thread's wait and a __syncthreads. The emulator has its own (EMU_COPY_ASYNC,
-// tests/cuda-emulator/cuda_device.h), which lands a group only at the wait that retires it.
+// tests/cuda-emulator/cuda_device.h), which lands a launch's copies as early or as late as a GPU may.
 #ifndef EMU_COPY_ASYNC
 #if __CUDA_ARCH__ >= 800
 __device__ __forceinline__ unsigned shared_address(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }

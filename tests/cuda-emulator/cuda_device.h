@@ -36,10 +36,10 @@ void sync_block(const char* file, int line);
 float shuffle_down(unsigned int mask, float v, unsigned int delta);
 
 // cp.async (common.cuh's copy_async_*): the calling thread's copy of bytes from global (zeros when !valid) to shared,
-// read now but landed only when a wait retires its group, the latest a GPU may land it, so a kernel that reads a tile
-// before its wait (or before the __syncthreads after every thread's wait) reads the old tile; the close of a group; and
-// the wait that lands every group but the `pending` newest. A 16-byte copy from or to an address that is not 16-byte
-// aligned fails the launch, as on a GPU.
+// read now and landed, as drawn for the launch, now or when a wait retires its group (the earliest and the latest a GPU
+// may land it), so a kernel that refills a buffer another thread may still read, or reads a tile before its wait (or
+// before the __syncthreads after every thread's wait), fails; the close of a group; and the wait that lands every group
+// but the `pending` newest. A 16-byte copy from or to an address that is not 16-byte aligned fails the launch, as on a GPU.
 void copy_async(void* shared, const void* global, unsigned bytes, bool valid);
 void copy_async_commit();
 void copy_async_wait(int pending);

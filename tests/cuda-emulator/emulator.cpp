@@ -12,8 +12,9 @@
 // - blocks run one after another in an order shuffled afresh for every launch (seeded: KERNELLAB_CUDA_EMULATOR_SEED,
 //   default 1), so a result that depends on the order of blocks (a float atomicAdd from several blocks, a block that
 //   reads what another block of the same launch writes) differs from launch to launch, or sees NaN;
-// - an asynchronous copy (cp.async, common.cuh's copy_async_*) lands in shared memory only at the wait that retires its
-//   group, so a tile read before its wait reads the old tile; a 16-byte one from or to a misaligned address fails;
+// - an asynchronous copy (cp.async, common.cuh's copy_async_*) lands in shared memory when it is issued or only at the
+//   wait that retires its group (drawn per launch), so a buffer refilled while another thread may still read it, or a
+//   tile read before its wait, gives wrong results; a 16-byte one from or to a misaligned address fails;
 // - launch shapes are checked against the limits of compute capability 8.0;
 // - the kernels are compiled with FMA contraction (build.sh), as NVRTC compiles them by default (--fmad=true).
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
@@ -114,6 +115,12 @@ std::mt19937_64& BlockOrderGenerator()
     }();
     return generator;
 }
+
+// Whether this launch's asynchronous copies land in shared memory when they are issued (as plain copies would), else at
+// the wait that retires their group: the earliest and the latest a GPU may land them. Drawn for each launch with its
+// block order, so a kernel that refills a buffer some thread may still read (a missing __syncthreads) fails on the first,
+// one that reads a tile before its wait on the second.
+bool CopiesLandAtIssue = false;
 
 // A fresh permutation of the blocks 0 .. count - 1 (linear: x + y * gridDim.x + ...), kept for the launch that asked for it.
 const std::vector<unsigned long long>& DrawBlockOrder(std::size_t count)
@@ -601,7 +608,10 @@ void copy_async(void* shared, const void* global, unsigned bytes, bool valid)
     AsyncCopy copy{shared, bytes, {}};
     if (valid)
         std::memcpy(copy.data, global, bytes); // a bad address faults here, in the thread that issued the copy
-    ThisBlock.current->uncommitted_copies.push_back(copy);
+    if (CopiesLandAtIssue)
+        std::memcpy(shared, copy.data, bytes);
+    else
+        ThisBlock.current->uncommitted_copies.push_back(copy);
 }
 
 void copy_async_commit()
@@ -907,6 +917,7 @@ static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** argu
     sigaction(SIGSEGV, &handler, &PreviousSegv);
     sigaction(SIGBUS, &handler, &PreviousBus);
     const std::vector<unsigned long long>& order = DrawBlockOrder(static_cast<std::size_t>(grid_x) * grid_y * grid_z);
+    CopiesLandAtIssue = (BlockOrderGenerator()() & 1) != 0;
     sigjmp_buf jump;
     volatile CUresult result = CUDA_SUCCESS; // volatile: it is read after a siglongjmp
     if (sigsetjmp(jump, 1) != 0)

@@ -9,7 +9,7 @@ namespace KernelLab.Tests;
 /// The cuda backend's choice of GEMM kernel, tile and split of k (<see cref="GemmPlan"/>): a pure function of the shape and
 /// the SM count, checked here without a device; and the kernels on views that start at any float, on the emulator or a GPU.
 /// </summary>
-public sealed class GemmPlanTests
+public sealed class CudaGemmPlanTests
 {
     private const int H200 = 132;
 
