@@ -23,14 +23,15 @@
 // it reads whole 32-byte sectors and writes 32 distinct banks.
 
 // tile[p][i] = op(x)[i0 + i, p0 + p] for i < TILE, p < TILE_K; zeros outside [0, dim) x [p0, pEnd). x is stored [k, dim]
-// when kMajor, else [dim, k].
+// when kMajor, else [dim, k]. The loops stay rolled (one to four copies per thread): unrolled, the addresses of every
+// layout stay live across the k loop, and gemm_128 spills (ptxas: 56 bytes at 128 registers, none rolled).
 template <int TILE, int TILE_K>
 __device__ __forceinline__ void gemm_load_tile(float (*tile)[TILE + GEMM_PAD], const float* x, bool kMajor, bool vectorized,
                                                int dim, int k, int i0, int p0, int pEnd)
 {
     if (vectorized)
     {
-#pragma unroll
+#pragma unroll 1
         for (int e = threadIdx.x; e < TILE * TILE_K / 4; e += GEMM_THREADS)
         {
             int p = e / (TILE / 4), i = e % (TILE / 4) * 4;
@@ -40,7 +41,7 @@ __device__ __forceinline__ void gemm_load_tile(float (*tile)[TILE + GEMM_PAD], c
     }
     else if (kMajor)
     {
-#pragma unroll
+#pragma unroll 1
         for (int e = threadIdx.x; e < TILE * TILE_K; e += GEMM_THREADS)
         {
             int p = e / TILE, i = e % TILE;
@@ -50,7 +51,7 @@ __device__ __forceinline__ void gemm_load_tile(float (*tile)[TILE + GEMM_PAD], c
     }
     else
     {
-#pragma unroll
+#pragma unroll 1
         for (int e = threadIdx.x; e < TILE * TILE_K; e += GEMM_THREADS)
         {
             int p = e % 8 + e / (8 * TILE) * 8, i = e / 8 % TILE;
