@@ -8,13 +8,14 @@
 // Why these tiles. gemm_128: 128 x 128 outputs per block, 8 x 8 per thread, k in steps of 8. Per step of k a warp reads
 // two float4 of the A tile (all its lanes share two addresses: broadcasts) and two of the B tile (16 consecutive float4:
 // conflict-free) for 64 FMAs per thread, so the FMA pipes, not shared memory, set the pace; each element loaded into
-// shared memory is used 128 times. 64 accumulators per thread (about 128 registers) allow two blocks per SM, and the
-// double-buffered tiles take 16.5 KiB. gemm_64: 64 x 64 outputs, 4 x 4 per thread, k in steps of 16: four times as many
-// blocks for a shape, for the outputs too small to give every SM a 128 x 128 tile even with k split (and its 16-deep
-// step keeps the per-tile barriers as rare as gemm_128's).
+// shared memory is used 128 times. 64 accumulators per thread fit the 128 registers that let two blocks share an SM
+// (its launch bounds; ptxas for sm_90: 127, no spills), and the double-buffered tiles take 16.5 KiB. gemm_64: 64 x 64 outputs, 4 x 4 per thread, k in steps of 16: four times as many
+// blocks for a shape, for the outputs too small to give every SM a 128 x 128 tile even with k split; its 16-deep step
+// gives each thread 256 FMAs between barriers, and 64 registers (launch bounds: 4 blocks per SM) let several blocks of
+// a small grid share an SM.
 //
 // The thread at (tx, ty) = (tid % 16, tid / 16) computes rows ty * 4 + r % 4 + r / 4 * 64 and columns tx * 4 + s % 4 +
-// s / 4 * 64 of the tile: float4 runs in shared memory, and for c a warp stores whole 64-byte rows.
+// s / 4 * 64 of the tile: float4 runs in shared memory, and for c each half-warp stores 256 contiguous bytes of a row.
 //
 // The tiles are filled through copy_async (common.cuh: cp.async on sm_80+), tile t + 1 being copied while the block
 // computes on tile t. An operand whose tile rows are contiguous in memory (a transposed A, an untransposed B: stored
@@ -67,7 +68,7 @@ __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_c
 // transposeB. Block (x, y) computes tile (x % tilesN, y) of c over split s = x / tilesN of k, [s * splitK, min(k, (s + 1) *
 // splitK)), and writes it to slice s of c [splits, m, n]: with one split (splitK >= k) c is the output, alpha * op(a)op(b)
 // (+ c when accumulate; c is read only then, so that with k = 0 it becomes 0 or keeps its value); with several, c is
-// scratch, alpha 1 and accumulate 0, and gemm_split_sum adds the slices. splitK is a multiple of TILE_K.
+// scratch, alpha 1 and accumulate 0, splitK a multiple of TILE_K, and gemm_split_sum adds the slices.
 // Grid: (ceil(n / TILE) * splits, ceil(m / TILE)), blocks of GEMM_THREADS.
 template <int TILE, int TILE_K>
 __device__ __forceinline__ void gemm_tiles(int transposeA, int transposeB, int m, int n, int k, int splitK, const float* a,
@@ -163,14 +164,14 @@ __device__ __forceinline__ void gemm_tiles(int transposeA, int transposeB, int m
     }
 }
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_128(int transposeA, int transposeB, int m, int n, int k, int splitK, const float* a, const float* b,
-                                    float* c, float alpha, int accumulate)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_128(int transposeA, int transposeB, int m, int n, int k, int splitK,
+                                                                      const float* a, const float* b, float* c, float alpha, int accumulate)
 {
     gemm_tiles<128, 8>(transposeA, transposeB, m, n, k, splitK, a, b, c, alpha, accumulate);
 }
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 4) gemm_64(int transposeA, int transposeB, int m, int n, int k, int splitK, const float* a, const float* b,
-                                   float* c, float alpha, int accumulate)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 4) gemm_64(int transposeA, int transposeB, int m, int n, int k, int splitK,
+                                                                     const float* a, const float* b, float* c, float alpha, int accumulate)
 {
     gemm_tiles<64, 16>(transposeA, transposeB, m, n, k, splitK, a, b, c, alpha, accumulate);
 }
