@@ -5,9 +5,9 @@ namespace KernelLab.Backends.Cuda;
 /// the tile kernel of gemm.cu (its square tile of c and step of k), and how many slices of k run as separate blocks
 /// (<see cref="Splits"/>, each <see cref="SplitK"/> long but the last), each slice's partial product going to scratch
 /// [Splits, m, n] for gemm_split_sum to add in a fixed order. A pure function of the shape and the SM count, so a device
-/// gives the same bits every run.
+/// gives the same bits every run. A struct: GemmCore makes one per call, and a step must not allocate.
 /// </summary>
-internal sealed record GemmPlan(KernelSignature TileKernel, int Tile, int TileK, int M, int N, int Splits, int SplitK)
+internal readonly record struct GemmPlan(KernelSignature TileKernel, int Tile, int TileK, int M, int N, int Splits, int SplitK)
 {
     /// <summary>
     /// Each slice of k at least this long: its block does 2 * tile^2 * 256 FLOP for the 2 * tile^2 floats its partial tile
