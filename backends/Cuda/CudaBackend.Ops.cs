@@ -7,8 +7,6 @@ public sealed partial class CudaBackend
 {
     private const int Threads = 256;          // element-wise and row-reduction blocks (a multiple of 32)
     private const int AttentionThreads = 128; // attention blocks, one per query
-    private const int GemmTile = 64;          // gemm.cu: TILE_M = TILE_N
-    private const int GemmThreads = 16;       // gemm.cu: THREADS_X = THREADS_Y
     private const int ColumnsX = 32, ColumnsY = 8; // reductions.cu: COLUMNS_X, COLUMNS_Y
     private const int EmbeddingThreads = 256;      // sequence.cu: EMBEDDING_THREADS
     private const int ConvTile = 64, ConvTileK = 16, ConvThreads = 256; // convolution.cu: CONV_TILE_M = CONV_TILE_N, CONV_TILE_K, CONV_THREADS
@@ -57,9 +55,21 @@ public sealed partial class CudaBackend
     protected override void ActivationBackwardCore(Activation f, DeviceView x, DeviceView y, DeviceView dy, DeviceView dx, long n) =>
         Launch(Kernel.ActivationBackward, Elements(n), Block(Threads), 0, (int)f, x, y, dy, dx, n);
 
-    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate) =>
-        Launch(Kernel.Gemm, ((n + GemmTile - 1) / GemmTile, (m + GemmTile - 1) / GemmTile), (GemmThreads, GemmThreads), 0,
-            transposeA, transposeB, m, n, k, a, b, c, (float)alpha, accumulate);
+    /// <summary>The kernel, tiles and split of k that <see cref="GemmPlan"/> picks for the shape on this device's SMs.</summary>
+    protected override void GemmCore(bool transposeA, bool transposeB, int m, int n, int k, DeviceView a, DeviceView b, DeviceView c, double alpha, bool accumulate)
+    {
+        var plan = GemmPlan.For(m, n, k, Info.ComputeUnits);
+        if (plan.Splits == 1)
+        {
+            Launch(plan.TileKernel, plan.Grid, Block(GemmPlan.Threads), 0, transposeA, transposeB, m, n, k, plan.SplitK, a, b, c, (float)alpha, accumulate);
+            return;
+        }
+        // Each slice of k writes its partial product [m, n] to scratch [splits, m, n]; one more launch adds them into c.
+        var partial = KernelArgument.Pointer(Scratch(plan.ScratchLength));
+        Launch(plan.TileKernel, plan.Grid, Block(GemmPlan.Threads), 0, transposeA, transposeB, m, n, k, plan.SplitK, a, b, partial, 1f, false);
+        long mn = (long)m * n;
+        Launch(Kernel.GemmSplitSum, Elements(mn), Block(Threads), 0, partial, c, plan.Splits, mn, (float)alpha, accumulate);
+    }
 
     protected override void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner)
     {

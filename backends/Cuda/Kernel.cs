@@ -41,7 +41,9 @@ internal static class Kernel
     public static readonly KernelSignature AddL1Gradient = new(Elementwise, "add_l1_gradient", P, P, F, L);
     public static readonly KernelSignature ClipByNorm = new(Elementwise, "clip_by_norm", P, P, F, L);
 
-    public static readonly KernelSignature Gemm = new(Tiled, "gemm", I, I, I, I, I, P, P, P, F, I);
+    public static readonly KernelSignature Gemm128 = new(Tiled, "gemm_128", I, I, I, I, I, I, P, P, P, F, I);
+    public static readonly KernelSignature Gemm64 = new(Tiled, "gemm_64", I, I, I, I, I, I, P, P, P, F, I);
+    public static readonly KernelSignature GemmSplitSum = new(Tiled, "gemm_split_sum", P, P, I, L, F, I);
 
     public static readonly KernelSignature BiasBackward = new(Reductions, "bias_backward", P, P, I, I, I, I);
     public static readonly KernelSignature BiasBackwardColumns = new(Reductions, "bias_backward_columns", P, P, I, I, I, I);

@@ -14,7 +14,8 @@ flags=(-std=c++20 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -Wno-un
 # the same way, with FMA instructions and contraction across expressions, so a kernel that needs the rounded product
 # (and must say so, with __fmul_rn) fails on this CPU as it would on a GPU.
 grep -qw fma /proc/cpuinfo || { echo "this CPU has no FMA instructions: the emulator could not contract a*b+c as a GPU does" >&2; exit 1; }
-kernel_flags=(-mfma -ffp-contract=fast)
+# NVRTC's #pragma unroll means nothing to g++.
+kernel_flags=(-mfma -ffp-contract=fast -Wno-unknown-pragmas)
 
 # Each source is one translation unit: the source as it is, then a registration line for every extern "C" __global__
 # kernel and storage for every extern __shared__ array it declares. faults.cu holds the emulator's own test kernels.
@@ -22,7 +23,7 @@ for source in "$kernels"/*.cu "$here/faults.cu"; do
   name="$(basename "$source" .cu)"
   {
     echo "#include \"$source\""
-    grep -oP 'extern "C" __global__ void \K\w+' "$source" | sed 's/.*/EMU_KERNEL(&)/'
+    grep -oP 'extern "C" __global__ void (__launch_bounds__\([^)]*\) )?\K\w+' "$source" | sed 's/.*/EMU_KERNEL(&)/'
     grep -oP 'extern __shared__ \K\w+ \w+(?=\[\])' "$source" | sed -E 's/(\w+) (\w+)/EMU_DYNAMIC_SHARED(\1, \2)/' || true
   } | g++ "${flags[@]}" "${kernel_flags[@]}" -include cuda_device.h -x c++ - -c -o "$objects/$name.o"
 done

@@ -16,6 +16,13 @@ struct uint3
     unsigned int x, y, z;
 };
 
+struct alignas(16) float4
+{
+    float x, y, z, w;
+};
+
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+
 namespace emu
 {
 // The block in flight on this OS thread, and the fiber (thread of the block) now running.
@@ -27,6 +34,15 @@ void sync_block(const char* file, int line);
 
 // The value of v held by lane + delta of the calling thread's warp (its own v past lane 31); mask must be all 32 lanes.
 float shuffle_down(unsigned int mask, float v, unsigned int delta);
+
+// cp.async (common.cuh's copy_async_*): the calling thread's copy of bytes from global (zeros when !valid) to shared,
+// read now and landed, as drawn for the launch, now or when a wait retires its group (the earliest and the latest a GPU
+// may land it), so a kernel that refills a buffer another thread may still read, or reads a tile before its wait (or
+// before the __syncthreads after every thread's wait), fails; the close of a group; and the wait that lands every group
+// but the `pending` newest. A 16-byte copy from or to an address that is not 16-byte aligned fails the launch, as on a GPU.
+void copy_async(void* shared, const void* global, unsigned bytes, bool valid);
+void copy_async_commit();
+void copy_async_wait(int pending);
 
 // A kernel of the library: its (extern "C") name, entry point, and how to call it from cuLaunchKernel's argument
 // array, whose element i points to the value of parameter i.
@@ -61,7 +77,9 @@ bool add_kernel(const char* name, void (*function)(Parameters...))
 #define __global__
 #define __device__ static
 #define __forceinline__ inline
+#define __launch_bounds__(...) // a register budget for the GPU's compiler
 #define __shared__ thread_local
+#define __align__(bytes) __attribute__((aligned(bytes)))
 
 #define threadIdx (emu::thread_index())
 #define blockIdx (emu::block_index)
@@ -82,6 +100,14 @@ inline float __fmul_rn(float a, float b)
     asm("" : "+x"(product));
     return product;
 }
+
+// common.cuh's asynchronous copies (it leaves them out when EMU_COPY_ASYNC is defined), as emu::copy_async lands them.
+#define EMU_COPY_ASYNC
+inline void copy_async_4(float* shared, const float* global, bool valid) { emu::copy_async(shared, global, 4, valid); }
+inline void copy_async_16(float* shared, const float* global, bool valid) { emu::copy_async(shared, global, 16, valid); }
+inline void copy_async_commit() { emu::copy_async_commit(); }
+template <int N>
+inline void copy_async_wait() { emu::copy_async_wait(N); }
 
 inline float atomicAdd(float* address, float v) { return std::atomic_ref<float>(*address).fetch_add(v); }
 

@@ -12,6 +12,9 @@
 // - blocks run one after another in an order shuffled afresh for every launch (seeded: KERNELLAB_CUDA_EMULATOR_SEED,
 //   default 1), so a result that depends on the order of blocks (a float atomicAdd from several blocks, a block that
 //   reads what another block of the same launch writes) differs from launch to launch, or sees NaN;
+// - an asynchronous copy (cp.async, common.cuh's copy_async_*) lands in shared memory when it is issued or only at the
+//   wait that retires its group (drawn per launch), so a buffer refilled while another thread may still read it, or a
+//   tile read before its wait, gives wrong results; a 16-byte one from or to a misaligned address fails;
 // - launch shapes are checked against the limits of compute capability 8.0;
 // - the kernels are compiled with FMA contraction (build.sh), as NVRTC compiles them by default (--fmad=true).
 // After a failed launch, cuGetErrorString says where: kernel, block, thread, address. What it does not show: speed,
@@ -32,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +91,9 @@ constexpr ErrorText Errors[] = {CU_RESULTS(CU_RESULT_TEXT)};
 // The device this library pretends to be.
 constexpr const char* DeviceName = "KernelLab CUDA emulator (CPU)";
 constexpr int ComputeMajor = 8, ComputeMinor = 0;
+// An H200's SMs, not this machine's cores: the backend shapes its launches by this count (the GEMM's tiles and split of
+// k, backends/Cuda/GemmPlan.cs), so CI runs the launches that an H200 runs.
+constexpr int Multiprocessors = 132;
 constexpr int DriverVersion = 13000; // no PTX is JIT-compiled, so the PTX of any NVRTC loads
 constexpr unsigned MaxThreadsPerBlock = 1024, MaxBlockX = 1024, MaxBlockY = 1024, MaxBlockZ = 64;
 constexpr unsigned long long MaxGridX = 2147483647ull, MaxGridYZ = 65535;
@@ -108,6 +115,12 @@ std::mt19937_64& BlockOrderGenerator()
     }();
     return generator;
 }
+
+// Whether this launch's asynchronous copies land in shared memory when they are issued (as plain copies would), else at
+// the wait that retires their group: the earliest and the latest a GPU may land them. Drawn for each launch with its
+// block order, so a kernel that refills a buffer some thread may still read (a missing __syncthreads) fails on the first,
+// one that reads a tile before its wait on the second.
+bool CopiesLandAtIssue = false;
 
 // A fresh permutation of the blocks 0 .. count - 1 (linear: x + y * gridDim.x + ...), kept for the launch that asked for it.
 const std::vector<unsigned long long>& DrawBlockOrder(std::size_t count)
@@ -231,6 +244,14 @@ enum class FiberState
     Exited,
 };
 
+// One cp.async of a fiber: what it read from global memory, to land in shared memory at the wait that retires its group.
+struct AsyncCopy
+{
+    void* shared;
+    unsigned bytes;
+    unsigned char data[16];
+};
+
 struct Fiber
 {
     uint3 thread;
@@ -238,6 +259,8 @@ struct Fiber
     FiberState state;
     std::pair<const char*, int> barrier_site; // the __syncthreads the fiber waits at: source file and line
     void* stack_pointer;
+    std::vector<AsyncCopy> uncommitted_copies;       // issued since the last copy_async_commit
+    std::deque<std::vector<AsyncCopy>> copy_groups; // committed and not yet landed, oldest first
 };
 
 constexpr std::size_t FiberStackBytes = 256 * 1024;
@@ -389,6 +412,8 @@ bool RunBlock(Block& block, const Kernel& kernel, void** arguments, uint3 dim)
         f.thread = {static_cast<unsigned>(i % dim.x), static_cast<unsigned>(i / dim.x % dim.y), static_cast<unsigned>(i / (dim.x * dim.y))};
         f.state = FiberState::Runnable;
         f.stack_pointer = PrepareStack(block.stacks[i]);
+        f.uncommitted_copies.clear(); // a GPU lands what the last block left in flight in shared memory nobody reads again
+        f.copy_groups.clear();
     }
     std::size_t exited = 0;
     while (exited < count)
@@ -562,6 +587,34 @@ float shuffle_down(unsigned int mask, float v, unsigned int delta)
     return result;
 }
 
+void copy_async(void* shared, const void* global, unsigned bytes, bool valid)
+{
+    if (bytes == 16 && ((reinterpret_cast<std::uintptr_t>(shared) | (valid ? reinterpret_cast<std::uintptr_t>(global) : 0)) & 15) != 0)
+        Fail("a 16-byte cp.async from or to an address that is not 16-byte aligned");
+    AsyncCopy copy{shared, bytes, {}};
+    if (valid)
+        std::memcpy(copy.data, global, bytes); // a bad address faults here, in the thread that issued the copy
+    if (CopiesLandAtIssue)
+        std::memcpy(shared, copy.data, bytes);
+    else
+        ThisBlock.current->uncommitted_copies.push_back(copy);
+}
+
+void copy_async_commit()
+{
+    Fiber& f = *ThisBlock.current;
+    f.copy_groups.push_back(std::move(f.uncommitted_copies));
+    f.uncommitted_copies.clear();
+}
+
+void copy_async_wait(int pending)
+{
+    Fiber& f = *ThisBlock.current;
+    for (; f.copy_groups.size() > static_cast<std::size_t>(pending); f.copy_groups.pop_front())
+        for (const AsyncCopy& copy : f.copy_groups.front())
+            std::memcpy(copy.shared, copy.data, copy.bytes);
+}
+
 void register_kernel(const char* name, void* function, Invoker invoke, int parameter_count, const unsigned char* parameter_sizes)
 {
     KernelTable()[name] = Kernel{name, function, invoke, std::vector<unsigned char>(parameter_sizes, parameter_sizes + parameter_count)};
@@ -645,7 +698,7 @@ EXPORT CUresult cuDeviceGetAttribute(int* value, int attribute, int device)
         return CUDA_ERROR_INVALID_DEVICE;
     switch (attribute)
     {
-    case 16: *value = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)); return CUDA_SUCCESS; // MULTIPROCESSOR_COUNT
+    case 16: *value = Multiprocessors; return CUDA_SUCCESS;  // MULTIPROCESSOR_COUNT
     case 75: *value = ComputeMajor; return CUDA_SUCCESS;                                  // COMPUTE_CAPABILITY_MAJOR
     case 76: *value = ComputeMinor; return CUDA_SUCCESS;                                  // COMPUTE_CAPABILITY_MINOR
     default: return CUDA_ERROR_INVALID_VALUE;
@@ -832,6 +885,7 @@ static CUresult RunGrid(const Kernel* kernel, uint3 grid, uint3 dim, void** argu
     sigaction(SIGSEGV, &handler, &PreviousSegv);
     sigaction(SIGBUS, &handler, &PreviousBus);
     const std::vector<unsigned long long>& order = DrawBlockOrder(static_cast<std::size_t>(grid_x) * grid_y * grid_z);
+    CopiesLandAtIssue = (BlockOrderGenerator()() & 1) != 0;
     sigjmp_buf jump;
     volatile CUresult result = CUDA_SUCCESS; // volatile: it is read after a siglongjmp
     if (sigsetjmp(jump, 1) != 0)

@@ -5,8 +5,8 @@ namespace KernelLab.Tests;
 
 /// <summary>
 /// The cuda backend gives the same bits every run: the backward passes that collect gradient from many blocks (embedding
-/// rows from every token, attention keys and values from every query that sees them) gather it in a fixed order instead
-/// of adding it atomically. On the emulator each launch runs its blocks in a fresh shuffled order, so a kernel whose
+/// rows from every token, attention keys and values from every query that sees them) and the GEMMs that split k over
+/// blocks gather it in a fixed order instead of adding it atomically. On the emulator each launch runs its blocks in a fresh shuffled order, so a kernel whose
 /// result depends on that order fails here; on a GPU the blocks race.
 /// </summary>
 public sealed class CudaReproducibilityTests
@@ -70,6 +70,24 @@ public sealed class CudaReproducibilityTests
             Assert.True(Math.Abs(result[0] - expected) <= 1e-4 * Math.Abs(expected), $"sum of |x|: {result[0]:R}, expected {expected:R}");
             return result;
         }, runs: 2);
+    }
+
+    /// <summary>A GEMM whose k is split over blocks (backends/Cuda/GemmPlan.cs) adds the slices in order, not as they finish.</summary>
+    [Theory]
+    [InlineData(64, 68, 520)]  // gemm_64, four slices
+    [InlineData(5, 8321, 300)] // gemm_128, two
+    public void SplitGemm_IsTheSameBitsEveryRun(int m, int n, int k)
+    {
+        using var backend = TestBackends.CreateOrSkip("cuda");
+        var data = new RandomData(18);
+        using var a = backend.Upload(data.Uniform((long)k * m));
+        using var b = backend.Upload(data.Uniform((long)k * n));
+        AssertSameEveryRun($"gemm {m} x {n} x {k}", () =>
+        {
+            using var c = backend.AllocatePoisoned((long)m * n);
+            backend.Gemm(true, false, m, n, k, a, b, c);
+            return backend.Download(c);
+        });
     }
 
     public static TheoryData<string> Workloads => new(StandardWorkloads.Names);

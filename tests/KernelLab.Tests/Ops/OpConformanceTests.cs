@@ -43,12 +43,33 @@ public sealed class OpConformanceTests
         }
     }
 
+    /// <summary>
+    /// Edge shapes, which on the cuda backend (at an H200's 132 SMs: the CUDA emulator reports as many; backends/Cuda/GemmPlan.cs)
+    /// reach gemm_64 whole (64-tile and 16-deep k-step edges, k = 0) and with k split, in two and in four slices, the last
+    /// shorter (65 x 67 x 300, 64 x 68 x 520). m and n multiples of 4 take its float4 copies (of a transposed A, an
+    /// untransposed B) and float4 stores; the others its 4-byte ones.
+    /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
-    public void Gemm(string backendName)
+    public void Gemm(string backendName) => AssertGemmsMatch(backendName,
+        [(1, 1, 1), (7, 17, 33), (65, 9, 1), (2, 3, 0), (33, 65, 17), (1, 257, 9), (64, 68, 15), (63, 129, 16), (128, 4, 255), (65, 67, 300), (64, 68, 520)]);
+
+    /// <summary>
+    /// The cuda backend's gemm_128, which takes a shape only where its 128 x 128 tiles give each of the 132 SMs a block:
+    /// whole (132 tiles, an edge of one row or column) and with k split in two (132 blocks of a 4- or 5-row tile). These
+    /// shapes are for its plan; on ILGPU's CPU accelerator they would take most of a minute.
+    /// </summary>
+    [Theory]
+    [InlineData(129, 8321, 17)]
+    [InlineData(8321, 132, 9)]
+    [InlineData(5, 8321, 300)]
+    [InlineData(4, 8324, 300)]
+    public void Gemm_CudaLargeTiles(int m, int n, int k) => AssertGemmsMatch("cuda", [(m, n, k)]);
+
+    private static void AssertGemmsMatch(string backendName, (int M, int N, int K)[] shapes)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 17, 33), (65, 9, 1), (2, 3, 0), (33, 65, 17), (1, 257, 9) })
+        foreach (var (m, n, k) in shapes)
         foreach (bool transposeA in Bools)
         foreach (bool transposeB in Bools)
         foreach (bool accumulate in Bools)
