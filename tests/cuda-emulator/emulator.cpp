@@ -798,6 +798,34 @@ EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, std::size
     return CUDA_SUCCESS;
 }
 
+// The stream's work runs when it is queued, so an asynchronous copy is done when it returns.
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void* destination, CUdeviceptr source, std::size_t bytes, void* stream)
+{
+    std::lock_guard guard(Lock);
+    if (!ValidStream(stream))
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (destination == nullptr || Containing(source, bytes) == nullptr)
+        return CUDA_ERROR_INVALID_VALUE;
+    Copies++;
+    std::memcpy(destination, reinterpret_cast<const void*>(source), bytes);
+    return CUDA_SUCCESS;
+}
+
+// Page-locked host memory is host memory here.
+EXPORT CUresult cuMemAllocHost_v2(void** pointer, std::size_t bytes)
+{
+    if (pointer == nullptr || bytes == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    *pointer = std::malloc(bytes);
+    return *pointer == nullptr ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemFreeHost(void* pointer)
+{
+    std::free(pointer);
+    return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuStreamCreate(void** stream, unsigned flags) { return flags > 1 ? CUDA_ERROR_INVALID_VALUE : Create(Streams, stream); }
 
 // Work runs when it is queued, so a stream is always idle.
@@ -1129,7 +1157,7 @@ EXPORT CUresult cuEventDestroy_v2(void* event) { return Destroy(Events, event); 
 
 // Not a driver call: the emulator's own counts for tests, made in this process so far: the kernel launches
 // (cuLaunchKernel), the graph launches, the kernel nodes those ran, and the copies between host and device
-// (cuMemcpyHtoD, cuMemcpyDtoH).
+// (cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoHAsync).
 EXPORT CUresult kernellabEmulatorCounts(unsigned long long* kernel_launches, unsigned long long* graph_launches, unsigned long long* graph_kernels,
                                         unsigned long long* copies)
 {

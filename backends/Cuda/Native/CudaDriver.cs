@@ -40,6 +40,9 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Library)] public static partial int cuMemFree_v2(ulong pointer);
     [LibraryImport(Library)] public static partial int cuMemcpyHtoD_v2(ulong destination, void* source, nuint bytes);
     [LibraryImport(Library)] public static partial int cuMemcpyDtoH_v2(void* destination, ulong source, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuMemcpyDtoHAsync_v2(void* destination, ulong source, nuint bytes, nint stream);
+    [LibraryImport(Library)] public static partial int cuMemAllocHost_v2(void** pointer, nuint bytes);
+    [LibraryImport(Library)] public static partial int cuMemFreeHost(void* pointer);
     [LibraryImport(Library)] public static partial int cuStreamCreate(nint* stream, uint flags);
     [LibraryImport(Library)] public static partial int cuStreamSynchronize(nint stream);
     [LibraryImport(Library)] public static partial int cuStreamDestroy_v2(nint stream);
