@@ -68,15 +68,18 @@ public static class OpCases
             });
     }
 
-    /// <summary>Forward, data and weight gradients: each pass the same multiply-adds, one per output element, input channel and kernel tap.</summary>
+    /// <summary>
+    /// Forward with its bias, data and weight gradients: each pass the same multiply-adds, one per output element, input
+    /// channel and kernel tap; and the forward's add of the bias, one per output element.
+    /// </summary>
     public static OpCase Conv2d(Conv2dShape s) =>
         Case("conv2d", $"B={s.Batch} in={s.InChannels} out={s.OutChannels} H={s.Height} W={s.Width} k={s.KernelSize}",
-            3 * 2.0 * s.OutputLength * s.InChannels * s.KernelSize * s.KernelSize,
-            c => c.In("x", s.InputLength).In("w", s.WeightLength).In("dy", s.OutputLength)
+            3 * 2.0 * s.OutputLength * s.InChannels * s.KernelSize * s.KernelSize + s.OutputLength,
+            c => c.In("x", s.InputLength).In("w", s.WeightLength).In("bias", s.OutChannels).In("dy", s.OutputLength)
                 .Out("y", s.OutputLength).Out("dx", s.InputLength).Out("dw", s.WeightLength),
             (b, t) =>
             {
-                b.Conv2dForward(t["x"], t["w"], t["y"], s);
+                b.Conv2dForward(t["x"], t["w"], t["bias"], t["y"], s);
                 b.Conv2dBackwardData(t["dy"], t["w"], t["dx"], s);
                 b.Conv2dBackwardWeight(t["x"], t["dy"], t["dw"], s);
             });

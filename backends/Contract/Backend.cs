@@ -194,14 +194,15 @@ public abstract class Backend : IDisposable
 
     // ---------------------------------------------------------------- convolution and pooling
 
-    /// <summary>y = conv2d(x, w), stride 1, zero padding k/2, no bias (see <see cref="AddBias"/>).</summary>
-    public void Conv2dForward(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s)
+    /// <summary>y[b, co] = conv2d(x, w)[b, co] + bias[co], stride 1, zero padding k/2, for bias [outC] (nn.Conv2d's forward).</summary>
+    public void Conv2dForward(DeviceView x, DeviceView w, DeviceView bias, DeviceView y, Conv2dShape s)
     {
         RequireConv(s);
         Require(x, s.InputLength, nameof(x));
         Require(w, s.WeightLength, nameof(w));
+        Require(bias, s.OutChannels, nameof(bias));
         Require(y, s.OutputLength, nameof(y));
-        Conv2dForwardCore(x, w, y, s);
+        Conv2dForwardCore(x, w, bias, y, s);
     }
 
     /// <summary>dx = gradient of conv2d with respect to its input.</summary>
@@ -620,6 +621,14 @@ public abstract class Backend : IDisposable
     protected abstract void AddBiasCore(DeviceView y, DeviceView bias, int outer, int channels, int inner);
     protected abstract void BiasBackwardCore(DeviceView dy, DeviceView dBias, int outer, int channels, int inner, bool accumulate);
     protected abstract void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s);
+
+    /// <summary>The forward with its bias: by default the convolution, then <see cref="AddBiasCore"/> over its planes.</summary>
+    protected virtual void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView bias, DeviceView y, Conv2dShape s)
+    {
+        Conv2dForwardCore(x, w, y, s);
+        AddBiasCore(y, bias, s.Batch, s.OutChannels, s.Height * s.Width);
+    }
+
     protected abstract void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s);
     protected abstract void Conv2dBackwardWeightCore(DeviceView x, DeviceView dy, DeviceView dw, Conv2dShape s);
     protected abstract void MaxPool2dForwardCore(DeviceView x, DeviceView y, DeviceIndexBuffer argMax, Pool2dShape s);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using static KernelLab.Backends.Cuda.Native.CudaDriver;
 
 namespace KernelLab.Backends.Cuda;
@@ -81,10 +82,15 @@ public sealed partial class CudaBackend
         LaunchPerChannel(Kernel.BiasBackward, Kernel.BiasBackwardColumns, channels, inner, dy, dBias, outer, channels, inner, accumulate);
 
     // The convolution's passes are implicit GEMMs (convolution.cu): a tile per block of the [channels, batch * H * W]
-    // output of the forward and the backward data, of the [outC, inC * K * K] of backward weight.
-    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) =>
+    // output of the forward and the backward data, of the [outC, inC * K * K] of backward weight. The forward adds the
+    // bias as it writes y: one launch and one pass over y.
+    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView bias, DeviceView y, Conv2dShape s) =>
         Launch(Kernel.Conv2dForward, (Tiles(Pixels(s), ConvTile), Tiles(s.OutChannels, ConvTile)), Block(ConvThreads), 0,
-            x, w, y, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize);
+            x, w, bias, y, s.Batch, s.InChannels, s.OutChannels, s.Height, s.Width, s.KernelSize);
+
+    // The contract's forward always has its bias, which the override above adds in the kernel's epilogue.
+    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s) =>
+        throw new UnreachableException("the cuda backend's convolution forward is the one with its bias");
 
     protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s) =>
         Launch(Kernel.Conv2dBackwardData, (Tiles(Pixels(s), ConvTile), Tiles(s.InChannels, ConvTile)), Block(ConvThreads), 0,

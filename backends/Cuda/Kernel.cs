@@ -57,7 +57,7 @@ internal static class Kernel
     public static readonly KernelSignature BatchNormBackwardColumns = new(Reductions, "batchnorm_backward_columns", P, P, P, P, P, P, P, P, I, I, I);
     public static readonly KernelSignature SumReduce = new(Reductions, "sum_reduce", I, P, L, P, F, I);
 
-    public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, I, I, I, I, I, I);
+    public static readonly KernelSignature Conv2dForward = new(Convolution, "conv2d_forward", P, P, P, P, I, I, I, I, I, I);
     public static readonly KernelSignature Conv2dBackwardData = new(Convolution, "conv2d_backward_data", P, P, P, I, I, I, I, I, I);
     public static readonly KernelSignature Conv2dBackwardWeight = new(Convolution, "conv2d_backward_weight", P, P, P, I, I, I, I, I, I, L);
     public static readonly KernelSignature Conv2dBackwardWeightSlices = new(Convolution, "conv2d_backward_weight_slices", P, P, I, L);

@@ -32,12 +32,13 @@
 #define CONV_THREADS_X 16 // CONV_TILE_N / CONV_PER_THREAD
 
 // The tile of outputs of block (blockIdx.x: columns, blockIdx.y: rows + slice * tiles of rows), the depth in
-// [slice * depthPerSlice, that + depthPerSlice) of the pass's GEMM. PASS is CONV_FORWARD (a = w, b = x, c = y),
-// CONV_BACKWARD_DATA (a = w, b = dy, c = dx) or CONV_BACKWARD_WEIGHT (a = dy, b = x, c = the slice's [outC, inC*K*K]
-// of the partial sums [slices, outC, inC*K*K], or dw itself when there is one slice).
+// [slice * depthPerSlice, that + depthPerSlice) of the pass's GEMM. PASS is CONV_FORWARD (a = w, b = x, c = y, and
+// bias [outC] added to row co as y is written, so that the forward with its bias is one pass over y), CONV_BACKWARD_DATA
+// (a = w, b = dy, c = dx) or CONV_BACKWARD_WEIGHT (a = dy, b = x, c = the slice's [outC, inC*K*K] of the partial sums
+// [slices, outC, inC*K*K], or dw itself when there is one slice); the backward passes take no bias (a null pointer).
 template <int PASS>
-__device__ __forceinline__ void conv_gemm(const float* a, const float* b, float* c, int batch, int inC, int outC,
-                                          int height, int width, int K, long long depthPerSlice)
+__device__ __forceinline__ void conv_gemm(const float* a, const float* b, const float* bias, float* c, int batch, int inC,
+                                          int outC, int height, int width, int K, long long depthPerSlice)
 {
     __shared__ float tileA[CONV_TILE_K][CONV_TILE_M + 1]; // tileA[p][i] = A[row0 + i, k0 + p]; the +1 spreads the stores over banks
     __shared__ float tileB[CONV_TILE_K][CONV_TILE_N + 1]; // tileB[p][j] = B[k0 + p, col0 + j]
@@ -185,16 +186,17 @@ __device__ __forceinline__ void conv_gemm(const float* a, const float* b, float*
         {
             int row = row0 + ty + r * (CONV_TILE_M / CONV_PER_THREAD);
             if (row < m)
-                c[base + row * rowStride] = sum[r][s];
+                c[base + row * rowStride] = PASS == CONV_FORWARD ? sum[r][s] + bias[row] : sum[r][s];
         }
     }
 }
 
+// y[b, co, oh, ow] = bias[co] + sum over ci, kh, kw of w[co, ci, kh, kw] * x[b, ci, oh + kh - pad, ow + kw - pad], bias [outC].
 // Grid: (ceil(batch * H * W / CONV_TILE_N), ceil(outC / CONV_TILE_M)).
-extern "C" __global__ void conv2d_forward(const float* x, const float* w, float* y,
+extern "C" __global__ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                                           int batch, int inC, int outC, int height, int width, int K)
 {
-    conv_gemm<CONV_FORWARD>(w, x, y, batch, inC, outC, height, width, K, (long long)inC * K * K);
+    conv_gemm<CONV_FORWARD>(w, x, bias, y, batch, inC, outC, height, width, K, (long long)inC * K * K);
 }
 
 // dx[b, ci, ih, iw] = sum over co, kh, kw of dy[b, co, ih - kh + pad, iw - kw + pad] * w[co, ci, kh, kw].
@@ -202,7 +204,7 @@ extern "C" __global__ void conv2d_forward(const float* x, const float* w, float*
 extern "C" __global__ void conv2d_backward_data(const float* dy, const float* w, float* dx,
                                                 int batch, int inC, int outC, int height, int width, int K)
 {
-    conv_gemm<CONV_BACKWARD_DATA>(w, dy, dx, batch, inC, outC, height, width, K, (long long)outC * K * K);
+    conv_gemm<CONV_BACKWARD_DATA>(w, dy, 0, dx, batch, inC, outC, height, width, K, (long long)outC * K * K);
 }
 
 // dw[co, ci, kh, kw] = sum over b, oh, ow of dy[b, co, oh, ow] * x[b, ci, oh + kh - pad, ow + kw - pad], the pixels b * H * W
@@ -211,7 +213,7 @@ extern "C" __global__ void conv2d_backward_data(const float* dy, const float* w,
 extern "C" __global__ void conv2d_backward_weight(const float* x, const float* dy, float* partial,
                                                   int batch, int inC, int outC, int height, int width, int K, long long pixelsPerSlice)
 {
-    conv_gemm<CONV_BACKWARD_WEIGHT>(dy, x, partial, batch, inC, outC, height, width, K, pixelsPerSlice);
+    conv_gemm<CONV_BACKWARD_WEIGHT>(dy, x, 0, partial, batch, inC, outC, height, width, K, pixelsPerSlice);
 }
 
 // dw[e] = the sum of partial[s, e] over the slices s = 0, 1, ... in order, for partial [slices, n]. One thread per element.

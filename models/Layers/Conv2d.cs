@@ -27,11 +27,7 @@ public sealed class Conv2d : IDisposable
 
     private int Plane => _shape.Height * _shape.Width;
 
-    public void Forward(DeviceView x)
-    {
-        _backend.Conv2dForward(x, Weight.Value, Output, _shape);
-        _backend.AddBias(Output, Bias.Value, _shape.Batch, _shape.OutChannels, Plane);
-    }
+    public void Forward(DeviceView x) => _backend.Conv2dForward(x, Weight.Value, Bias.Value, Output, _shape);
 
     public void Backward(DeviceView x, DeviceView dy, DeviceView? dx)
     {

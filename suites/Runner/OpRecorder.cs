@@ -38,6 +38,19 @@ public sealed class OpRecorder : ReferenceBackend
     // A case is built only while recording: it draws its random inputs when it is made.
     private void Note(Func<OpCase> opCase) => _note?.Invoke(opCase);
 
+    /// <summary>Notes nothing until it is disposed: for the ops that the reference runs one op of the contract as.</summary>
+    private Unnoted NothingNoted()
+    {
+        var quiet = new Unnoted(this, _note);
+        _note = null;
+        return quiet;
+    }
+
+    private readonly struct Unnoted(OpRecorder recorder, Action<Func<OpCase>>? note) : IDisposable
+    {
+        public void Dispose() => recorder._note = note;
+    }
+
     protected override void FillCore(DeviceView y, double value)
     {
         Note(() => OpCases.Fill(checked((int)y.Length)));
@@ -81,10 +94,12 @@ public sealed class OpRecorder : ReferenceBackend
         base.BiasBackwardCore(dy, dBias, outer, channels, inner, accumulate);
     }
 
-    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView y, Conv2dShape s)
+    // The forward with its bias is one op (one kernel on the cuda backend): its AddBias is no bias case of the layer's.
+    protected override void Conv2dForwardCore(DeviceView x, DeviceView w, DeviceView bias, DeviceView y, Conv2dShape s)
     {
         Note(() => OpCases.Conv2d(s));
-        base.Conv2dForwardCore(x, w, y, s);
+        using (NothingNoted())
+            base.Conv2dForwardCore(x, w, bias, y, s);
     }
 
     protected override void Conv2dBackwardDataCore(DeviceView dy, DeviceView w, DeviceView dx, Conv2dShape s)
@@ -204,16 +219,8 @@ public sealed class OpRecorder : ReferenceBackend
         for (int i = 0; i < tensors.Length; i++)
             lengths[i] = tensors[i].Param.Length;
         Note(() => OpCases.OptimizerStepsOverTensors(s, lengths, steps: 1));
-        var note = _note;
-        _note = null;
-        try
-        {
+        using (NothingNoted())
             base.OptimizerStepCore(s, step, tensors);
-        }
-        finally
-        {
-            _note = note;
-        }
     }
 
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)

@@ -96,7 +96,8 @@ public sealed class OpConformanceTests
     /// (in * k * k) and 72 pixels; k = 1 with 66 in channels (two row tiles in backward data, a depth of 66 forward); 512
     /// pixels and 72 taps, every edge a multiple; batch 0. Backward weight splits its pixels into slices of a multiple of
     /// 16, at least 256: 561 pixels in 3 slices, the last short and the slices across images; 1517 in 6; and 34322 pixels
-    /// over 2 tiles, where the split stops at about 264 blocks (127 slices of 272).
+    /// over 2 tiles, where the split stops at about 264 blocks (127 slices of 272). The forward adds each out channel's bias
+    /// as it writes y (cuda: in the GEMM's epilogue), so 65 out channels also check the second row tile's bias.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]

@@ -112,20 +112,22 @@ public sealed class ReferenceFiniteDifferenceTests
     {
         var data = new RandomData(4);
         var s = new Conv2dShape(batch, inChannels, outChannels, height, width, kernelSize);
-        double[] x = data.Uniform(s.InputLength), w = data.Uniform(s.WeightLength);
+        double[] x = data.Uniform(s.InputLength), w = data.Uniform(s.WeightLength), bias = data.Uniform(outChannels);
         double[][] Forward()
         {
             var y = _r.AllocatePoisoned(s.OutputLength);
-            _r.Conv2dForward(_r.Upload(x), _r.Upload(w), y, s);
+            _r.Conv2dForward(_r.Upload(x), _r.Upload(w), _r.Upload(bias), y, s);
             return [_r.Download(y)];
         }
 
         var r = RandomLike(data, Forward());
         DeviceBuffer dy = _r.Upload(r[0]), dx = _r.AllocatePoisoned(s.InputLength), dw = _r.AllocatePoisoned(s.WeightLength);
+        var dBias = _r.AllocatePoisoned(outChannels);
         _r.Conv2dBackwardData(dy, _r.Upload(w), dx, s);
         _r.Conv2dBackwardWeight(_r.Upload(x), dy, dw, s);
+        _r.BiasBackward(dy, dBias, batch, outChannels, height * width); // the layer's bias gradient
 
-        AssertGradients(Forward, r, ("x", x, _r.Download(dx)), ("w", w, _r.Download(dw)));
+        AssertGradients(Forward, r, ("x", x, _r.Download(dx)), ("w", w, _r.Download(dw)), ("bias", bias, _r.Download(dBias)));
     }
 
     [Theory]

@@ -116,14 +116,15 @@ public sealed class ReferenceForwardTests
     }
 
     [Fact]
-    public void Conv2dWeightIsOutByIn()
+    public void Conv2dWeightIsOutByIn_AndBiasIsPerOutChannel()
     {
-        // A 1x1 convolution mixes channels: y[co] = sum over ci of w[co, ci] x[ci], with x[ci] = ci + 1 everywhere.
+        // A 1x1 convolution mixes channels: y[co] = sum over ci of w[co, ci] x[ci] + bias[co], with x[ci] = ci + 1 everywhere.
         var s = new Conv2dShape(1, 2, 3, 2, 3, 1);
         double[] x = [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2];
         double[] w = [0, 1, 10, 11, 20, 21]; // w[co, ci] = 10 co + ci
         double[] expected = [.. Enumerable.Repeat(2.0, 6), .. Enumerable.Repeat(32.0, 6), .. Enumerable.Repeat(62.0, 6)];
         TensorAssert.Close("y", expected, Conv(x, w, s));
+        TensorAssert.Close("y with bias", [.. expected.Select((y, i) => y + (i / 6 + 1) * 0.5)], Conv(x, w, s, bias: [0.5, 1, 1.5]));
     }
 
     [Fact]
@@ -293,10 +294,10 @@ public sealed class ReferenceForwardTests
         TensorAssert.Close("dLogits", [0.25, -0.25, -0.375, 0.375], _r.Download(dLogits));
     }
 
-    private double[] Conv(double[] x, double[] w, Conv2dShape s)
+    private double[] Conv(double[] x, double[] w, Conv2dShape s, double[]? bias = null)
     {
         var y = _r.AllocatePoisoned(s.OutputLength);
-        _r.Conv2dForward(_r.Upload(x), _r.Upload(w), y, s);
+        _r.Conv2dForward(_r.Upload(x), _r.Upload(w), _r.Upload(bias ?? new double[s.OutChannels]), y, s);
         return _r.Download(y);
     }
 
