@@ -94,7 +94,7 @@ public sealed unsafe partial class CudaBackend
         }
 
         /// <summary>A call other than a launch inside the step: the launches recorded so far run now, in order, and the rest of the step op by op.</summary>
-        public void Interrupt(string call)
+        public void Interrupt()
         {
             backend._recording = null;
             for (int i = 0; i < _count; i++)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using KernelLab.Backends.Cuda.Native;
@@ -268,10 +267,10 @@ public sealed unsafe partial class CudaBackend : Backend
     /// reaches the driver other than a launch comes here, so a step being recorded (<see cref="_recording"/>) has its
     /// launches so far run first, in order, and runs op by op from there.
     /// </summary>
-    private void Enter([CallerMemberName] string call = "")
+    private void Enter()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _recording?.Interrupt(call);
+        _recording?.Interrupt();
         Check(cuCtxSetCurrent(_context));
     }
 
@@ -368,7 +367,7 @@ public sealed unsafe partial class CudaBackend : Backend
             if (_disposed || !_allocations.Remove(address))
                 return;
         }
-        _recording?.Interrupt(nameof(Free)); // launches recorded but not yet run may still read it
+        _recording?.Interrupt(); // launches recorded but not yet run may still read it
         if (cuCtxSetCurrent(_context) == Success)
             cuMemFree_v2(address);
     }

@@ -210,7 +210,6 @@ public sealed class OpRecorder : ReferenceBackend
         base.ClipByNormCore(x, n, sumSquares, maxNorm);
     }
 
-    // Each optimizer update is one step of one parameter tensor.
     // A training step updates every parameter in one call: one case of the list's lengths, without a case per tensor for the
     // single-tensor updates the reference runs it as.
     protected override void OptimizerStepCore(OptimizerSettings s, int step, ReadOnlySpan<OptimizerTensor> tensors)
@@ -223,6 +222,7 @@ public sealed class OpRecorder : ReferenceBackend
             base.OptimizerStepCore(s, step, tensors);
     }
 
+    // Each single-tensor update is one step of one parameter tensor.
     protected override void SgdStepCore(OptimizerSettings s, int step, DeviceView param, DeviceView grad, DeviceView momentumBuffer)
     {
         Note(() => OpCases.OptimizerSteps(s, param.Length, steps: 1));
