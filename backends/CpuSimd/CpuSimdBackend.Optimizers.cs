@@ -40,6 +40,7 @@ public sealed unsafe partial class CpuSimdBackend
 
         public static int States => 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref double p, double g, ref double buf, ref double s1, ref double s2)
         {
             g += _decay * p;
@@ -51,6 +52,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= _lr * g;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> buf, ref Vector128<double> s1, ref Vector128<double> s2)
         {
             g += Vector128.Create(_decay) * p;
@@ -62,6 +64,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector128.Create(_lr) * g;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> buf, ref Vector256<double> s1, ref Vector256<double> s2)
         {
             g += Vector256.Create(_decay) * p;
@@ -92,6 +95,7 @@ public sealed unsafe partial class CpuSimdBackend
 
         public static int States => 2;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref double p, double g, ref double m, ref double v, ref double s2)
         {
             g += _l2 * p;
@@ -101,6 +105,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= _stepSize * m / (Math.Sqrt(v) / _bc2Sqrt + _eps);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> m, ref Vector128<double> v, ref Vector128<double> s2)
         {
             g += Vector128.Create(_l2) * p;
@@ -110,6 +115,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector128.Create(_stepSize) * m / (Vector128.Sqrt(v) / Vector128.Create(_bc2Sqrt) + Vector128.Create(_eps));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> m, ref Vector256<double> v, ref Vector256<double> s2)
         {
             g += Vector256.Create(_l2) * p;
@@ -128,6 +134,7 @@ public sealed unsafe partial class CpuSimdBackend
 
         public static int States => 3;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref double p, double g, ref double sq, ref double buf, ref double ga)
         {
             g += _decay * p;
@@ -154,6 +161,7 @@ public sealed unsafe partial class CpuSimdBackend
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> sq, ref Vector128<double> buf, ref Vector128<double> ga)
         {
             g += Vector128.Create(_decay) * p;
@@ -179,6 +187,7 @@ public sealed unsafe partial class CpuSimdBackend
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> sq, ref Vector256<double> buf, ref Vector256<double> ga)
         {
             g += Vector256.Create(_decay) * p;
@@ -212,6 +221,7 @@ public sealed unsafe partial class CpuSimdBackend
 
         public static int States => 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref double p, double g, ref double sum, ref double s1, ref double s2)
         {
             g += _decay * p;
@@ -219,6 +229,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= _clr * g / (Math.Sqrt(sum) + _eps);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector128<double> p, Vector128<double> g, ref Vector128<double> sum, ref Vector128<double> s1, ref Vector128<double> s2)
         {
             g += Vector128.Create(_decay) * p;
@@ -226,6 +237,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector128.Create(_clr) * g / (Vector128.Sqrt(sum) + Vector128.Create(_eps));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector256<double> p, Vector256<double> g, ref Vector256<double> sum, ref Vector256<double> s1, ref Vector256<double> s2)
         {
             g += Vector256.Create(_decay) * p;

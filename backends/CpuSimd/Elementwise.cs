@@ -29,7 +29,9 @@ internal interface ITernaryOperator
 /// <summary>
 /// An in-place update of a parameter p and up to three state streams from a gradient g (the optimizers). The streams
 /// are float32 in memory and the arithmetic is float64 in registers: an update often cancels terms of order 1 down to a
-/// small state, which float32 arithmetic (and float32 hyper-parameters) would blur.
+/// small state, which float32 arithmetic (and float32 hyper-parameters) would blur. Implementations mark each Invoke
+/// AggressiveInlining: the JIT declines to inline these bodies on its own, and a call per vector, its state passed by
+/// reference through memory, made AdamW's update of 100K elements take 2x as long (0.42 against 0.23 ms, one thread).
 /// </summary>
 internal interface IUpdateOperator
 {

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace KernelLab.Results;
 
 /// <summary>
@@ -18,5 +20,12 @@ public sealed record OpsDocument(string Schema, string Backend, string Device, s
 /// <param name="MaxErr">The largest error, in the tensor <paramref name="Worst"/>; null where a NaN or an infinity appeared, or the op threw.</param>
 /// <param name="Flop">The arithmetic of the op's calls (backends/Conformance/OpCases.cs); with <paramref name="Bytes"/>, the least bytes they
 /// read and write at the backend's precision, the op's arithmetic intensity (both absent in older files).</param>
+/// <param name="RunsPerStep">How many times one training step of <paramref name="Workload"/> runs the case (a forward and its backward
+/// are one run of their case), so that the median times it is the case's share of a step (absent in older files).</param>
 public sealed record OpRecord(string Workload, string Op, string Shape, bool Passed, int Repeats, double? MaxErr = null, string? Worst = null,
-    string? Error = null, double? MedianMs = null, double? MinMs = null, double? Flop = null, long? Bytes = null);
+    string? Error = null, double? MedianMs = null, double? MinMs = null, double? Flop = null, long? Bytes = null, double? RunsPerStep = null)
+{
+    /// <summary>The case's time in one step of its workload: its median times its runs per step; null where either is unknown.</summary>
+    [JsonIgnore]
+    public double? MsPerStep => MedianMs * RunsPerStep;
+}

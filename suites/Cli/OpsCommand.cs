@@ -29,20 +29,25 @@ internal static class OpsCommand
             using var device = BackendRegistry.Create(name);
             var ops = new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite); // a Debug build is refused here, before any output
             stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
-            stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10}  shape");
+            stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10} {"per step",8} {"ms/step",9}  shape");
             // The peaks a roofline draws the ops against, measured before the ops load the machine.
             var machine = r.GetValue(output) is null ? null : MachineProbe.Describe();
             var results = new List<OpRecord>();
             foreach (var result in ops)
             {
+                if (results.Count > 0 && results[^1].Workload != result.Workload)
+                    WriteStepSum(stdout, results);
                 results.Add(result);
                 string check = result.Passed ? "ok" : "FAIL";
                 string median = result.MedianMs is { } m ? Terminal.Ms(m) : "-";
                 string min = result.MinMs is { } n ? Terminal.Ms(n) : "-";
-                stdout.WriteLine($"{result.Workload,-12} {result.Op,-22} {check,-6} {Terminal.Error(result.MaxErr),9} {median,11} {min,10}  {result.Shape}");
+                string perStep = result.MsPerStep is { } s ? Terminal.Ms(s) : "-";
+                stdout.WriteLine($"{result.Workload,-12} {result.Op,-22} {check,-6} {Terminal.Error(result.MaxErr),9} {median,11} {min,10} {result.RunsPerStep,8:0.##} {perStep,9}  {result.Shape}");
                 if (result.Error is not null)
                     stdout.WriteLine($"{"",-12} {result.Error}");
             }
+            if (results.Count > 0)
+                WriteStepSum(stdout, results);
             if (r.GetValue(output) is { } path)
             {
                 ResultsFile.Write(path, new OpsDocument(OpsDocument.SchemaName, name, device.Info.Name, device.Precision.ToString(), suite.Name,
@@ -53,5 +58,17 @@ internal static class OpsCommand
             return failed == 0 ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>The last workload's ops added up over one step: where its time goes, each op timed alone (caches warm, no other op between).</summary>
+    private static void WriteStepSum(TextWriter stdout, List<OpRecord> results)
+    {
+        string workload = results[^1].Workload;
+        var ops = results.Where(r => r.Workload == workload).ToList();
+        double sum = ops.Sum(r => r.MsPerStep ?? 0);
+        string largest = string.Join(", ", ops.Where(r => r.MsPerStep > 0).GroupBy(r => r.Op)
+            .Select(g => (Op: g.Key, Ms: g.Sum(r => r.MsPerStep!.Value))).OrderByDescending(g => g.Ms).Take(4)
+            .Select(g => $"{g.Op} {g.Ms / sum:P0}"));
+        stdout.WriteLine($"{workload,-12} one step's ops add up to {Terminal.Ms(sum)} ms, each timed alone ({largest}); kernellab run times the step itself");
     }
 }

@@ -13,16 +13,24 @@ public sealed class OpRecorder : ReferenceBackend
 {
     private Action<Func<OpCase>>? _note; // null outside Record
 
-    /// <summary>Runs <paramref name="work"/> and returns the distinct op cases it called (by name), in the order of first use.</summary>
-    public IReadOnlyList<OpCase> Record(Action work)
+    /// <summary>
+    /// Runs <paramref name="work"/> and returns the distinct op cases it called (by name), in the order of first use, each
+    /// with how many of the contract's calls noted it (a forward and its backward note the same case).
+    /// </summary>
+    public IReadOnlyList<RecordedCase> Record(Action work)
     {
-        var seen = new HashSet<string>();
-        var cases = new List<OpCase>();
+        var index = new Dictionary<string, int>();
+        var cases = new List<RecordedCase>();
         _note = opCase =>
         {
             var c = opCase();
-            if (seen.Add(c.Name))
-                cases.Add(c);
+            if (index.TryGetValue(c.Name, out int i))
+                cases[i] = cases[i] with { Calls = cases[i].Calls + 1 };
+            else
+            {
+                index[c.Name] = cases.Count;
+                cases.Add(new RecordedCase(c, 1));
+            }
         };
         try
         {
@@ -33,6 +41,15 @@ public sealed class OpRecorder : ReferenceBackend
             _note = null;
         }
         return cases;
+    }
+
+    /// <summary>How many times one training step runs <paramref name="opCase"/>, of which the step made <paramref name="calls"/> calls that note it:
+    /// a case whose run is a forward and its backward is noted twice by each run.</summary>
+    public double RunsPerStep(OpCase opCase, int calls)
+    {
+        using var buffers = opCase.Inputs.Allocate(this);
+        int perRun = Record(() => opCase.Run(this, buffers)).Single(c => c.Case.Name == opCase.Name).Calls;
+        return (double)calls / perRun;
     }
 
     // A case is built only while recording: it draws its random inputs when it is made.
@@ -247,3 +264,6 @@ public sealed class OpRecorder : ReferenceBackend
         base.AdagradStepCore(s, step, param, grad, stateSum);
     }
 }
+
+/// <summary>An op case that a recorded piece of work called, and how many of the contract's calls noted it.</summary>
+public sealed record RecordedCase(OpCase Case, int Calls);

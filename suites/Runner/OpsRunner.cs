@@ -20,12 +20,20 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
     {
         Measurement.RefuseDebugBuild();
         var cases = WorkloadOpCases.For(suite.Workloads.Select(w => (w.Name, w.Model, w.Shape)), suite.Optimizer);
-        return cases.Select(c => RunOne(c.Workload, c.Case));
+        return RunAll(cases);
     }
 
-    private OpRecord RunOne(string workload, OpCase opCase)
+    private IEnumerable<OpRecord> RunAll(IReadOnlyList<WorkloadOpCase> cases)
     {
-        var record = new OpRecord(workload, opCase.Op, opCase.Shape, Passed: false, Repeats: 0, Flop: opCase.Flop, Bytes: opCase.Bytes(backend.Precision));
+        using var recorder = new OpRecorder();
+        foreach (var c in cases)
+            yield return RunOne(c.Workload, c.Case, recorder.RunsPerStep(c.Case, c.Calls));
+    }
+
+    private OpRecord RunOne(string workload, OpCase opCase, double runsPerStep)
+    {
+        var record = new OpRecord(workload, opCase.Op, opCase.Shape, Passed: false, Repeats: 0, Flop: opCase.Flop, Bytes: opCase.Bytes(backend.Precision),
+            RunsPerStep: runsPerStep);
         OpCheckResult check;
         try
         {

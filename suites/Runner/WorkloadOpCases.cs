@@ -13,19 +13,14 @@ namespace KernelLab.Suites;
 /// </summary>
 public static class WorkloadOpCases
 {
-    /// <summary>The cases of every workload, each distinct op and shape once, in the order the workloads first use them.</summary>
-    public static IReadOnlyList<(string Workload, OpCase Case)> For(IEnumerable<(string Name, ModelConfig Config, BatchShape Shape)> workloads, OptimizerSettings optimizer)
-    {
-        var seen = new HashSet<string>();
-        var cases = new List<(string, OpCase)>();
-        foreach (var (name, config, shape) in workloads)
-            foreach (var c in TrainingStep(config, shape, optimizer))
-                if (seen.Add(c.Name))
-                    cases.Add((name, c));
-        return cases;
-    }
+    /// <summary>
+    /// The cases of every workload, each distinct op and shape once per workload, in the order of first use, with how
+    /// many of the step's calls noted it (<see cref="OpRecorder.RunsPerStep"/> turns that into runs of the case).
+    /// </summary>
+    public static IReadOnlyList<WorkloadOpCase> For(IEnumerable<(string Name, ModelConfig Config, BatchShape Shape)> workloads, OptimizerSettings optimizer) =>
+        [.. workloads.SelectMany(w => TrainingStep(w.Config, w.Shape, optimizer).Select(c => new WorkloadOpCase(w.Name, c.Case, c.Calls)))];
 
-    private static IReadOnlyList<OpCase> TrainingStep(ModelConfig config, BatchShape shape, OptimizerSettings settings)
+    private static IReadOnlyList<RecordedCase> TrainingStep(ModelConfig config, BatchShape shape, OptimizerSettings settings)
     {
         using var recorder = new OpRecorder();
         using var network = Network.CreateSeeded(recorder, config, shape, seed: 1); // the values do not change which ops run
@@ -33,3 +28,6 @@ public static class WorkloadOpCases
         return recorder.Record(() => optimizer.Step(network));
     }
 }
+
+/// <summary>An op case of one workload's training step, and how many of the step's calls to the contract noted it.</summary>
+public sealed record WorkloadOpCase(string Workload, OpCase Case, int Calls);

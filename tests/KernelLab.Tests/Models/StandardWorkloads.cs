@@ -24,6 +24,6 @@ public static class StandardWorkloads
     }
 
     /// <summary>The op cases of every standard workload at its full batch, with the suite's optimizer.</summary>
-    public static IReadOnlyList<(string Workload, OpCase Case)> OpCases() =>
+    public static IReadOnlyList<WorkloadOpCase> OpCases() =>
         WorkloadOpCases.For(Standard.Workloads.Select(w => (w.Name, w.Model, w.Shape)), Standard.Optimizer);
 }

@@ -305,7 +305,7 @@ public sealed class OpConformanceTests
     public void StandardWorkloadShapes(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (_, opCase) in StandardWorkloads.OpCases())
-            opCase.AssertMatchesReference(backend);
+        foreach (var c in StandardWorkloads.OpCases().DistinctBy(c => c.Case.Name))
+            c.Case.AssertMatchesReference(backend);
     }
 }

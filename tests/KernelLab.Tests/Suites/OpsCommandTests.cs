@@ -23,8 +23,12 @@ public sealed class OpsCommandTests : SuiteTestBase
             Assert.True(o.GetProperty("passed").GetBoolean());
             Assert.True(o.GetProperty("median_ms").GetDouble() >= 0);
             Assert.True(o.GetProperty("repeats").GetInt32() >= 5);
+            Assert.True(o.GetProperty("runs_per_step").GetDouble() > 0);
         });
-        Assert.Equal(ops.Count, ops.Select(o => o.GetProperty("op").GetString() + o.GetProperty("shape").GetString()).Distinct().Count());
+        // Each case once per workload, and each workload's ops added up over its step.
+        Assert.Equal(ops.Count, ops.Select(o => (o.GetProperty("workload").GetString(), o.GetProperty("op").GetString(), o.GetProperty("shape").GetString())).Distinct().Count());
+        foreach (string workload in ops.Select(o => o.GetProperty("workload").GetString()!).Distinct())
+            Assert.Contains($"{workload,-12} one step's ops add up to", stdout);
     }
 
     [Fact]

@@ -10,14 +10,15 @@ public sealed class WorkloadOpCasesTests
 {
     private static readonly Suite Smoke = Suite.Load(SuiteTestBase.Bundled("smoke"));
 
-    private static IReadOnlyList<(string Workload, OpCase Case)> SmokeCases() =>
+    private static IReadOnlyList<WorkloadOpCase> SmokeCases() =>
         WorkloadOpCases.For(Smoke.Workloads.Select(w => (w.Name, w.Model, w.Shape)), Smoke.Optimizer);
 
     [Fact]
-    public void EachCaseOnceInTheOrderOfFirstUse()
+    public void EachCaseOncePerWorkloadInTheOrderOfFirstUse()
     {
         var cases = SmokeCases();
-        Assert.Equal(cases.Select(c => c.Case.Name).Distinct(), cases.Select(c => c.Case.Name));
+        foreach (var workload in cases.GroupBy(c => c.Workload))
+            Assert.Equal(workload.Select(c => c.Case.Name).Distinct(), workload.Select(c => c.Case.Name));
         // mlp [20, 16, 10] at batch 4: the first op of the step is the first layer's forward GEMM, x W^T.
         Assert.Equal(("mlp", "gemm m=4 n=16 k=20 transposeA=False transposeB=True accumulate=False"), (cases[0].Workload, cases[0].Case.Name));
         Assert.Equal(Smoke.Workloads.Select(w => w.Name), cases.Select(c => c.Workload).Distinct());
@@ -38,6 +39,24 @@ public sealed class WorkloadOpCasesTests
             "softmax cross-entropy rows=4 classes=10",
         })
             Assert.Contains(name, names);
+    }
+
+    /// <summary>The runs of each case in one step: a forward and its backward are one run of their case.</summary>
+    [Theory]
+    [InlineData("mlp", "gemm m=4 n=16 k=20 transposeA=False transposeB=True accumulate=False", 1)]
+    // The hidden layer's ReLU: its forward writes a new tensor, its backward works in place; each case runs both, so the step
+    // runs half of each.
+    [InlineData("mlp", "Relu n=64", 0.5)]
+    [InlineData("mlp", "Relu in place n=64", 0.5)]
+    [InlineData("lstm", "lstm batch=2 hidden=8 dcPrevIsDc=True", 4)]                              // seq 4: one cell a time step
+    [InlineData("lstm", "gemm m=2 n=32 k=8 transposeA=False transposeB=True accumulate=True", 3)] // h W_hh^T after the first step, h0 = 0
+    [InlineData("transformer", "layernorm rows=8 cols=8", 3)]                                     // 1 block: two, and the final one
+    [InlineData("transformer", "attention B=2 T=4 C=8 heads=2", 1)]
+    public void RunsPerStepCountAForwardAndItsBackwardOnce(string workload, string name, double runs)
+    {
+        var c = SmokeCases().Single(c => c.Workload == workload && c.Case.Name == name);
+        using var recorder = new OpRecorder();
+        Assert.Equal(runs, recorder.RunsPerStep(c.Case, c.Calls));
     }
 
     [Fact]
@@ -63,7 +82,7 @@ public sealed class WorkloadOpCasesTests
             recorder.Add(buffer, buffer, buffer, 5);
             recorder.ActivationForward(Activation.Relu, buffer, buffer, 5);
         });
-        Assert.Equal(["add into a n=5", "Relu in place n=5"], cases.Select(c => c.Name));
+        Assert.Equal([("add into a n=5", 2), ("Relu in place n=5", 1)], cases.Select(c => (c.Case.Name, c.Calls)));
         recorder.Fill(buffer, 0);
         Assert.Empty(recorder.Record(() => { }));
         var values = new double[5];
