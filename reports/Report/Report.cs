@@ -285,6 +285,21 @@ public sealed class Report
             string.Join("; ", o.Document.Ops.Where(op => !op.Passed).Select(op => $"{op.Op} {op.Shape}: {op.Error}")) is { Length: > 0 } failed ? failed : "none",
         })]);
 
+    /// <summary>
+    /// Per ops file and workload, where a training step's time goes: each op's time in the step (its median times its runs
+    /// per step, summed over its shapes) and its share of the ops' sum, largest first. Older ops files, without runs per
+    /// step, have no rows.
+    /// </summary>
+    private TableData StepOpsTable() => new(["backend", "workload", "op", "runs per step", "ms per step", "share of the ops' sum"],
+        [.. _ops.SelectMany(o => o.Document.Ops.Where(op => op.MsPerStep is not null).GroupBy(op => op.Workload).SelectMany(workload =>
+        {
+            double sum = workload.Sum(op => op.MsPerStep!.Value);
+            return workload.GroupBy(op => op.Op)
+                .Select(g => (Op: g.Key, Runs: g.Sum(op => op.RunsPerStep!.Value), Ms: g.Sum(op => op.MsPerStep!.Value)))
+                .OrderByDescending(g => g.Ms)
+                .Select(g => new[] { o.Document.Backend, workload.Key, g.Op, g.Runs.ToString("0.##", CultureInfo.InvariantCulture), F(g.Ms), sum > 0 ? $"{100 * g.Ms / sum:F1} %" : "-" });
+        }))]);
+
     /// <summary>Training-to-target runs, one row per workload and backend: the seeds' summary.</summary>
     private TableData TimeToTargetTable() => new(["workload", "backend", "device", "metric", "target", "seeds reached", "time to target s (mean)", "fastest s", "slowest s"],
         [.. _runs.Where(r => r.Training is not null).Select(r =>
@@ -347,6 +362,7 @@ public sealed class Report
             ("Time to target", "Per workload and backend, as MLPerf summarises seeds: the mean time to the target after dropping the fastest and the slowest seed (the plain mean with fewer than three seeds); none unless every seed reached the target.", TimeToTargetTable(), false),
             ("Training to a target", "Per seed: the time from the first touch of the data to the target, or 'not reached', and why training stopped.", TrainingTable(), false),
             ("Ops", "kernellab ops: each op checked against the reference, then timed; the roofline above draws the timed ones.", OpsTable(), false),
+            ("Where a step's time goes", "kernellab ops: each op's median times the runs of it in one training step, summed over its shapes, as a share of all the step's ops; each op timed alone (warm caches), so the sum is not the step time.", StepOpsTable(), false),
             ("Machine", null, MachineTable(), false),
         }.Where(s => s.Item3.Rows.Count > 0);
 

@@ -139,6 +139,20 @@ public sealed class ReportTests : SuiteTestBase
     }
 
     [Fact]
+    public void AnOpsFileSaysWhereAStepsTimeGoes()
+    {
+        var ops = ResultsFile.LoadOps(Fixture("ops-cpu-simd.json"));
+        string dir = Temp("step-ops");
+        new Report([], ops: [("ops", ops)]).WriteTo(dir);
+        string md = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("## Where a step's time goes", md);
+        // gemm 2 x 0.01 ms and Relu 1 x 0.02 ms of the mlp step's 0.041 ms; the layernorm that failed has no time.
+        Assert.Contains("| cpu-simd | mlp | gemm | 2 | 0.02 | 48.8 % |", md);
+        Assert.Contains("| cpu-simd | mlp | fill | 1 | 0.001 | 2.4 % |", md);
+        Assert.DoesNotContain("| mlp | layernorm |", md);
+    }
+
+    [Fact]
     public void SweptRunsAreNamedByTheirValueAndDrawnAsScaling()
     {
         var report = new Report([("sweeps", ResultsFile.Load(Fixture("sweep-results.json")))]);
