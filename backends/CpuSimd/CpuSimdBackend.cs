@@ -170,23 +170,41 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     }
 
     /// <summary>
-    /// A GEMM over every thread: C is cut into one block of rows or columns per thread (whole micro-tiles), and each
-    /// thread packs its own panels. Small products stay on the calling thread.
+    /// A GEMM over every thread: C is cut into a grid of blocks, one per thread (whole micro-tiles, <see cref="GemmSplit"/>),
+    /// and each thread packs its own panels. Small products stay on the calling thread. Each element of C is summed by
+    /// one thread over all of k, so the bits do not depend on the split.
     /// </summary>
     private void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, float alpha, bool accumulate)
     {
         var job = _gemmJob;
         job.Set(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, alpha, accumulate);
         int threads = (long)m * n * k < ParallelGemmWork ? 1 : Threads;
-        int rowTiles = (m + Sgemm.MR - 1) / Sgemm.MR, columnTiles = (n + Sgemm.NR - 1) / Sgemm.NR;
-        // Cutting C's columns makes every thread pack all of op(A) (m x k), cutting its rows all of op(B) (k x n):
-        // duplicate the smaller one, as long as the cut dimension has a tile per thread.
-        bool cutColumns = columnTiles >= threads && (n >= m || rowTiles < threads);
-        if (cutColumns)
-            job.Split(1, Math.Min(threads, columnTiles));
-        else
-            job.Split(Math.Min(threads, rowTiles), 1);
+        var (rowParts, columnParts) = GemmSplit(m, n, threads, Sgemm.MR, Sgemm.NR);
+        job.Split(rowParts, columnParts);
         _pool.Run(job, job.Items);
+    }
+
+    /// <summary>
+    /// How C [m, n] is cut for <paramref name="threads"/>: p blocks of rows by q of columns, each at least one
+    /// <paramref name="mr"/> x <paramref name="nr"/> micro-tile. As many threads as the tiles allow get a block; among those
+    /// grids, the one whose threads pack the least: a block packs its m/p rows of op(A) and its n/q columns of op(B), so
+    /// two threads cut the larger dimension (ties: the columns), and 64 threads cut a square C 8 x 8 rather than 64 x 1,
+    /// where each would pack all of op(B).
+    /// </summary>
+    internal static (int RowParts, int ColumnParts) GemmSplit(int m, int n, int threads, int mr, int nr)
+    {
+        int rowTiles = (m + mr - 1) / mr, columnTiles = (n + nr - 1) / nr;
+        var best = (RowParts: 1, ColumnParts: 1);
+        double bestPacked = double.MaxValue;
+        for (int p = 1; p <= Math.Min(threads, rowTiles); p++)
+        {
+            int q = Math.Min(threads / p, columnTiles);
+            double packed = (double)m / p + (double)n / q;
+            int used = p * q, bestUsed = best.RowParts * best.ColumnParts;
+            if (used > bestUsed || used == bestUsed && packed < bestPacked)
+                (best, bestPacked) = ((p, q), packed);
+        }
+        return best;
     }
 
     private sealed class GemmJob(CpuSimdBackend backend) : ParallelJob
