@@ -17,6 +17,9 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     /// <summary>The environment variable that sets the thread count (default: every core).</summary>
     public const string ThreadsVariable = "KERNELLAB_THREADS";
 
+    /// <summary>The environment variable that, set to 1, runs the Vector512 kernels on a CPU without AVX-512 (emulated, for tests).</summary>
+    public const string EmulateVector512Variable = SimdTier.EmulateVariable;
+
     private readonly WorkerPool _pool;
     private readonly WorkerScratch[] _scratch; // one per thread of the pool
     private bool _disposed;
@@ -24,6 +27,7 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     /// <param name="threads">Threads to run on; null reads <see cref="ThreadsVariable"/>, else every core.</param>
     public CpuSimdBackend(int? threads = null)
     {
+        SimdTier.ThrowIfInvalid();
         int count = threads ?? ThreadsFromEnvironment();
         if (count < 1)
             throw new KernelLabException($"cpu-simd needs at least one thread, {count} asked for");
@@ -44,6 +48,7 @@ public sealed unsafe partial class CpuSimdBackend : Backend
                 ["threads"] = count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["threads_source"] = threads is not null ? "constructor" : Environment.GetEnvironmentVariable(ThreadsVariable) is not null ? ThreadsVariable : "processor count",
                 ["instructions"] = InstructionTier,
+                ["vector512"] = SimdTier.Vector512State,
                 ["vector256"] = Vector256.IsHardwareAccelerated.ToString(),
                 ["vector128"] = Vector128.IsHardwareAccelerated.ToString(),
                 ["fma"] = Fma.IsSupported.ToString(),
@@ -67,12 +72,11 @@ public sealed unsafe partial class CpuSimdBackend : Backend
 
     public int Threads => _pool.Threads;
 
-    /// <summary>The widest code path this process runs: AVX2+FMA, Vector128 (SSE), or scalar.</summary>
-    public static string InstructionTier =>
-        Vector256.IsHardwareAccelerated && Fma.IsSupported ? "avx2+fma"
-        : Vector256.IsHardwareAccelerated ? "avx2"
-        : Vector128.IsHardwareAccelerated ? "vector128"
-        : "scalar";
+    /// <summary>
+    /// The widest code path this process runs: avx512f+fma, vector512 emulated (<see cref="EmulateVector512Variable"/>=1),
+    /// avx2+fma, avx2, vector128 (SSE), or scalar.
+    /// </summary>
+    public static string InstructionTier => SimdTier.Name;
 
     /// <summary>The thread count that <see cref="ThreadsVariable"/> asks for, or every core when it is not set.</summary>
     public static int ThreadsFromEnvironment()
