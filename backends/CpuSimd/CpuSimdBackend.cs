@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics;
 namespace KernelLab.Backends.CpuSimd;
 
 /// <summary>
-/// float32 on the host CPU: element-wise ops as Vector256/Vector128 operator structs with a scalar fallback, a packed
-/// and cache-blocked SGEMM with an AVX2+FMA micro-kernel, convolution as im2col + GEMM, fused LSTM cell, LayerNorm,
+/// float32 on the host CPU: element-wise ops as Vector512/Vector256/Vector128 operator structs with a scalar fallback, a
+/// packed and cache-blocked SGEMM with an AVX2+FMA micro-kernel, convolution as im2col + GEMM, fused LSTM cell, LayerNorm,
 /// attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its workers). Scratch
 /// memory is planned once and reused, so a steady-state training step allocates nothing.
 /// Like a device queue, one backend serves one calling thread at a time. The ops are in the other CpuSimdBackend.*.cs files.
@@ -56,10 +56,11 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     }
 
     /// <summary>
-    /// The registry's entry. Always available: every kernel has Vector128 and scalar fallbacks for CPUs without AVX2.
+    /// The registry's entry. Always available: every kernel has Vector256, Vector128 and scalar fallbacks for CPUs without
+    /// AVX-512 or AVX2.
     /// </summary>
     public static BackendEntry Entry { get; } = new(
-        "cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
+        "cpu-simd", "Vector512/Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
         Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new CpuSimdBackend())
     {
         CreateOnThreads = threads => new CpuSimdBackend(threads),
