@@ -7,9 +7,9 @@ namespace KernelLab.Backends.CpuSimd;
 
 /// <summary>
 /// float32 on the host CPU: element-wise ops as Vector512/Vector256/Vector128 operator structs with a scalar fallback, a
-/// packed and cache-blocked SGEMM with an AVX2+FMA micro-kernel, convolution as im2col + GEMM, fused LSTM cell, LayerNorm,
-/// attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its workers). Scratch
-/// memory is planned once and reused, so a steady-state training step allocates nothing.
+/// packed and cache-blocked SGEMM with Vector512 and AVX2+FMA micro-kernels, convolution as im2col + GEMM, fused LSTM
+/// cell, LayerNorm, attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its
+/// workers). Scratch memory is planned once and reused, so a steady-state training step allocates nothing.
 /// Like a device queue, one backend serves one calling thread at a time. The ops are in the other CpuSimdBackend.*.cs files.
 /// </summary>
 public sealed unsafe partial class CpuSimdBackend : Backend
