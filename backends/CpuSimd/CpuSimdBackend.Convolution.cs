@@ -188,26 +188,19 @@ public sealed unsafe partial class CpuSimdBackend
         }
     }
 
-    // Short loops (a tap row is one plane, often a few hundred floats) written out, without a span call per row.
+    // Short loops (a tap row is one plane, often a few hundred floats) written out or through the element-wise drivers,
+    // without a span call per row.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(float* source, float* destination, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i <= n - 8; i += 8)
-                Vector256.Load(source + i).Store(destination + i);
-        if (Vector128.IsHardwareAccelerated)
-            for (; i <= n - 4; i += 4)
-                Vector128.Load(source + i).Store(destination + i);
-        for (; i < n; i++)
-            destination[i] = source[i];
-    }
+    private static void Copy(float* source, float* destination, int n) => Elementwise.Map(default(IdentityOperator), source, destination, n);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Zero(float* destination, int n)
     {
         int i = 0;
+        if (SimdTier.Vector512)
+            for (; i <= n - 16; i += 16)
+                Vector512<float>.Zero.Store(destination + i);
         if (Vector256.IsHardwareAccelerated)
             for (; i <= n - 8; i += 8)
                 Vector256<float>.Zero.Store(destination + i);
@@ -217,18 +210,7 @@ public sealed unsafe partial class CpuSimdBackend
 
     /// <summary>destination[i] += source[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTo(float* source, float* destination, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i <= n - 8; i += 8)
-                (Vector256.Load(destination + i) + Vector256.Load(source + i)).Store(destination + i);
-        if (Vector128.IsHardwareAccelerated)
-            for (; i <= n - 4; i += 4)
-                (Vector128.Load(destination + i) + Vector128.Load(source + i)).Store(destination + i);
-        for (; i < n; i++)
-            destination[i] += source[i];
-    }
+    private static void AddTo(float* source, float* destination, int n) => Elementwise.Map(default(AddOperator), destination, source, source, destination, n);
 
     /// <summary>
     /// For the tap at offset (dh, dw): destination positions [first, last) of a plane whose shifted source

@@ -75,6 +75,17 @@ public sealed unsafe partial class CpuSimdBackend
             }
             p -= Vector256.Create(_lr) * g;
         }
+
+        public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> buf, ref Vector512<double> s1, ref Vector512<double> s2)
+        {
+            g += Vector512.Create(_decay) * p;
+            if (_useMomentum)
+            {
+                buf = _first ? g : Vector512.Create(_momentum) * buf + Vector512.Create(_undamped) * g;
+                g = _nesterov ? g + Vector512.Create(_momentum) * buf : buf;
+            }
+            p -= Vector512.Create(_lr) * g;
+        }
     }
 
     /// <summary>Adam (L2 decay added to the gradient) and AdamW (decoupled: the weight decays itself). s0 = exp_avg, s1 = exp_avg_sq.</summary>
@@ -123,6 +134,15 @@ public sealed unsafe partial class CpuSimdBackend
             m = Vector256.Create(_beta1) * m + Vector256.Create(_oneMinusBeta1) * g;
             v = Vector256.Create(_beta2) * v + Vector256.Create(_oneMinusBeta2) * g * g;
             p -= Vector256.Create(_stepSize) * m / (Vector256.Sqrt(v) / Vector256.Create(_bc2Sqrt) + Vector256.Create(_eps));
+        }
+
+        public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> m, ref Vector512<double> v, ref Vector512<double> s2)
+        {
+            g += Vector512.Create(_l2) * p;
+            p *= Vector512.Create(_decayFactor);
+            m = Vector512.Create(_beta1) * m + Vector512.Create(_oneMinusBeta1) * g;
+            v = Vector512.Create(_beta2) * v + Vector512.Create(_oneMinusBeta2) * g * g;
+            p -= Vector512.Create(_stepSize) * m / (Vector512.Sqrt(v) / Vector512.Create(_bc2Sqrt) + Vector512.Create(_eps));
         }
     }
 
@@ -212,6 +232,31 @@ public sealed unsafe partial class CpuSimdBackend
                 p -= Vector256.Create(_lr) * g / avg;
             }
         }
+
+        public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> sq, ref Vector512<double> buf, ref Vector512<double> ga)
+        {
+            g += Vector512.Create(_decay) * p;
+            sq = Vector512.Create(_alpha) * sq + Vector512.Create(_oneMinusAlpha) * g * g;
+            Vector512<double> avg;
+            if (_centered)
+            {
+                ga = Vector512.Create(_alpha) * ga + Vector512.Create(_oneMinusAlpha) * g;
+                avg = Vector512.Sqrt(sq - ga * ga) + Vector512.Create(_eps);
+            }
+            else
+            {
+                avg = Vector512.Sqrt(sq) + Vector512.Create(_eps);
+            }
+            if (_useMomentum)
+            {
+                buf = Vector512.Create(_momentum) * buf + g / avg;
+                p -= Vector512.Create(_lr) * buf;
+            }
+            else
+            {
+                p -= Vector512.Create(_lr) * g / avg;
+            }
+        }
     }
 
     /// <summary>Adagrad with learning-rate decay; the sum starts where the caller filled it. s0 = sum.</summary>
@@ -243,6 +288,13 @@ public sealed unsafe partial class CpuSimdBackend
             g += Vector256.Create(_decay) * p;
             sum += g * g;
             p -= Vector256.Create(_clr) * g / (Vector256.Sqrt(sum) + Vector256.Create(_eps));
+        }
+
+        public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> sum, ref Vector512<double> s1, ref Vector512<double> s2)
+        {
+            g += Vector512.Create(_decay) * p;
+            sum += g * g;
+            p -= Vector512.Create(_clr) * g / (Vector512.Sqrt(sum) + Vector512.Create(_eps));
         }
     }
 }

@@ -26,6 +26,23 @@ public sealed unsafe partial class CpuSimdBackend
                 float* p = preact + b * 4 * hidden, g = gates + b * 4 * hidden; // [4H]
                 float* cp = cPrev + b * hidden, pc = c + b * hidden, ph = h + b * hidden; // [H]
                 int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+                if (SimdTier.Vector512)
+                {
+                    for (; j <= hidden - 16; j += 16)
+                    {
+                        var i = SimdMath.Sigmoid(Vector512.Load(p + j));
+                        var f = SimdMath.Sigmoid(Vector512.Load(p + h1 + j));
+                        var gg = SimdMath.Tanh(Vector512.Load(p + h2 + j));
+                        var o = SimdMath.Sigmoid(Vector512.Load(p + h3 + j));
+                        i.Store(g + j);
+                        f.Store(g + h1 + j);
+                        gg.Store(g + h2 + j);
+                        o.Store(g + h3 + j);
+                        var cell = SimdMath.MultiplyAdd(f, Vector512.Load(cp + j), i * gg);
+                        cell.Store(pc + j);
+                        (o * SimdMath.Tanh(cell)).Store(ph + j);
+                    }
+                }
                 if (Vector256.IsHardwareAccelerated)
                 {
                     for (; j <= hidden - 8; j += 8)
@@ -91,6 +108,25 @@ public sealed unsafe partial class CpuSimdBackend
                 float* g = gates + 4 * row, dp = dPreact + 4 * row; // [4H]
                 float* cp = cPrev + row, pc = c + row, pdh = dh + row, pdc = dc + row, pdcp = dcPrev + row; // [H]
                 int j = 0, h1 = hidden, h2 = 2 * hidden, h3 = 3 * hidden;
+                if (SimdTier.Vector512)
+                {
+                    var one = Vector512<float>.One;
+                    for (; j <= hidden - 16; j += 16)
+                    {
+                        var i = Vector512.Load(g + j);
+                        var f = Vector512.Load(g + h1 + j);
+                        var gg = Vector512.Load(g + h2 + j);
+                        var o = Vector512.Load(g + h3 + j);
+                        var dhj = Vector512.Load(pdh + j);
+                        var tanhC = SimdMath.Tanh(Vector512.Load(pc + j));
+                        var dcTotal = SimdMath.MultiplyAdd(dhj * o, one - tanhC * tanhC, Vector512.Load(pdc + j));
+                        (dcTotal * f).Store(pdcp + j);
+                        (dcTotal * gg * i * (one - i)).Store(dp + j);
+                        (dcTotal * Vector512.Load(cp + j) * f * (one - f)).Store(dp + h1 + j);
+                        (dcTotal * i * (one - gg * gg)).Store(dp + h2 + j);
+                        (dhj * tanhC * o * (one - o)).Store(dp + h3 + j);
+                    }
+                }
                 if (Vector256.IsHardwareAccelerated)
                 {
                     var one = Vector256<float>.One;
@@ -159,6 +195,19 @@ public sealed unsafe partial class CpuSimdBackend
                 float* pi = gi + b * 3 * hidden, ph = gh + b * 3 * hidden, g = gates + b * 3 * hidden; // [3H]
                 float* hp = hPrev + b * hidden, ho = h + b * hidden; // [H]
                 int j = 0, h1 = hidden, h2 = 2 * hidden;
+                if (SimdTier.Vector512)
+                {
+                    for (; j <= hidden - 16; j += 16)
+                    {
+                        var r = SimdMath.Sigmoid(Vector512.Load(pi + j) + Vector512.Load(ph + j));
+                        var z = SimdMath.Sigmoid(Vector512.Load(pi + h1 + j) + Vector512.Load(ph + h1 + j));
+                        var n = SimdMath.Tanh(SimdMath.MultiplyAdd(r, Vector512.Load(ph + h2 + j), Vector512.Load(pi + h2 + j)));
+                        r.Store(g + j);
+                        z.Store(g + h1 + j);
+                        n.Store(g + h2 + j);
+                        SimdMath.MultiplyAdd(z, Vector512.Load(hp + j) - n, n).Store(ho + j);
+                    }
+                }
                 if (Vector256.IsHardwareAccelerated)
                 {
                     for (; j <= hidden - 8; j += 8)
@@ -199,6 +248,27 @@ public sealed unsafe partial class CpuSimdBackend
                 float* g = gates + 3 * row, ghn = gh + 3 * row + 2 * hidden, di = dGi + 3 * row, dg = dGh + 3 * row; // [3H]
                 float* hp = hPrev + row, pdh = dh + row, pdhp = dhPrev + row; // [H]
                 int j = 0, h1 = hidden, h2 = 2 * hidden;
+                if (SimdTier.Vector512)
+                {
+                    var one = Vector512<float>.One;
+                    for (; j <= hidden - 16; j += 16)
+                    {
+                        var r = Vector512.Load(g + j);
+                        var z = Vector512.Load(g + h1 + j);
+                        var n = Vector512.Load(g + h2 + j);
+                        var d = Vector512.Load(pdh + j);
+                        var dn = d * (one - z) * (one - n * n);
+                        var dz = d * (Vector512.Load(hp + j) - n) * z * (one - z);
+                        var dr = dn * Vector512.Load(ghn + j) * r * (one - r);
+                        dr.Store(di + j);
+                        dr.Store(dg + j);
+                        dz.Store(di + h1 + j);
+                        dz.Store(dg + h1 + j);
+                        dn.Store(di + h2 + j);
+                        (dn * r).Store(dg + h2 + j);
+                        SimdMath.MultiplyAdd(d, z, Vector512.Load(pdhp + j)).Store(pdhp + j);
+                    }
+                }
                 if (Vector256.IsHardwareAccelerated)
                 {
                     var one = Vector256<float>.One;
@@ -249,39 +319,39 @@ public sealed unsafe partial class CpuSimdBackend
                 float* xr = x + r * cols, yr = y + r * cols;
                 float mu = TensorPrimitives.Sum(new ReadOnlySpan<float>(xr, cols)) / cols;
                 // Two passes (mean, then squared deviations) as the reference, not E[x^2] - mean^2, which cancels.
-                float rs = (float)(1 / Math.Sqrt(SumOfSquaredDeviations(xr, mu, cols) / cols + eps));
+                float rs = (float)(1 / Math.Sqrt(Elementwise.Sum(new SquaredDeviationOperator(mu), xr, cols) / cols + eps));
                 pmean[r] = mu;
                 prstd[r] = rs;
-                int j = 0;
-                if (Vector256.IsHardwareAccelerated)
-                {
-                    Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
-                    for (; j <= cols - 8; j += 8)
-                        SimdMath.MultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(pw + j), Vector256.Load(pb + j)).Store(yr + j);
-                }
-                for (; j < cols; j++)
-                    yr[j] = (xr[j] - mu) * rs * pw[j] + pb[j];
+                Elementwise.Map(new NormalizeOperator(mu, rs), xr, pw, pb, yr, cols);
             }
         }
     }
 
-    private static double SumOfSquaredDeviations(float* x, float mu, int n)
+    /// <summary>(x - mean)^2.</summary>
+    private readonly struct SquaredDeviationOperator(float mean) : IUnaryOperator
     {
-        int j = 0;
-        float sum = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vmu = Vector256.Create(mu), acc = Vector256<float>.Zero;
-            for (; j <= n - 8; j += 8)
-            {
-                var d = Vector256.Load(x + j) - vmu;
-                acc = SimdMath.MultiplyAdd(d, d, acc);
-            }
-            sum = SimdMath.Sum(acc);
-        }
-        for (; j < n; j++)
-            sum += (x[j] - mu) * (x[j] - mu);
-        return sum;
+        public float Invoke(float x) => (x - mean) * (x - mean);
+
+        public Vector128<float> Invoke(Vector128<float> x) => (x - Vector128.Create(mean)) * (x - Vector128.Create(mean));
+
+        public Vector256<float> Invoke(Vector256<float> x) => (x - Vector256.Create(mean)) * (x - Vector256.Create(mean));
+
+        public Vector512<float> Invoke(Vector512<float> x) => (x - Vector512.Create(mean)) * (x - Vector512.Create(mean));
+    }
+
+    /// <summary>y = (x - mean) rstd weight + bias (x, weight, bias): LayerNorm's output.</summary>
+    private readonly struct NormalizeOperator(float mean, float rstd) : ITernaryOperator
+    {
+        public float Invoke(float x, float w, float b) => (x - mean) * rstd * w + b;
+
+        public Vector128<float> Invoke(Vector128<float> x, Vector128<float> w, Vector128<float> b) =>
+            SimdMath.MultiplyAdd((x - Vector128.Create(mean)) * Vector128.Create(rstd), w, b);
+
+        public Vector256<float> Invoke(Vector256<float> x, Vector256<float> w, Vector256<float> b) =>
+            SimdMath.MultiplyAdd((x - Vector256.Create(mean)) * Vector256.Create(rstd), w, b);
+
+        public Vector512<float> Invoke(Vector512<float> x, Vector512<float> w, Vector512<float> b) =>
+            SimdMath.MultiplyAdd((x - Vector512.Create(mean)) * Vector512.Create(rstd), w, b);
     }
 
     /// <summary>dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with xhat = (x - mean) rstd, dxhat = dy weight; dWeight, dBias summed over rows.</summary>
@@ -296,6 +366,22 @@ public sealed unsafe partial class CpuSimdBackend
             float mu = pmean[r], rs = prstd[r];
             float sumDxhat = 0, sumDxhatXhat = 0;
             int j = 0;
+            if (SimdTier.Vector512)
+            {
+                Vector512<float> vmu = Vector512.Create(mu), vrs = Vector512.Create(rs), s1 = default, s2 = default;
+                for (; j <= cols - 16; j += 16)
+                {
+                    var xhat = (Vector512.Load(xr + j) - vmu) * vrs;
+                    var dyj = Vector512.Load(dyr + j);
+                    var dxhat = dyj * Vector512.Load(pw + j);
+                    s1 += dxhat;
+                    s2 = SimdMath.MultiplyAdd(dxhat, xhat, s2);
+                    SimdMath.MultiplyAdd(dyj, xhat, Vector512.Load(pdw + j)).Store(pdw + j);
+                    (Vector512.Load(pdb + j) + dyj).Store(pdb + j);
+                }
+                sumDxhat = SimdMath.Sum(s1);
+                sumDxhatXhat = SimdMath.Sum(s2);
+            }
             if (Vector256.IsHardwareAccelerated)
             {
                 Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), s1 = default, s2 = default;
@@ -309,8 +395,8 @@ public sealed unsafe partial class CpuSimdBackend
                     SimdMath.MultiplyAdd(dyj, xhat, Vector256.Load(pdw + j)).Store(pdw + j);
                     (Vector256.Load(pdb + j) + dyj).Store(pdb + j);
                 }
-                sumDxhat = SimdMath.Sum(s1);
-                sumDxhatXhat = SimdMath.Sum(s2);
+                sumDxhat += SimdMath.Sum(s1);
+                sumDxhatXhat += SimdMath.Sum(s2);
             }
             for (; j < cols; j++)
             {
@@ -321,23 +407,23 @@ public sealed unsafe partial class CpuSimdBackend
                 pdb[j] += dyr[j];
             }
             float meanDxhat = sumDxhat / cols, meanDxhatXhat = sumDxhatXhat / cols;
-            j = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), vm1 = Vector256.Create(meanDxhat), vm2 = Vector256.Create(meanDxhatXhat);
-                for (; j <= cols - 8; j += 8)
-                {
-                    var xhat = (Vector256.Load(xr + j) - vmu) * vrs;
-                    var dxhat = Vector256.Load(dyr + j) * Vector256.Load(pw + j);
-                    (vrs * (dxhat - vm1 - xhat * vm2)).Store(dxr + j);
-                }
-            }
-            for (; j < cols; j++)
-            {
-                float xhat = (xr[j] - mu) * rs;
-                dxr[j] = rs * (dyr[j] * pw[j] - meanDxhat - xhat * meanDxhatXhat);
-            }
+            Elementwise.Map(new LayerNormGradientOperator(mu, rs, meanDxhat, meanDxhatXhat), xr, dyr, pw, dxr, cols);
         }
+    }
+
+    /// <summary>dx = rstd (dy weight - mean(dxhat) - xhat mean(dxhat xhat)) (x, dy, weight), xhat = (x - mean) rstd.</summary>
+    private readonly struct LayerNormGradientOperator(float mean, float rstd, float meanDxhat, float meanDxhatXhat) : ITernaryOperator
+    {
+        public float Invoke(float x, float dy, float w) => rstd * (dy * w - meanDxhat - (x - mean) * rstd * meanDxhatXhat);
+
+        public Vector128<float> Invoke(Vector128<float> x, Vector128<float> dy, Vector128<float> w) =>
+            Vector128.Create(rstd) * (dy * w - Vector128.Create(meanDxhat) - (x - Vector128.Create(mean)) * Vector128.Create(rstd) * Vector128.Create(meanDxhatXhat));
+
+        public Vector256<float> Invoke(Vector256<float> x, Vector256<float> dy, Vector256<float> w) =>
+            Vector256.Create(rstd) * (dy * w - Vector256.Create(meanDxhat) - (x - Vector256.Create(mean)) * Vector256.Create(rstd) * Vector256.Create(meanDxhatXhat));
+
+        public Vector512<float> Invoke(Vector512<float> x, Vector512<float> dy, Vector512<float> w) =>
+            Vector512.Create(rstd) * (dy * w - Vector512.Create(meanDxhat) - (x - Vector512.Create(mean)) * Vector512.Create(rstd) * Vector512.Create(meanDxhatXhat));
     }
 
     protected override void AttentionForwardCore(DeviceView qkv, DeviceView y, DeviceView probabilities, AttentionShape s) =>
@@ -458,39 +544,7 @@ public sealed unsafe partial class CpuSimdBackend
     }
 
     /// <summary>x[i] = exp(x[i] - shift) in place, in one pass that also returns the sum.</summary>
-    private static float ExpShiftedAndSum(float* x, float shift, int n)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vs = Vector256.Create(shift), acc = Vector256<float>.Zero;
-            for (; i <= n - 8; i += 8)
-            {
-                var e = SimdMath.Exp(Vector256.Load(x + i) - vs);
-                e.Store(x + i);
-                acc += e;
-            }
-            sum = SimdMath.Sum(acc);
-        }
-        else if (Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> vs = Vector128.Create(shift), acc = Vector128<float>.Zero;
-            for (; i <= n - 4; i += 4)
-            {
-                var e = SimdMath.Exp(Vector128.Load(x + i) - vs);
-                e.Store(x + i);
-                acc += e;
-            }
-            sum = Vector128.Sum(acc);
-        }
-        for (; i < n; i++)
-        {
-            x[i] = MathF.Exp(x[i] - shift);
-            sum += x[i];
-        }
-        return sum;
-    }
+    private static float ExpShiftedAndSum(float* x, float shift, int n) => Elementwise.MapSum(new ExpShiftedOperator(shift), x, x, n);
 
     protected override void SoftmaxCrossEntropyCore(DeviceView logits, DeviceIndexBuffer targets, DeviceView loss, DeviceView dLogits, int rows, int classes)
     {

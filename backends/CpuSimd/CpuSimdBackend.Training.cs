@@ -19,8 +19,8 @@ public sealed unsafe partial class CpuSimdBackend
 
     /// <summary>
     /// Blocks [start, end): block g is Philox.Block(g, site, step low, step high) under the seed's key, and its words
-    /// 0..3 decide elements 4g..4g+3. A Vector256 runs two blocks, a Vector128 one, each block's words in element order;
-    /// the last block, short when n is not a multiple of 4, is the scalar loop's. y may be x.
+    /// 0..3 decide elements 4g..4g+3. A Vector512 runs four blocks, a Vector256 two, a Vector128 one, each block's words
+    /// in element order; the last block, short when n is not a multiple of 4, is the scalar loop's. y may be x.
     /// </summary>
     private readonly struct DropoutBody(float* x, float* mask, float* y, long n, DropoutMask m) : IRangeBody
     {
@@ -30,6 +30,19 @@ public sealed unsafe partial class CpuSimdBackend
             uint threshold = m.Threshold;
             float scale = (float)m.Scale;
             long g = start, whole = Math.Min(end, n / 4);
+            if (SimdTier.Vector512)
+            {
+                var counter = Vector512.Create((uint)g, m.Site, m.Step0, m.Step1, (uint)g + 1, m.Site, m.Step0, m.Step1,
+                    (uint)g + 2, m.Site, m.Step0, m.Step1, (uint)g + 3, m.Site, m.Step0, m.Step1);
+                for (; g <= whole - 4; g += 4)
+                {
+                    var keep = Vector512.GreaterThanOrEqual(PhiloxRounds(counter, m.Key0, m.Key1), Vector512.Create(threshold));
+                    var values = Vector512.ConditionalSelect(keep.AsSingle(), Vector512.Create(scale), Vector512<float>.Zero);
+                    values.Store(mask + 4 * g);
+                    (Vector512.Load(x + 4 * g) * values).Store(y + 4 * g);
+                    counter += Vector512.Create(4u, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+                }
+            }
             if (Vector256.IsHardwareAccelerated)
             {
                 var counter = Vector256.Create((uint)g, m.Site, m.Step0, m.Step1, (uint)g + 1, m.Site, m.Step0, m.Step1);
@@ -79,6 +92,23 @@ public sealed unsafe partial class CpuSimdBackend
     // shifted down to the even words, xor the key.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> PhiloxRounds(Vector512<uint> c, uint k0, uint k1)
+    {
+        var multipliers = Vector512.Create(Philox.M0, 0, Philox.M1, 0, Philox.M0, 0, Philox.M1, 0, Philox.M0, 0, Philox.M1, 0, Philox.M0, 0, Philox.M1, 0);
+        var key = Vector512.Create(k0, 0, k1, 0, k0, 0, k1, 0, k0, 0, k1, 0, k0, 0, k1, 0);
+        var weyl = Vector512.Create(Philox.W0, 0, Philox.W1, 0, Philox.W0, 0, Philox.W1, 0, Philox.W0, 0, Philox.W1, 0, Philox.W0, 0, Philox.W1, 0);
+        var reversed = Vector512.Create(3u, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+        for (int round = 0; round < 10; round++)
+        {
+            if (round > 0)
+                key += weyl;
+            var products = MultiplyEvenWords(c, multipliers).AsUInt32();
+            c = Vector512.Shuffle(products, reversed) ^ (c.AsUInt64() >> 32).AsUInt32() ^ key;
+        }
+        return c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<uint> PhiloxRounds(Vector256<uint> c, uint k0, uint k1)
     {
         var multipliers = Vector256.Create(Philox.M0, 0, Philox.M1, 0, Philox.M0, 0, Philox.M1, 0);
@@ -108,7 +138,10 @@ public sealed unsafe partial class CpuSimdBackend
         return c;
     }
 
-    /// <summary>The 64-bit products of the even 32-bit words (vpmuludq where there is one).</summary>
+    /// <summary>The 64-bit products of the even 32-bit words (vpmuludq where there is one; emulated, one per Vector256 half).</summary>
+    private static Vector512<ulong> MultiplyEvenWords(Vector512<uint> a, Vector512<uint> b) =>
+        Avx512F.IsSupported ? Avx512F.Multiply(a, b) : Vector512.Create(MultiplyEvenWords(a.GetLower(), b.GetLower()), MultiplyEvenWords(a.GetUpper(), b.GetUpper()));
+
     private static Vector256<ulong> MultiplyEvenWords(Vector256<uint> a, Vector256<uint> b) =>
         Avx2.IsSupported ? Avx2.Multiply(a, b) : (a.AsUInt64() & Vector256.Create(0xFFFF_FFFFUL)) * (b.AsUInt64() & Vector256.Create(0xFFFF_FFFFUL));
 
@@ -275,6 +308,16 @@ public sealed unsafe partial class CpuSimdBackend
             {
                 float* dyr = dy + row, xr = x + row, dxr = dx + row;
                 long c = c0;
+                if (SimdTier.Vector512)
+                {
+                    for (; c <= c1 - 16; c += 16)
+                    {
+                        var rs = Vector512.Load(rstd + c);
+                        var xhat = (Vector512.Load(xr + c) - Vector512.Load(mean + c)) * rs;
+                        var dxhat = Vector512.Load(dyr + c) * Vector512.Load(weight + c);
+                        (rs * (dxhat - Vector512.Load(meanDxhat + c) - xhat * Vector512.Load(meanDxhatXhat + c))).Store(dxr + c);
+                    }
+                }
                 if (Vector256.IsHardwareAccelerated)
                 {
                     for (; c <= c1 - 8; c += 8)
@@ -291,22 +334,25 @@ public sealed unsafe partial class CpuSimdBackend
             }
             for (long c = c0; c < c1; c++)
             {
-                float* dyr = dy + row + c * inner, xr = x + row + c * inner, dxr = dx + row + c * inner;
-                float mu = mean[c], rs = rstd[c], w = weight[c], m1 = meanDxhat[c], m2 = meanDxhatXhat[c];
-                int i = 0;
-                if (Vector256.IsHardwareAccelerated)
-                {
-                    Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs), vw = Vector256.Create(w), vm1 = Vector256.Create(m1), vm2 = Vector256.Create(m2);
-                    for (; i <= inner - 8; i += 8)
-                    {
-                        var xhat = (Vector256.Load(xr + i) - vmu) * vrs;
-                        (vrs * (Vector256.Load(dyr + i) * vw - vm1 - xhat * vm2)).Store(dxr + i);
-                    }
-                }
-                for (; i < inner; i++)
-                    dxr[i] = rs * (dyr[i] * w - m1 - (xr[i] - mu) * rs * m2);
+                long plane = row + c * inner;
+                Elementwise.Map(new BatchNormGradientOperator(mean[c], rstd[c], weight[c], meanDxhat[c], meanDxhatXhat[c]), x + plane, dy + plane, dy + plane, dx + plane, inner);
             }
         }
+    }
+
+    /// <summary>dx = rstd (dy weight - mean(dxhat) - xhat mean(dxhat xhat)) of one channel (x, dy, unused), xhat = (x - mean) rstd; never fused.</summary>
+    private readonly struct BatchNormGradientOperator(float mean, float rstd, float weight, float meanDxhat, float meanDxhatXhat) : ITernaryOperator
+    {
+        public float Invoke(float x, float dy, float z) => rstd * (dy * weight - meanDxhat - (x - mean) * rstd * meanDxhatXhat);
+
+        public Vector128<float> Invoke(Vector128<float> x, Vector128<float> dy, Vector128<float> z) =>
+            Vector128.Create(rstd) * (dy * Vector128.Create(weight) - Vector128.Create(meanDxhat) - (x - Vector128.Create(mean)) * Vector128.Create(rstd) * Vector128.Create(meanDxhatXhat));
+
+        public Vector256<float> Invoke(Vector256<float> x, Vector256<float> dy, Vector256<float> z) =>
+            Vector256.Create(rstd) * (dy * Vector256.Create(weight) - Vector256.Create(meanDxhat) - (x - Vector256.Create(mean)) * Vector256.Create(rstd) * Vector256.Create(meanDxhatXhat));
+
+        public Vector512<float> Invoke(Vector512<float> x, Vector512<float> dy, Vector512<float> z) =>
+            Vector512.Create(rstd) * (dy * Vector512.Create(weight) - Vector512.Create(meanDxhat) - (x - Vector512.Create(mean)) * Vector512.Create(rstd) * Vector512.Create(meanDxhatXhat));
     }
 
     // ---------------------------------------------------------------- regularisation and clipping

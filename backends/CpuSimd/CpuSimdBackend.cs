@@ -6,16 +6,19 @@ using System.Runtime.Intrinsics;
 namespace KernelLab.Backends.CpuSimd;
 
 /// <summary>
-/// float32 on the host CPU: element-wise ops as Vector256/Vector128 operator structs with a scalar fallback, a packed
-/// and cache-blocked SGEMM with an AVX2+FMA micro-kernel, convolution as im2col + GEMM, fused LSTM cell, LayerNorm,
-/// attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its workers). Scratch
-/// memory is planned once and reused, so a steady-state training step allocates nothing.
+/// float32 on the host CPU: element-wise ops as Vector512/Vector256/Vector128 operator structs with a scalar fallback, a
+/// packed and cache-blocked SGEMM with Vector512 and AVX2+FMA micro-kernels, convolution as im2col + GEMM, fused LSTM
+/// cell, LayerNorm, attention and optimizer kernels, and a pool of <see cref="Threads"/> threads (the caller and its
+/// workers). Scratch memory is planned once and reused, so a steady-state training step allocates nothing.
 /// Like a device queue, one backend serves one calling thread at a time. The ops are in the other CpuSimdBackend.*.cs files.
 /// </summary>
 public sealed unsafe partial class CpuSimdBackend : Backend
 {
     /// <summary>The environment variable that sets the thread count (default: every core).</summary>
     public const string ThreadsVariable = "KERNELLAB_THREADS";
+
+    /// <summary>The environment variable that, set to 1, runs the Vector512 kernels on a CPU without AVX-512 (emulated, for tests).</summary>
+    public const string EmulateVector512Variable = SimdTier.EmulateVariable;
 
     private readonly WorkerPool _pool;
     private readonly WorkerScratch[] _scratch; // one per thread of the pool
@@ -24,6 +27,7 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     /// <param name="threads">Threads to run on; null reads <see cref="ThreadsVariable"/>, else every core.</param>
     public CpuSimdBackend(int? threads = null)
     {
+        SimdTier.ThrowIfInvalid();
         int count = threads ?? ThreadsFromEnvironment();
         if (count < 1)
             throw new KernelLabException($"cpu-simd needs at least one thread, {count} asked for");
@@ -44,6 +48,7 @@ public sealed unsafe partial class CpuSimdBackend : Backend
                 ["threads"] = count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["threads_source"] = threads is not null ? "constructor" : Environment.GetEnvironmentVariable(ThreadsVariable) is not null ? ThreadsVariable : "processor count",
                 ["instructions"] = InstructionTier,
+                ["vector512"] = SimdTier.Vector512State,
                 ["vector256"] = Vector256.IsHardwareAccelerated.ToString(),
                 ["vector128"] = Vector128.IsHardwareAccelerated.ToString(),
                 ["fma"] = Fma.IsSupported.ToString(),
@@ -51,10 +56,11 @@ public sealed unsafe partial class CpuSimdBackend : Backend
     }
 
     /// <summary>
-    /// The registry's entry. Always available: every kernel has Vector128 and scalar fallbacks for CPUs without AVX2.
+    /// The registry's entry. Always available: every kernel has Vector256, Vector128 and scalar fallbacks for CPUs without
+    /// AVX-512 or AVX2.
     /// </summary>
     public static BackendEntry Entry { get; } = new(
-        "cpu-simd", "Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
+        "cpu-simd", "Vector512/Vector256/Vector128 with FMA, packed SGEMM, multi-threaded (KERNELLAB_THREADS), float32",
         Probe: () => Availability.Yes, Devices: HostCpu.Devices, Create: () => new CpuSimdBackend())
     {
         CreateOnThreads = threads => new CpuSimdBackend(threads),
@@ -67,12 +73,11 @@ public sealed unsafe partial class CpuSimdBackend : Backend
 
     public int Threads => _pool.Threads;
 
-    /// <summary>The widest code path this process runs: AVX2+FMA, Vector128 (SSE), or scalar.</summary>
-    public static string InstructionTier =>
-        Vector256.IsHardwareAccelerated && Fma.IsSupported ? "avx2+fma"
-        : Vector256.IsHardwareAccelerated ? "avx2"
-        : Vector128.IsHardwareAccelerated ? "vector128"
-        : "scalar";
+    /// <summary>
+    /// The widest code path this process runs: avx512f+fma, vector512 emulated (<see cref="EmulateVector512Variable"/>=1),
+    /// avx2+fma, avx2, vector128 (SSE), or scalar.
+    /// </summary>
+    public static string InstructionTier => SimdTier.Name;
 
     /// <summary>The thread count that <see cref="ThreadsVariable"/> asks for, or every core when it is not set.</summary>
     public static int ThreadsFromEnvironment()

@@ -42,11 +42,28 @@ internal static class SimdMath
         return Vector128.ConditionalSelect(Vector128.Equals(x, x), p * scale, x);
     }
 
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        var t = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh));
+        var n = Vector512.Round(t * Log2E);
+        var r = MultiplyAdd(n, Vector512.Create(-Ln2Lo), MultiplyAdd(n, Vector512.Create(-Ln2Hi), t));
+        var p = MultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = MultiplyAdd(p, r, Vector512.Create(P2));
+        p = MultiplyAdd(p, r, Vector512.Create(P3));
+        p = MultiplyAdd(p, r, Vector512.Create(P4));
+        p = MultiplyAdd(p, r, Vector512.Create(P5));
+        p = MultiplyAdd(p, r * r, r + Vector512<float>.One);
+        var scale = ((Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), p * scale, x);
+    }
+
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
     public static Vector128<float> Sigmoid(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + Exp(-x));
 
     public static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
+
+    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     public static float Tanh(float x) => MathF.Tanh(x);
 
@@ -80,6 +97,19 @@ internal static class SimdMath
         return Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(x), Vector256.Create(TanhSmall)), small, large);
     }
 
+    public static Vector512<float> Tanh(Vector512<float> x)
+    {
+        var e = Exp(Vector512.Abs(x) * -2f);
+        var large = Vector512.CopySign((Vector512<float>.One - e) / (Vector512<float>.One + e), x);
+        var z = x * x;
+        var p = MultiplyAdd(Vector512.Create(T0), z, Vector512.Create(T1));
+        p = MultiplyAdd(p, z, Vector512.Create(T2));
+        p = MultiplyAdd(p, z, Vector512.Create(T3));
+        p = MultiplyAdd(p, z, Vector512.Create(T4));
+        var small = MultiplyAdd(p * z, x, x);
+        return Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(x), Vector512.Create(TanhSmall)), small, large);
+    }
+
     /// <summary>a * b + c, fused where the hardware has FMA.</summary>
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
@@ -87,6 +117,13 @@ internal static class SimdMath
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
         System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Horizontal sum of a vector's lanes.</summary>
+    /// <summary>Fused always: every CPU with AVX-512 has FMA; emulated, each Vector256 half is fused (in software where the CPU has no FMA).</summary>
+    public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    /// <summary>Horizontal sum of a vector's lanes, halves first.</summary>
     public static float Sum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
+
+    public static float Sum(Vector512<float> v) => Sum(v.GetLower() + v.GetUpper());
+
+    public static double Sum(Vector512<double> v) => Vector256.Sum(v.GetLower() + v.GetUpper());
 }

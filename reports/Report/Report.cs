@@ -223,7 +223,7 @@ public sealed class Report
                 var hosts = same.Select(x => x.Host).OfType<string>().Distinct().ToList();
                 rows.Add([
                     source, what, started, hosts.Count == 0 ? "-" : string.Join(", ", hosts), .. Hardware(m),
-                    Range(same.Select(x => x.PeakGflops)), Range(same.Select(x => x.MemoryGbps)),
+                    Range(same.Select(x => x.PeakGflops)) + VectorBits(same.Select(x => x.PeakVectorBits)), Range(same.Select(x => x.MemoryGbps)),
                 ]);
             }
         }
@@ -246,6 +246,13 @@ public sealed class Report
             return "-";
         string low = measured.Min().ToString("F1", CultureInfo.InvariantCulture), high = measured.Max().ToString("F1", CultureInfo.InvariantCulture);
         return low == high ? low : $"{low} to {high}";
+    }
+
+    /// <summary>" (512-bit FMA)" where the group's peaks were measured at one recorded width; nothing for older files.</summary>
+    private static string VectorBits(IEnumerable<int?> values)
+    {
+        var bits = values.OfType<int>().Distinct().ToList();
+        return bits.Count == 1 ? $" ({bits[0].ToString(CultureInfo.InvariantCulture)}-bit FMA)" : "";
     }
 
     private TableData ThroughputTable()

@@ -131,8 +131,11 @@ public sealed record MachineInfo
     /// <summary>Every device of every backend available on the machine, usable or not (absent in files written before it existed).</summary>
     public IReadOnlyList<DeviceRecord>? Devices { get; init; }
 
-    /// <summary>float32 FMA throughput of all cores (Vector256 or Vector128 FMA loop), GFLOP/s.</summary>
+    /// <summary>float32 FMA throughput of all cores with the widest vectors the CPU has (<see cref="PeakVectorBits"/>), GFLOP/s.</summary>
     public double? PeakGflops { get; init; }
+
+    /// <summary>The width of the FMA vectors <see cref="PeakGflops"/> was measured with: 512, 256 or 128 (absent in files written before it was recorded).</summary>
+    public int? PeakVectorBits { get; init; }
 
     /// <summary>Copy bandwidth of a large buffer on all cores, read + write bytes, GB/s.</summary>
     public double? MemoryGbps { get; init; }

@@ -5,7 +5,8 @@ namespace KernelLab.Tests;
 
 /// <summary>
 /// Every op of every backend against the reference, forward and backward, on sizes drawn to catch edge cases:
-/// 1, primes, and one more than the usual vector and tile widths (9, 17, 33, 65, 257); and at the shapes of the
+/// 1, primes, one more than the usual vector and tile widths (9, 17, 33, 65, 257) and 31, which takes every width of
+/// cpu-simd's Vector512 tier (16 + 8 + 4 + 3); and at the shapes of the
 /// standard suite's workloads (the cases <c>kernellab ops</c> runs). A backend that cannot run on this machine
 /// is skipped with its reason.
 /// </summary>
@@ -13,7 +14,7 @@ public sealed class OpConformanceTests
 {
     public static TheoryData<string> Backends => TestBackends.ComparedWithReference;
 
-    private static readonly int[] Lengths = [1, 7, 33, 65, 257, 1031];
+    private static readonly int[] Lengths = [1, 7, 31, 33, 65, 257, 1031];
 
     private static readonly bool[] Bools = [false, true];
 
@@ -47,12 +48,14 @@ public sealed class OpConformanceTests
     /// Edge shapes, which on the cuda backend (at an H200's 132 SMs: the CUDA emulator reports as many; backends/Cuda/GemmPlan.cs)
     /// reach gemm_64 whole (64-tile and 16-deep k-step edges, k = 0) and with k split, in two and in four slices, the last
     /// shorter (65 x 67 x 300, 64 x 68 x 520). m and n multiples of 4 take its float4 copies (of a transposed A, an
-    /// untransposed B) and float4 stores; the others its 4-byte ones.
+    /// untransposed B) and float4 stores; the others its 4-byte ones. On cpu-simd's Vector512 tier (12 x 32 tiles, k in
+    /// blocks of 128) 13 x 31 x 129 and 25 x 63 x 8 cross a row tile, miss a whole column tile by one and cross a k block.
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
     public void Gemm(string backendName) => AssertGemmsMatch(backendName,
-        [(1, 1, 1), (7, 17, 33), (65, 9, 1), (2, 3, 0), (33, 65, 17), (1, 257, 9), (64, 68, 15), (63, 129, 16), (128, 4, 255), (65, 67, 300), (64, 68, 520)]);
+        [(1, 1, 1), (7, 17, 33), (65, 9, 1), (2, 3, 0), (33, 65, 17), (1, 257, 9), (64, 68, 15), (63, 129, 16), (128, 4, 255), (65, 67, 300), (64, 68, 520),
+            (13, 31, 129), (25, 63, 8)]);
 
     /// <summary>
     /// The cuda backend's gemm_128, which takes a shape only where its 128 x 128 tiles give each of the 132 SMs a block:
@@ -85,7 +88,7 @@ public sealed class OpConformanceTests
     public void Bias(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257), (65, 33, 1), (9, 40, 7), (3, 70, 2), (5, 3, 8), (0, 5, 1) })
+        foreach (var (outer, channels, inner) in new[] { (1, 1, 1), (7, 17, 1), (3, 5, 33), (2, 65, 9), (1, 9, 257), (65, 33, 1), (9, 40, 7), (3, 70, 2), (5, 3, 8), (0, 5, 1), (3, 31, 1), (2, 3, 31) })
         foreach (bool accumulate in Bools)
             OpCases.Bias(outer, channels, inner, accumulate).AssertMatchesReference(backend);
     }
@@ -141,7 +144,7 @@ public sealed class OpConformanceTests
     public void LstmCell(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (batch, hidden) in new[] { (1, 1), (3, 7), (2, 33), (5, 65) })
+        foreach (var (batch, hidden) in new[] { (1, 1), (3, 7), (2, 31), (2, 33), (5, 65) })
         foreach (bool dcPrevIsDc in Bools)
             OpCases.LstmCell(batch, hidden, dcPrevIsDc).AssertMatchesReference(backend);
     }
@@ -151,7 +154,7 @@ public sealed class OpConformanceTests
     public void LayerNorm(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (rows, cols) in new[] { (1, 1), (7, 9), (3, 65), (17, 33), (2, 257) })
+        foreach (var (rows, cols) in new[] { (1, 1), (7, 9), (3, 31), (3, 65), (17, 33), (2, 257) })
             OpCases.LayerNorm(rows, cols).AssertMatchesReference(backend);
     }
 
@@ -160,7 +163,7 @@ public sealed class OpConformanceTests
     public void GruCell(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (batch, hidden) in new[] { (1, 1), (3, 7), (2, 33), (5, 65) })
+        foreach (var (batch, hidden) in new[] { (1, 1), (3, 7), (2, 31), (2, 33), (5, 65) })
             OpCases.GruCell(batch, hidden).AssertMatchesReference(backend);
     }
 
@@ -176,7 +179,7 @@ public sealed class OpConformanceTests
     public void BatchNorm(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257), (9, 33, 1), (17, 7, 5), (5, 4, 8) })
+        foreach (var (outer, channels, inner) in new[] { (4, 1, 1), (7, 9, 1), (65, 3, 1), (3, 5, 33), (4, 3, 65), (1, 2, 257), (9, 33, 1), (17, 7, 5), (5, 4, 8), (6, 31, 1), (4, 2, 31) })
             OpCases.BatchNorm(outer, channels, inner).AssertMatchesReference(backend);
     }
 
@@ -206,7 +209,7 @@ public sealed class OpConformanceTests
     public void Regularisation(string backendName)
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
-        foreach (int n in new[] { 1, 65, 1031, 2048, 2049, 100_003 })
+        foreach (int n in new[] { 1, 31, 65, 1031, 2048, 2049, 100_003 })
         foreach (double maxNorm in new[] { 0.5, 1e6 })
             OpCases.Regularisation(n, 0.01, maxNorm).AssertMatchesReference(backend);
     }
@@ -253,7 +256,7 @@ public sealed class OpConformanceTests
     {
         using var backend = TestBackends.CreateOrSkip(backendName);
         foreach (var s in OptimizerVariants)
-        foreach (int n in new[] { 1, 65, 1031 })
+        foreach (int n in new[] { 1, 31, 65, 1031 })
             OpCases.OptimizerSteps(s, n).AssertMatchesReference(backend);
     }
 

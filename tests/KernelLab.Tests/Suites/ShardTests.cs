@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using KernelLab.Results;
 using KernelLab.Suites;
 
@@ -178,20 +177,10 @@ public sealed class ShardTests : SuiteTestBase
     [Fact]
     public async Task RunTakesItsShardFromTheSlurmVariables()
     {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "kernellab"))
-        {
-            ArgumentList = { "run", QuickSmoke(), "--backends", "reference", "--out", Temp("task") },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment = { ["SLURM_ARRAY_TASK_ID"] = "3", ["SLURM_ARRAY_TASK_MIN"] = "2", ["SLURM_ARRAY_TASK_COUNT"] = "2", ["SLURM_ARRAY_JOB_ID"] = "41" },
-        };
-        using var process = Process.Start(start)!;
-        var cancel = TestContext.Current.CancellationToken;
-        var stdout = process.StandardOutput.ReadToEndAsync(cancel);
-        string stderr = await process.StandardError.ReadToEndAsync(cancel);
-        await process.WaitForExitAsync(cancel);
-        Assert.True(process.ExitCode == 0, stderr);
-        Assert.Contains("shard 1/2 (4 of 8 runs)", await stdout);
+        var (exitCode, stdout, stderr) = await KernellabProcess.RunAsync(["run", QuickSmoke(), "--backends", "reference", "--out", Temp("task")],
+            new Dictionary<string, string> { ["SLURM_ARRAY_TASK_ID"] = "3", ["SLURM_ARRAY_TASK_MIN"] = "2", ["SLURM_ARRAY_TASK_COUNT"] = "2", ["SLURM_ARRAY_JOB_ID"] = "41" });
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("shard 1/2 (4 of 8 runs)", stdout);
         var results = ResultsFile.Load(Temp("task"));
         Assert.Equal(new Shard(1, 2), results.Shard);
         Assert.Equal(["cnn", "transformer", "mlp-regularised", "transformer-dropout"], results.Runs.Select(r => r.Workload));
