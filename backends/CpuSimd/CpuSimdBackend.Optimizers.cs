@@ -76,6 +76,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector256.Create(_lr) * g;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> buf, ref Vector512<double> s1, ref Vector512<double> s2)
         {
             g += Vector512.Create(_decay) * p;
@@ -136,6 +137,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector256.Create(_stepSize) * m / (Vector256.Sqrt(v) / Vector256.Create(_bc2Sqrt) + Vector256.Create(_eps));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> m, ref Vector512<double> v, ref Vector512<double> s2)
         {
             g += Vector512.Create(_l2) * p;
@@ -233,6 +235,7 @@ public sealed unsafe partial class CpuSimdBackend
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> sq, ref Vector512<double> buf, ref Vector512<double> ga)
         {
             g += Vector512.Create(_decay) * p;
@@ -290,6 +293,7 @@ public sealed unsafe partial class CpuSimdBackend
             p -= Vector256.Create(_clr) * g / (Vector256.Sqrt(sum) + Vector256.Create(_eps));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Invoke(ref Vector512<double> p, Vector512<double> g, ref Vector512<double> sum, ref Vector512<double> s1, ref Vector512<double> s2)
         {
             g += Vector512.Create(_decay) * p;
