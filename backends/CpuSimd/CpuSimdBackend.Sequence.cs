@@ -445,17 +445,12 @@ public sealed unsafe partial class CpuSimdBackend
     }
 
     /// <summary>
-    /// One (batch, head) pair per item, as small products (<see cref="SmallGemm"/>: no packing, the head's operands stay in
-    /// L1) over its strided slices of qkv [B, T, 3C], causal: a block of query rows [i0, i1) meets only keys [0, i1), about
-    /// half the work of whole T x T products. Forward S = scale Q K^T, P = causal softmax(S), Y = P V; backward
-    /// dP = dY V^T, dS = P (dP - rowsum(P dP)) scale, dQ = dS K, then per block of keys [j0, j1) the queries that see them,
-    /// dK = dS^T Q and dV = P^T dY over rows [j0, T). K (forward) and V (backward) are transposed once per head, so that
-    /// every product reads its B operand by rows. Every slice of dQkv belongs to one item and is overwritten.
+    /// One (batch, head) pair per item, as GEMMs over the head's strided slices of qkv [B, T, 3C]:
+    /// forward S = scale Q K^T, P = causal softmax(S), Y = P V; backward dP = dY V^T, dV = P^T dY,
+    /// dS = P (dP - rowsum(P dP)) scale, dQ = dS K, dK = dS^T Q. Every slice of dQkv belongs to one item and is overwritten.
     /// </summary>
     private sealed class AttentionJob(CpuSimdBackend backend) : ParallelJob
     {
-        private const int Block = 4; // query (and key) rows per product: SmallGemm's row block
-
         public bool Backward;
         public float* Qkv, Y, Probabilities, DQkv; // Y is dy in the backward pass
         public AttentionShape Shape;
@@ -470,65 +465,34 @@ public sealed unsafe partial class CpuSimdBackend
             long qOffset = (long)b * t * ld + h * hd, yOffset = (long)b * t * c + h * hd;
             float* q = Qkv + qOffset, k = q + c, v = q + 2 * c, y = Y + yOffset; // [T, hd] with row strides ld, ld, ld, C
             float* p = Probabilities + (long)item * t * t; // [T, T]
-            float* transposed = scratch.Transposed.Get((long)hd * t); // [hd, T]: K^T forward, V^T backward
-            Transpose(Backward ? v : k, ld, t, hd, transposed);
             if (!Backward)
             {
-                for (int i0 = 0; i0 < t; i0 += Block)
+                Sgemm.Multiply(false, true, t, t, hd, q, ld, k, ld, p, t, scale, false, scratch);
+                for (int row = 0; row < t; row++)
                 {
-                    int i1 = Math.Min(i0 + Block, t), rows = i1 - i0;
-                    float* pb = p + (long)i0 * t;
-                    SmallGemm.Multiply(rows, Keys(i1, t), hd, q + (long)i0 * ld, ld, 1, transposed, t, pb, t, scale, false);
-                    for (int row = i0; row < i1; row++)
-                    {
-                        // Query row sees keys 0..row; the later ones get probability exactly 0.
-                        Softmax(new Span<float>(p + (long)row * t, row + 1));
-                        new Span<float>(p + (long)row * t + row + 1, t - row - 1).Clear();
-                    }
-                    SmallGemm.Multiply(rows, hd, i1, pb, t, 1, v, ld, y + (long)i0 * c, c, 1, false);
+                    // Query row sees keys 0..row; the later ones get probability exactly 0.
+                    Softmax(new Span<float>(p + (long)row * t, row + 1));
+                    new Span<float>(p + (long)row * t + row + 1, t - row - 1).Clear();
                 }
+                Sgemm.Multiply(false, false, t, hd, t, p, t, v, ld, y, c, 1, false, scratch);
                 return;
             }
             float* dq = DQkv + qOffset, dk = dq + c, dv = dq + 2 * c;
-            float* dp = scratch.Columns.Get((long)t * t); // [T, T]: dP, then dS in place; row i written for keys [0, i1)
-            for (int i0 = 0; i0 < t; i0 += Block)
+            float* dp = scratch.Columns.Get((long)t * t); // [T, T]: dP, then dS in place
+            Sgemm.Multiply(false, true, t, t, hd, y, c, v, ld, dp, t, 1, false, scratch);
+            Sgemm.Multiply(true, false, t, hd, t, p, t, y, c, dv, ld, 1, false, scratch);
+            for (int row = 0; row < t; row++)
             {
-                int i1 = Math.Min(i0 + Block, t), rows = i1 - i0;
-                float* db = dp + (long)i0 * t;
-                SmallGemm.Multiply(rows, Keys(i1, t), hd, y + (long)i0 * c, c, 1, transposed, t, db, t, 1, false);
-                for (int row = i0; row < i1; row++)
-                {
-                    // dS / scale = P (dP - rowsum(P dP)); the scale is the alpha of dQ's and dK's products. Keys past the
-                    // row's own have P = 0, so their dS is 0 too.
-                    var pr = new ReadOnlySpan<float>(p + (long)row * t, i1);
-                    var dr = new Span<float>(dp + (long)row * t, i1);
-                    TensorPrimitives.AddMultiply(dr, -TensorPrimitives.Dot(pr[..(row + 1)], dr[..(row + 1)]), pr, dr);
-                }
-                SmallGemm.Multiply(rows, hd, i1, db, t, 1, k, ld, dq + (long)i0 * ld, ld, scale, false);
+                var pr = new ReadOnlySpan<float>(p + (long)row * t, row + 1);
+                var dr = new Span<float>(dp + (long)row * t, t);
+                float pDotDp = TensorPrimitives.Dot(pr, dr[..(row + 1)]);
+                TensorPrimitives.Subtract(dr[..(row + 1)], pDotDp, dr[..(row + 1)]);
+                TensorPrimitives.Multiply(dr[..(row + 1)], pr, dr[..(row + 1)]);
+                TensorPrimitives.Multiply(dr[..(row + 1)], scale, dr[..(row + 1)]);
+                dr[(row + 1)..].Clear();
             }
-            for (int j0 = 0; j0 < t; j0 += Block)
-            {
-                // Keys [j0, j1) are seen by queries [j0, T): A = the transpose of those rows' dS (or P) columns.
-                int j1 = Math.Min(j0 + Block, t), keys = j1 - j0, queries = t - j0;
-                long corner = (long)j0 * t + j0;
-                SmallGemm.Multiply(keys, hd, queries, dp + corner, 1, t, q + (long)j0 * ld, ld, dk + (long)j0 * ld, ld, scale, false);
-                SmallGemm.Multiply(keys, hd, queries, p + corner, 1, t, y + (long)j0 * c, c, dv + (long)j0 * ld, ld, 1, false);
-            }
-        }
-
-        /// <summary>
-        /// The keys a block of queries ending at <paramref name="i1"/> computes scores (or dP) for: its own, rounded up to
-        /// whole column blocks where the row has room, so no column is left to a scalar tail. The extra columns are
-        /// cleared (forward) or never read (backward: dS is read at keys below each row's own block end).
-        /// </summary>
-        private static int Keys(int i1, int t) => Math.Min(t, (i1 + SmallGemm.Columns - 1) / SmallGemm.Columns * SmallGemm.Columns);
-
-        /// <summary>m [rows, cols] with row stride ld into mt [cols, rows].</summary>
-        private static void Transpose(float* m, int ld, int rows, int cols, float* mt)
-        {
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++)
-                    mt[(long)j * rows + i] = m[(long)i * ld + j];
+            Sgemm.Multiply(false, false, t, hd, t, dp, t, k, ld, dq, ld, 1, false, scratch);
+            Sgemm.Multiply(true, false, t, hd, t, dp, t, q, ld, dk, ld, 1, false, scratch);
         }
     }
 

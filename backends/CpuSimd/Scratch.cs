@@ -46,14 +46,11 @@ internal sealed class WorkerScratch : IDisposable
 
     public ScratchBuffer Partial { get; } = new();   // a worker's partial sums (conv weight gradient)
 
-    public ScratchBuffer Transposed { get; } = new(); // [head size, T]: an attention head's K or V, transposed
-
     public void Dispose()
     {
         PackA.Dispose();
         PackB.Dispose();
         Columns.Dispose();
         Partial.Dispose();
-        Transposed.Dispose();
     }
 }
