@@ -298,13 +298,11 @@ public sealed class Report
     /// step, have no rows.
     /// </summary>
     private TableData StepOpsTable() => new(["backend", "workload", "op", "runs per step", "ms per step", "share of the ops' sum"],
-        [.. _ops.SelectMany(o => o.Document.Ops.Where(op => op.MsPerStep is not null).GroupBy(op => op.Workload).SelectMany(workload =>
+        [.. _ops.SelectMany(o => o.Document.Ops.GroupBy(op => op.Workload).SelectMany(workload =>
         {
-            double sum = workload.Sum(op => op.MsPerStep!.Value);
-            return workload.GroupBy(op => op.Op)
-                .Select(g => (Op: g.Key, Runs: g.Sum(op => op.RunsPerStep!.Value), Ms: g.Sum(op => op.MsPerStep!.Value)))
-                .OrderByDescending(g => g.Ms)
-                .Select(g => new[] { o.Document.Backend, workload.Key, g.Op, g.Runs.ToString("0.##", CultureInfo.InvariantCulture), F(g.Ms), sum > 0 ? $"{100 * g.Ms / sum:F1} %" : "-" });
+            var ops = StepOp.Of(workload);
+            double sum = ops.Sum(op => op.MsPerStep);
+            return ops.Select(op => new[] { o.Document.Backend, workload.Key, op.Op, op.RunsPerStep.ToString("0.##", CultureInfo.InvariantCulture), F(op.MsPerStep), sum > 0 ? $"{100 * op.MsPerStep / sum:F1} %" : "-" });
         }))]);
 
     /// <summary>Training-to-target runs, one row per workload and backend: the seeds' summary.</summary>

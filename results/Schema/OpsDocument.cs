@@ -29,3 +29,16 @@ public sealed record OpRecord(string Workload, string Op, string Shape, bool Pas
     [JsonIgnore]
     public double? MsPerStep => MedianMs * RunsPerStep;
 }
+
+/// <summary>One op's part of a workload's training step, over all its shapes: runs and ms per step (OpRecord.MsPerStep summed).</summary>
+public sealed record StepOp(string Op, double RunsPerStep, double MsPerStep)
+{
+    /// <summary>
+    /// The ops of one workload's records that have a time in the step, each op once with its shapes added up, largest
+    /// first: where the step's time goes (kernellab ops' summary line, the report's table).
+    /// </summary>
+    public static IReadOnlyList<StepOp> Of(IEnumerable<OpRecord> workload) =>
+        [.. workload.Where(r => r.MsPerStep is not null).GroupBy(r => r.Op)
+            .Select(g => new StepOp(g.Key, g.Sum(r => r.RunsPerStep!.Value), g.Sum(r => r.MsPerStep!.Value)))
+            .OrderByDescending(o => o.MsPerStep)];
+}

@@ -64,11 +64,9 @@ internal static class OpsCommand
     private static void WriteStepSum(TextWriter stdout, List<OpRecord> results)
     {
         string workload = results[^1].Workload;
-        var ops = results.Where(r => r.Workload == workload).ToList();
-        double sum = ops.Sum(r => r.MsPerStep ?? 0);
-        string largest = string.Join(", ", ops.Where(r => r.MsPerStep > 0).GroupBy(r => r.Op)
-            .Select(g => (Op: g.Key, Ms: g.Sum(r => r.MsPerStep!.Value))).OrderByDescending(g => g.Ms).Take(4)
-            .Select(g => $"{g.Op} {g.Ms / sum:P0}"));
+        var ops = StepOp.Of(results.Where(r => r.Workload == workload));
+        double sum = ops.Sum(op => op.MsPerStep);
+        string largest = string.Join(", ", ops.Where(op => op.MsPerStep > 0).Take(4).Select(op => $"{op.Op} {op.MsPerStep / sum:P0}"));
         stdout.WriteLine($"{workload,-12} one step's ops add up to {Terminal.Ms(sum)} ms, each timed alone ({largest}); kernellab run times the step itself");
     }
 }
