@@ -1,9 +1,10 @@
 """A backend's training steps (and SGEMM) against PyTorch 2.x on this CPU, back to back in rounds: the ratio per round.
 
 These machines' speed drifts by up to 2x over minutes, so absolute times from different minutes do not compare; each
-round runs `kernellab run SUITE` on one backend, then the PyTorch 2.10 tool (../shared/tools/pytorch2-cpu: libtorch with
-MKL and oneDNN) on the same suite, and the ratio is taken within the round. With --sgemm a round also times the
-1024^3 SGEMM both ways: `kernellab ops` on a one-GEMM suite (an mlp whose first layer is x[1024, 1024] W^T), and torch.mm.
+round runs `kernellab run SUITE` on one backend and the PyTorch 2.10 tool (../shared/tools/pytorch2-cpu: libtorch with
+MKL and oneDNN) on the same suite, and the ratio is taken within the round. The two take turns at going first, so that
+a drift within a round weighs on each side alike. With --sgemm a round also times the 1024^3 SGEMM both ways:
+`kernellab ops` on a one-GEMM suite (an mlp whose first layer is x[1024, 1024] W^T), and torch.mm.
 
 Run from a Release build (dotnet build -c Release):
     python3 tools/versus_pytorch2.py [--suite suites/standard.json] [--rounds 3] [--threads 2] [--backend cpu-simd] [--sgemm]
@@ -91,13 +92,20 @@ def main():
     rounds = []
     with tempfile.TemporaryDirectory() as work:
         for i in range(1, args.rounds + 1):
-            ours = kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}"))
+            ours_first = i % 2 == 1
+            if ours_first:
+                ours = kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}"))
             theirs = pytorch2(args.pytorch2, [args.suite, "--threads", args.threads])["models"]
-            row = {"round": i, "workloads": {w: {"kernellab_ms": ms, "pytorch_ms": theirs[w]["step_ms"], "speedup": theirs[w]["step_ms"] / ms}
+            if not ours_first:
+                ours = kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}"))
+            row = {"round": i, "first": args.backend if ours_first else "pytorch2", "workloads": {w: {"kernellab_ms": ms, "pytorch_ms": theirs[w]["step_ms"], "speedup": theirs[w]["step_ms"] / ms}
                                              for w, ms in ours.items() if w in theirs}}
             if args.sgemm:
-                ours_gflops = kernellab_sgemm_gflops(args.backend, args.threads, work)
+                if ours_first:
+                    ours_gflops = kernellab_sgemm_gflops(args.backend, args.threads, work)
                 theirs_gflops = pytorch2(args.pytorch2, ["--sgemm", "--threads", args.threads])["sgemm"][str(SGEMM_N)]["gflops"]
+                if not ours_first:
+                    ours_gflops = kernellab_sgemm_gflops(args.backend, args.threads, work)
                 row["sgemm"] = {"kernellab_gflops": ours_gflops, "pytorch_gflops": theirs_gflops, "ratio": ours_gflops / theirs_gflops}
             rounds.append(row)
             for w, f in row["workloads"].items():
