@@ -341,6 +341,10 @@ public sealed record Throughput
     /// <summary>GFLOP/s over the machine's measured peak (CPU backends only: the peak probed is the CPU's).</summary>
     public double? PeakShare { get; init; }
 
+    /// <summary>
+    /// The untimed steps run before the timed ones: the suite's warm-up, and more while the runtime was still compiling
+    /// (written as the suite's warmup_steps before that existed).
+    /// </summary>
     public int? WarmupSteps { get; init; }
 
     /// <summary>Every measured step, in order, in milliseconds.</summary>

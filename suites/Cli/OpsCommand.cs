@@ -6,28 +6,35 @@ using KernelLab.Suites;
 
 namespace KernelLab.Cli;
 
-/// <summary><c>kernellab ops --backend X [--shapes standard|FILE] [--out OPS.json] [--warmup S]</c>: every op checked against the reference, then timed.</summary>
+/// <summary><c>kernellab ops --backend X [--shapes standard|FILE] [--workloads w,v] [--op a,b] [--out OPS.json] [--warmup S]</c>: every op checked against the reference, then timed.</summary>
 internal static class OpsCommand
 {
     public static Command Create(TextWriter stdout)
     {
         var backend = Options.Backend();
         var shapes = new Option<string>("--shapes") { Description = "suite whose workloads give the shapes: a name in suites/ (standard, smoke, large) or a suite file", DefaultValueFactory = _ => "standard" };
+        var workloads = new Option<string?>("--workloads") { Description = "comma-separated workloads of the suite whose ops to check and time (default: all)" };
+        var only = new Option<string?>("--op") { Description = "comma-separated ops to check and time, named as the table's op column names them (default: all); the step sums are left out" };
         var output = new Option<string?>("--out") { Description = "JSON file to write with every op's check, time, FLOP and bytes, and the machine's peaks (as ops-BACKEND.json in a results folder, kernellab report draws it on a roofline)" };
         var warmup = new Option<double>("--warmup") { Description = "seconds each op runs before it is timed, so the runtime's optimised code is what is timed", DefaultValueFactory = _ => 0.2 };
         var command = new Command("ops", "check every op of the contract against the reference at a suite's shapes (fresh random inputs, poisoned outputs), then time it")
         {
-            backend, shapes, output, warmup,
+            backend, shapes, workloads, only, output, warmup,
         };
         command.SetAction(r =>
         {
             var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(shapes)!));
+            if (r.GetValue(workloads) is { } names)
+                suite = suite.Only(Options.List(names), "--workloads");
+            string[]? opNames = r.GetValue(only) is { } o ? Options.List(o) : null;
+            if (opNames is { Length: 0 })
+                throw new KernelLabException("--op: no op named");
             double warmupSeconds = r.GetValue(warmup);
             if (!(warmupSeconds >= 0))
                 throw new KernelLabException($"--warmup {warmupSeconds}: expected seconds >= 0");
             string name = r.GetValue(backend)!;
             using var device = BackendRegistry.Create(name);
-            var ops = new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite); // a Debug build is refused here, before any output
+            var ops = new OpsRunner(device, warmupSeconds: warmupSeconds).Run(suite, opNames); // a Debug build is refused here, before any output
             stdout.WriteLine($"{name} ({device.Info.Name}) against the reference at the shapes of {suite.Name}; tolerance {TensorComparison.ToleranceFor(device.Precision):G2}");
             stdout.WriteLine($"{"workload",-12} {"op",-22} {"check",-6} {"max err",9} {"median ms",11} {"min ms",10} {"per step",8} {"ms/step",9}  shape");
             // The peaks a roofline draws the ops against, measured before the ops load the machine.
@@ -35,7 +42,7 @@ internal static class OpsCommand
             var results = new List<OpRecord>();
             foreach (var result in ops)
             {
-                if (results.Count > 0 && results[^1].Workload != result.Workload)
+                if (opNames is null && results.Count > 0 && results[^1].Workload != result.Workload)
                     WriteStepSum(stdout, results);
                 results.Add(result);
                 string check = result.Passed ? "ok" : "FAIL";
@@ -46,7 +53,7 @@ internal static class OpsCommand
                 if (result.Error is not null)
                     stdout.WriteLine($"{"",-12} {result.Error}");
             }
-            if (results.Count > 0)
+            if (opNames is null && results.Count > 0)
                 WriteStepSum(stdout, results);
             if (r.GetValue(output) is { } path)
             {

@@ -20,6 +20,9 @@ internal static class Options
 
     public static Option<string> Batch() => Required("--batch", "batch, safetensors with x and y");
 
+    /// <summary>The names of a comma-separated option value, trimmed, empty ones left out.</summary>
+    public static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     public static Option<ulong> Seed() => new("--seed") { Description = "seed of the generator", DefaultValueFactory = _ => 0 };
 }
 

@@ -37,11 +37,11 @@ internal static class RunCommand
         {
             var suite = Suite.Load(SuiteFiles.Resolve(r.GetValue(suitePath)!));
             if (r.GetValue(workloads) is { } only)
-                suite = suite.Only(only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), "--workloads");
+                suite = suite.Only(Options.List(only), "--workloads");
             if (r.GetValue(checkpointEvery) is <= 0)
                 throw new KernelLabException($"--checkpoint-every: {r.GetValue(checkpointEvery)} is not a positive number of steps");
             IReadOnlyList<string> names = r.GetValue(backends) is { } list
-                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                ? Options.List(list)
                 : suite.Backends;
             if (names.Count == 0)
                 throw new KernelLabException("--backends: no backend named");

@@ -15,11 +15,20 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
 {
     private readonly Measurement _measurement = new(WarmupSteps: 1, warmupSeconds, minRepeats, minSeconds);
 
-    /// <summary>Refuses a Debug build at once; the ops are then checked and timed one by one as the results are read.</summary>
-    public IEnumerable<OpRecord> Run(Suite suite)
+    /// <summary>
+    /// Refuses a Debug build at once; the ops are then checked and timed one by one as the results are read. With
+    /// <paramref name="ops"/>, only the cases of those ops (<see cref="OpCase.Op"/>); an op name no case has throws.
+    /// </summary>
+    public IEnumerable<OpRecord> Run(Suite suite, IReadOnlyCollection<string>? ops = null)
     {
         Measurement.RefuseDebugBuild();
         var cases = WorkloadOpCases.For(suite.Workloads.Select(w => (w.Name, w.Model, w.Shape)), suite.Optimizer);
+        if (ops is not null)
+        {
+            if (ops.FirstOrDefault(op => cases.All(c => c.Case.Op != op)) is { } unknown)
+                throw new KernelLabException($"--op: no op case of the suite {suite.Source} is '{unknown}' (they are {string.Join(", ", cases.Select(c => c.Case.Op).Distinct())})");
+            cases = [.. cases.Where(c => ops.Contains(c.Case.Op))];
+        }
         return RunAll(cases);
     }
 

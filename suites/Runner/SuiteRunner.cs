@@ -181,7 +181,7 @@ public sealed class SuiteRunner(Suite suite, IReadOnlyList<string> backends, str
             TokensPerSecond = workload.TokensPerBatch is { } tokens ? tokens / (median / 1e3) : null,
             FlopPerStep = flop,
             PeakShare = onCpu && machine.PeakGflops is > 0 ? gflops / machine.PeakGflops : null,
-            WarmupSteps = suite.WarmupSteps,
+            WarmupSteps = times.WarmupSteps,
             SamplesMs = times.SamplesMs,
         };
     }

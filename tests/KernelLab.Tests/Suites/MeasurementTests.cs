@@ -11,6 +11,7 @@ namespace KernelLab.Tests;
 /// <summary>
 /// The one measuring path of run and ops (<see cref="Measurement"/>), on a fake clock that each step moves by 0.1 s and a
 /// backend whose timer reads the step times 1, 2, 3, ... ms: which steps warm up, which are timed, where the loop stops.
+/// The runtime's count of compiled methods is faked too: still, except where a test has it compile during the warm-up.
 /// </summary>
 public sealed class MeasurementTests
 {
@@ -29,6 +30,43 @@ public sealed class MeasurementTests
     {
         var (_, _, warmups) = Measure(new Measurement(WarmupSteps: 1, WarmupSeconds: 1.0, MinSteps: 1, MinSeconds: 0));
         Assert.Equal(10, warmups);
+    }
+
+    [Fact]
+    public void WarmupGoesOnUntilTheJitHasBeenQuietForItsSeconds()
+    {
+        // Methods are compiled during warm-up steps 1 to 4 (the 4th ends at 0.4 s): quiet from 0.4 s, 0.25 s later is 0.65 s,
+        // so steps 5, 6 and 7 warm up too, though the suite asked for 2 steps and 0.1 s.
+        var (times, steps, warmups) = Measure(new Measurement(WarmupSteps: 2, WarmupSeconds: 0.1, MinSteps: 3, MinSeconds: 0) { JitQuietSeconds = 0.25 },
+            compiledDuringSteps: 4);
+        Assert.Equal((7, 7, 10), (warmups, times.WarmupSteps, steps));
+    }
+
+    [Fact]
+    public void WarmupWaitsForTheJitAtMostItsLongest()
+    {
+        var (times, _, _) = Measure(new Measurement(WarmupSteps: 1, WarmupSeconds: 0.1, MinSteps: 1, MinSeconds: 0) { JitQuietSeconds = 0.25, MaxWarmupSeconds = 1 },
+            compiledDuringSteps: int.MaxValue);
+        Assert.Equal(10, times.WarmupSteps);
+    }
+
+    [Fact]
+    public void AWarmupOfStepsAloneWaitsForNoJit()
+    {
+        var (times, _, _) = Measure(new Measurement(WarmupSteps: 2, WarmupSeconds: 0, MinSteps: 2, MinSeconds: 0) { JitQuietSeconds = 0.25 },
+            compiledDuringSteps: int.MaxValue);
+        Assert.Equal((2, 2), (times.WarmupSteps, times.Count));
+    }
+
+    [Fact]
+    public void TheRuntimesCountOfCompiledMethodsIsRead()
+    {
+        var measurement = new Measurement(WarmupSteps: 1, WarmupSeconds: 0, MinSteps: 1, MinSeconds: 0);
+        long before = measurement.CompiledMethods();
+        Assert.True(before > 0, $"compiled methods: {before}");
+        Func<int, int> fresh = static n => n * 3; // a lambda's method is compiled on its first call
+        Assert.Equal(6, fresh(2));
+        Assert.True(measurement.CompiledMethods() > before);
     }
 
     [Fact]
@@ -103,14 +141,21 @@ public sealed class MeasurementTests
         Assert.Throws<KernelLabException>(() => Measurement.RefuseDebugBuild(typeof(Measurement).Assembly, debuggerAttached: true));
     }
 
-    private static (StepTimes Times, int Steps, int Warmups) Measure(Measurement measurement)
+    /// <summary>
+    /// Runs the measurement on the fake clock, with the runtime compiling a method during each of the first
+    /// <paramref name="compiledDuringSteps"/> steps (none: the count is still from the start, so a warm-up of 0.25 s or
+    /// more is not lengthened).
+    /// </summary>
+    private static (StepTimes Times, int Steps, int Warmups) Measure(Measurement measurement, int compiledDuringSteps = 0)
     {
         var clock = new FakeClock();
         using var backend = new CountingTimerBackend();
         int steps = 0, warmups = 0;
-        var times = (measurement with { Clock = clock }).Run(backend, () =>
+        long compiled = 0;
+        var times = (measurement with { Clock = clock, CompiledMethods = () => compiled }).Run(backend, () =>
         {
-            steps++;
+            if (steps++ < compiledDuringSteps)
+                compiled++;
             clock.Ticks += StepTicks;
         }, (phase, _) => warmups += phase == "warm-up" ? 1 : 0, TestContext.Current.CancellationToken);
         return (times, steps, warmups);

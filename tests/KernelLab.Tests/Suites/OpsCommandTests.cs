@@ -32,6 +32,27 @@ public sealed class OpsCommandTests : SuiteTestBase
     }
 
     [Fact]
+    public void WorkloadsAndOpsNarrowTheCases()
+    {
+        var (code, stdout, stderr) = Cli("ops", "--backend", "reference", "--shapes", Bundled("smoke"), "--workloads", "lstm, mlp", "--op", "gemm,lstm", "--warmup", "0");
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n').Where(l => l.StartsWith("lstm ") || l.StartsWith("mlp ") || l.StartsWith("cnn ")).ToList();
+        Assert.Contains(rows, l => l.StartsWith("lstm") && l.Contains(" lstm "));
+        Assert.Contains(rows, l => l.StartsWith("mlp") && l.Contains(" gemm "));
+        Assert.All(rows, l => Assert.Matches(@"^(lstm|mlp)\s+(gemm|lstm)\s", l));
+        Assert.DoesNotContain("one step's ops add up to", stdout); // a sum of some of a step's ops is not where its time goes
+        Assert.Contains($"{rows.Count} of {rows.Count} ops match the reference", stdout);
+    }
+
+    [Fact]
+    public void AnOpNoCaseHasIsOneLine()
+    {
+        AssertOneLineError(Cli("ops", "--backend", "reference", "--shapes", Bundled("smoke"), "--op", "gemm,conv3d"), "--op: no op case of the suite");
+        AssertOneLineError(Cli("ops", "--backend", "reference", "--shapes", Bundled("smoke"), "--op", " , "), "--op: no op named");
+        AssertOneLineError(Cli("ops", "--backend", "reference", "--shapes", Bundled("smoke"), "--workloads", "rnn"), "--workloads: the suite");
+    }
+
+    [Fact]
     public void UnavailableBackendIsOneLine()
     {
         var unavailable = BackendRegistry.All.FirstOrDefault(e => !e.Probe().IsAvailable);
