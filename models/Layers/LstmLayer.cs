@@ -5,7 +5,8 @@ namespace KernelLab.Models.Layers;
 /// <summary>Layer <c>k</c> of nn.LSTM(batch_first=True) with zero initial state (<see cref="RecurrentLayer"/>), gates i, f, g, o.</summary>
 public sealed class LstmLayer : RecurrentLayer
 {
-    private readonly DeviceBuffer _preact;  // [T, B, 4H]: x W_ih^T + b_ih + b_hh, then + h_{t-1} W_hh^T
+    private readonly DeviceBuffer _preact;  // [T, B, 4H]: x W_ih^T + (b_ih + b_hh), then + h_{t-1} W_hh^T
+    private readonly DeviceBuffer _bias;    // [4H]: b_ih + b_hh, so that one pass over the pre-activations adds both
     private readonly DeviceBuffer _gates;   // [T, B, 4H]: activated i, f, g, o
     private readonly DeviceBuffer _cells;   // [T, B, H]
     private readonly DeviceBuffer _dPreact; // [T, B, 4H]
@@ -20,14 +21,15 @@ public sealed class LstmLayer : RecurrentLayer
         _cells = Allocate(rows * hidden);
         _dPreact = Allocate(rows * 4 * hidden);
         _dCell = Allocate((long)batch * hidden);
+        _bias = Allocate(4L * hidden);
     }
 
     public override void Forward(DeviceView x)
     {
         int g = 4 * H;
         Backend.Gemm(false, true, Rows, g, In, x, WeightIh.Value, _preact);
-        Backend.AddBias(_preact, BiasIh.Value, Rows, g, 1);
-        Backend.AddBias(_preact, BiasHh.Value, Rows, g, 1);
+        Backend.Add(BiasIh.Value, BiasHh.Value, _bias, g);
+        Backend.AddBias(_preact, _bias, Rows, g, 1);
         for (int t = 0; t < T; t++)
         {
             if (t > 0)

@@ -86,7 +86,16 @@ public abstract class RecurrentLayer : IDisposable
         long shifted = (long)(T - 1) * B;
         Backend.Gemm(true, false, g, H, (int)shifted, dGh.Slice((long)B * g, shifted * g), Output.Slice(0, shifted * H), WeightHh.Grad);
         Backend.BiasBackward(dGi, BiasIh.Grad, Rows, g, 1);
-        Backend.BiasBackward(dGh, BiasHh.Grad, Rows, g, 1);
+        if (ReferenceEquals(dGi, dGh))
+        {
+            // One buffer (the LSTM's): both bias gradients are the same sum, so the second is a copy of the first (0 + it).
+            Backend.Fill(BiasHh.Grad, 0f);
+            Backend.Add(BiasHh.Grad, BiasIh.Grad, BiasHh.Grad, g);
+        }
+        else
+        {
+            Backend.BiasBackward(dGh, BiasHh.Grad, Rows, g, 1);
+        }
         if (dx is { } d)
             Backend.Gemm(false, false, Rows, In, g, dGi, WeightIh.Value, d);
     }
