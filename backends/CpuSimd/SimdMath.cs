@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
@@ -12,6 +13,7 @@ internal static class SimdMath
     private const float ExpLow = -87.3f, ExpHigh = 88f, Log2E = 1.44269504088896341f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
     private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
         var t = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(ExpLow)), Vector256.Create(ExpHigh));
@@ -27,6 +29,7 @@ internal static class SimdMath
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), p * scale, x);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp(Vector128<float> x)
     {
         var t = Vector128.MinNative(Vector128.MaxNative(x, Vector128.Create(ExpLow)), Vector128.Create(ExpHigh));
@@ -42,6 +45,7 @@ internal static class SimdMath
         return Vector128.ConditionalSelect(Vector128.Equals(x, x), p * scale, x);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
         var t = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh));
@@ -59,10 +63,13 @@ internal static class SimdMath
 
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Sigmoid(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + Exp(-x));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     public static float Tanh(float x) => MathF.Tanh(x);
@@ -71,6 +78,7 @@ internal static class SimdMath
     // difference loses relative precision, so there it is Cephes' odd polynomial x + x^3 P(x^2) instead.
     private const float TanhSmall = 0.625f, T0 = -5.70498872745e-3f, T1 = 2.06390887954e-2f, T2 = -5.37397155531e-2f, T3 = 1.33314422036e-1f, T4 = -3.33332819422e-1f;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Tanh(Vector128<float> x)
     {
         var e = Exp(Vector128.Abs(x) * -2f);
@@ -84,6 +92,7 @@ internal static class SimdMath
         return Vector128.ConditionalSelect(Vector128.LessThan(Vector128.Abs(x), Vector128.Create(TanhSmall)), small, large);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Tanh(Vector256<float> x)
     {
         var e = Exp(Vector256.Abs(x) * -2f);
@@ -97,6 +106,7 @@ internal static class SimdMath
         return Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(x), Vector256.Create(TanhSmall)), small, large);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Tanh(Vector512<float> x)
     {
         var e = Exp(Vector512.Abs(x) * -2f);
@@ -111,19 +121,25 @@ internal static class SimdMath
     }
 
     /// <summary>a * b + c, fused where the hardware has FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
         System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     /// <summary>Fused always: every CPU with AVX-512 has FMA; emulated, each Vector256 half is fused (in software where the CPU has no FMA).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
 
     /// <summary>Horizontal sum of a vector's lanes, halves first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector512<float> v) => Sum(v.GetLower() + v.GetUpper());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Sum(Vector512<double> v) => Vector256.Sum(v.GetLower() + v.GetUpper());
 }
