@@ -72,6 +72,15 @@ def pytorch2(tool, args):
     return json.loads(run(["bash", Path(tool) / "run.sh", *map(str, args)]))
 
 
+def in_turn(ours_first, ours, theirs):
+    """Runs both measurements, ours first or theirs first; returns (ours, theirs)."""
+    if ours_first:
+        mine = ours()
+        return mine, theirs()
+    other = theirs()
+    return ours(), other
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default=str(ROOT / "suites/standard.json"))
@@ -93,19 +102,13 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for i in range(1, args.rounds + 1):
             ours_first = i % 2 == 1
-            if ours_first:
-                ours = kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}"))
-            theirs = pytorch2(args.pytorch2, [args.suite, "--threads", args.threads])["models"]
-            if not ours_first:
-                ours = kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}"))
+            ours, theirs = in_turn(ours_first, lambda: kernellab_steps(args.suite, args.backend, args.threads, str(Path(work) / f"round{i}")),
+                                   lambda: pytorch2(args.pytorch2, [args.suite, "--threads", args.threads])["models"])
             row = {"round": i, "first": args.backend if ours_first else "pytorch2", "workloads": {w: {"kernellab_ms": ms, "pytorch_ms": theirs[w]["step_ms"], "speedup": theirs[w]["step_ms"] / ms}
                                              for w, ms in ours.items() if w in theirs}}
             if args.sgemm:
-                if ours_first:
-                    ours_gflops = kernellab_sgemm_gflops(args.backend, args.threads, work)
-                theirs_gflops = pytorch2(args.pytorch2, ["--sgemm", "--threads", args.threads])["sgemm"][str(SGEMM_N)]["gflops"]
-                if not ours_first:
-                    ours_gflops = kernellab_sgemm_gflops(args.backend, args.threads, work)
+                ours_gflops, theirs_gflops = in_turn(ours_first, lambda: kernellab_sgemm_gflops(args.backend, args.threads, work),
+                                                     lambda: pytorch2(args.pytorch2, ["--sgemm", "--threads", args.threads])["sgemm"][str(SGEMM_N)]["gflops"])
                 row["sgemm"] = {"kernellab_gflops": ours_gflops, "pytorch_gflops": theirs_gflops, "ratio": ours_gflops / theirs_gflops}
             rounds.append(row)
             for w, f in row["workloads"].items():

@@ -3,7 +3,11 @@ using System.Runtime.Intrinsics;
 
 namespace KernelLab.Backends.CpuSimd;
 
-/// <summary>The transcendental pieces of the fused kernels, at each vector width and in scalar.</summary>
+/// <summary>
+/// The transcendental pieces of the fused kernels, at each vector width and in scalar. The vector ones are always
+/// inlined: a body with several of them (the LSTM cell's three sigmoids and two tanhs a vector) had run out of the JIT's
+/// inlining budget, and each call then passed its vectors through the stack.
+/// </summary>
 internal static class SimdMath
 {
     // exp(x) for float vectors (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n through

@@ -27,8 +27,6 @@ internal static class OpsCommand
             if (r.GetValue(workloads) is { } names)
                 suite = suite.Only(Options.List(names), "--workloads");
             string[]? opNames = r.GetValue(only) is { } o ? Options.List(o) : null;
-            if (opNames is { Length: 0 })
-                throw new KernelLabException("--op: no op named");
             double warmupSeconds = r.GetValue(warmup);
             if (!(warmupSeconds >= 0))
                 throw new KernelLabException($"--warmup {warmupSeconds}: expected seconds >= 0");

@@ -10,10 +10,9 @@ namespace KernelLab.Suites;
 /// The one measuring path of <c>kernellab run</c> (a training step) and <c>kernellab ops</c> (an op): at least
 /// <see cref="WarmupSteps"/> untimed steps lasting at least <see cref="WarmupSeconds"/>, and where that is more than 0,
 /// more until the runtime has compiled no method for <see cref="JitQuietSeconds"/> (at most <see cref="MaxWarmupSeconds"/>
-/// in all), so that
-/// first-use costs and the runtime's first code of hot methods are not timed; then steps timed one by one with the
-/// backend's own timer (<see cref="Backend.CreateTimer"/>) until both <see cref="MinSteps"/> and <see cref="MinSeconds"/>
-/// are reached, or <see cref="MaxSteps"/>.
+/// in all), so that first-use costs and the runtime's first code of hot methods are not timed; then steps timed one by
+/// one with the backend's own timer (<see cref="Backend.CreateTimer"/>) until both <see cref="MinSteps"/> and
+/// <see cref="MinSeconds"/> are reached, or <see cref="MaxSteps"/>.
 /// </summary>
 /// <remarks>
 /// The runtime replaces a hot method's first code with optimised code on a background thread, after the method has

@@ -17,7 +17,7 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
 
     /// <summary>
     /// Refuses a Debug build at once; the ops are then checked and timed one by one as the results are read. With
-    /// <paramref name="ops"/>, only the cases of those ops (<see cref="OpCase.Op"/>); an op name no case has throws.
+    /// <paramref name="ops"/>, only the cases of those ops (<see cref="OpCase.Op"/>); none, or an op name no case has, throws.
     /// </summary>
     public IEnumerable<OpRecord> Run(Suite suite, IReadOnlyCollection<string>? ops = null)
     {
@@ -25,6 +25,8 @@ public sealed class OpsRunner(Backend backend, int minRepeats = 5, double minSec
         var cases = WorkloadOpCases.For(suite.Workloads.Select(w => (w.Name, w.Model, w.Shape)), suite.Optimizer);
         if (ops is not null)
         {
+            if (ops.Count == 0)
+                throw new KernelLabException("--op: no op named");
             if (ops.FirstOrDefault(op => cases.All(c => c.Case.Op != op)) is { } unknown)
                 throw new KernelLabException($"--op: no op case of the suite {suite.Source} is '{unknown}' (they are {string.Join(", ", cases.Select(c => c.Case.Op).Distinct())})");
             cases = [.. cases.Where(c => ops.Contains(c.Case.Op))];
